@@ -1,0 +1,173 @@
+import { execFile } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { hostEndpoint, integrationTest as test } from '@slipway/testing'
+import { describe, expect } from 'vitest'
+import { DockerodeHost } from './dockerode-host.ts'
+import { imageDigestRef, imageTagRef } from './refs.ts'
+
+const run = promisify(execFile)
+
+async function checkout(
+  repoUrl: string,
+  ref: string,
+): Promise<{ dir: string; sha: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'slipway-demo-'))
+  await run('git', ['clone', '--quiet', '--', repoUrl, dir])
+  await run('git', ['-C', dir, 'checkout', '--quiet', ref, '--'])
+  const { stdout } = await run('git', ['-C', dir, 'rev-parse', 'HEAD'])
+  return { dir, sha: stdout.trim(), cleanup: () => rm(dir, { recursive: true, force: true }) }
+}
+
+async function get(url: string): Promise<{ status: number; body: string }> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(5000) })
+  return { status: response.status, body: await response.text() }
+}
+
+async function until<T>(fn: () => Promise<T>, ms: number): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    try {
+      return await fn()
+    } catch (error) {
+      if (Date.now() > deadline) throw error
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+}
+
+describe('DockerodeHost on the local fleet', () => {
+  test('builds the demo on build-1, pushes it, pulls it on pre-1 by digest and serves it', async ({
+    fleet,
+    testId,
+  }) => {
+    const build = new DockerodeHost('build-1', { endpoint: hostEndpoint('build-1') })
+    const pre = new DockerodeHost('pre-1', { endpoint: hostEndpoint('pre-1') })
+    const auth = { serveraddress: fleet.registry.url, ...fleet.registry }
+    const source = await checkout(fleet.demoRepoUrl, 'v1.0.0')
+    try {
+      const repository = `test/demo-${testId}`
+      const tag = imageTagRef(fleet.registry.url, repository, source.sha)
+      const lines: string[] = []
+      const built = await build.build({
+        contextDir: source.dir,
+        tags: [tag],
+        onLog: (line) => lines.push(line),
+      })
+      expect(built.imageId).toMatch(/^sha256:/)
+      expect(lines.some((line) => line.startsWith('Step 1/'))).toBe(true)
+
+      const { digest } = await build.push(tag, auth)
+      expect(digest).toMatch(/^sha256:[a-f0-9]{64}$/)
+
+      const byDigest = imageDigestRef(fleet.registry.url, repository, digest)
+      await pre.pull(byDigest, auth)
+      expect(await pre.hasImage(byDigest)).toBe(true)
+
+      const container = await pre.run({
+        name: `demo-${testId}`,
+        image: byDigest,
+        env: { ENVT: 'pre-release', PROJ: 'demo' },
+        labels: { 'slipway.test': testId },
+        containerPort: 8080,
+        hostPort: 'auto',
+        stopGraceSeconds: 5,
+      })
+      expect(container.state).toBe('running')
+      expect(container.hostPort).toBeGreaterThan(0)
+
+      const base = `http://127.0.0.1:${container.hostPort}`
+      const health = await until(
+        () => get(`${base}/healthz`).then((r) => (r.status === 200 ? r : Promise.reject(r))),
+        10_000,
+      )
+      expect(health.status).toBe(200)
+      const home = await get(`${base}/`)
+      expect(home.body).toContain('demo 1.0.0 ENVT=pre-release PROJ=demo')
+
+      await pre.stop(container.id, 5)
+      expect((await pre.inspect(container.id))?.state).toBe('exited')
+      await pre.remove(container.id)
+      expect(await pre.inspect(container.id)).toBeUndefined()
+    } finally {
+      await source.cleanup()
+    }
+  })
+
+  test('fails a broken Dockerfile with Docker’s own error', async ({ fleet, testId }) => {
+    const build = new DockerodeHost('build-1', { endpoint: hostEndpoint('build-1') })
+    const dir = await mkdtemp(path.join(tmpdir(), 'slipway-broken-'))
+    try {
+      await writeFile(path.join(dir, 'Dockerfile'), 'FROM slipway/busybox:1\nRUN exit 3\n')
+      const lines: string[] = []
+      const tag = imageTagRef(fleet.registry.url, `test/broken-${testId}`, 'x')
+      await expect(
+        build.build({ contextDir: dir, tags: [tag], onLog: (line) => lines.push(line) }),
+      ).rejects.toMatchObject({
+        code: 'BUILD_FAILED',
+        message: expect.stringContaining('returned a non-zero code: 3'),
+      })
+      expect(lines.join('\n')).toContain('returned a non-zero code: 3')
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('honours .dockerignore', async ({ fleet, testId }) => {
+    const build = new DockerodeHost('build-1', { endpoint: hostEndpoint('build-1') })
+    const dir = await mkdtemp(path.join(tmpdir(), 'slipway-ignore-'))
+    try {
+      await writeFile(
+        path.join(dir, 'Dockerfile'),
+        'FROM slipway/busybox:1\nCOPY . /ctx\nRUN ls /ctx > /listing\n',
+      )
+      await writeFile(path.join(dir, '.dockerignore'), 'secret.txt\n')
+      await writeFile(path.join(dir, 'secret.txt'), 'do not send')
+      await writeFile(path.join(dir, 'kept.txt'), 'send')
+      const tag = imageTagRef(fleet.registry.url, `test/ignore-${testId}`, 'x')
+      await build.build({ contextDir: dir, tags: [tag] })
+      const container = await build.run({
+        name: `ignore-${testId}`,
+        image: tag,
+        labels: { 'slipway.test': testId },
+        containerPort: 8080,
+        hostPort: 'auto',
+        command: ['sh', '-c', 'cat /listing; sleep 30'],
+      })
+      const logs = await until(async () => {
+        const lines = await build.logs(container.id)
+        return lines.length ? lines : Promise.reject(new Error('no logs yet'))
+      }, 5000)
+      expect(logs).toContain('kept.txt')
+      expect(logs).not.toContain('secret.txt')
+      await build.removeImage(tag).catch(() => undefined)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('a push with wrong credentials fails as REGISTRY_AUTH_FAILED', async ({ fleet }) => {
+    const build = new DockerodeHost('build-1', { endpoint: hostEndpoint('build-1') })
+    const tag = imageTagRef(fleet.registry.url, 'test/base', 'auth')
+    const dockerode = await import('dockerode')
+    const raw = new dockerode.default({ socketPath: new URL(hostEndpoint('build-1')).pathname })
+    await raw.getImage('slipway/busybox:1').tag({ repo: `${fleet.registry.url}/test/base`, tag: 'auth' })
+    await expect(
+      build.push(tag, {
+        serveraddress: fleet.registry.url,
+        username: fleet.registry.username,
+        password: 'wrong',
+      }),
+    ).rejects.toMatchObject({ code: 'REGISTRY_AUTH_FAILED' })
+  })
+
+  test('an unreachable host fails fast as HOST_UNREACHABLE', async () => {
+    const ghost = new DockerodeHost('ghost', { endpoint: 'unix:///tmp/slipway-no-such-daemon.sock' })
+    await expect(ghost.ping()).rejects.toMatchObject({
+      code: 'HOST_UNREACHABLE',
+      message: expect.stringContaining('ghost'),
+    })
+  })
+})

@@ -1,0 +1,401 @@
+import type { Readable } from 'node:stream'
+import { AppError, errorMessage } from '@slipway/core'
+import Docker from 'dockerode'
+import { packContext } from './context.ts'
+import { freePort, isPortConflict } from './ports.ts'
+import { readProgress, streamLines } from './progress.ts'
+import { splitTag } from './refs.ts'
+import type {
+  BuildOptions,
+  BuildResult,
+  CallOptions,
+  ContainerInfo,
+  ContainerState,
+  DockerHost,
+  ProgressOptions,
+  PushResult,
+  RegistryAuth,
+  RunOptions,
+} from './types.ts'
+
+export interface HostEndpoint {
+  /** unix:///path/docker.sock, tcp://host:port or ssh://user@host[:port] */
+  endpoint: string
+  tls?: { ca?: string; cert?: string; key?: string }
+}
+
+/** Default limits for calls whose caller gave no signal of their own. */
+export const defaultTimeouts = {
+  quickMs: 15_000,
+  buildMs: 30 * 60_000,
+  transferMs: 10 * 60_000,
+  /** Extra time over the grace period for `docker stop` to return. */
+  stopSlackMs: 15_000,
+}
+
+const unreachableCodes = new Set([
+  'ECONNREFUSED',
+  'ENOENT',
+  'EACCES',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+])
+
+export function dockerOptionsFor(host: HostEndpoint): Docker.DockerOptions {
+  const url = new URL(host.endpoint)
+  switch (url.protocol) {
+    case 'unix:':
+      return { socketPath: decodeURIComponent(url.pathname) }
+    case 'tcp:':
+    case 'https:':
+    case 'http:': {
+      const tls = host.tls?.cert || host.tls?.ca || url.protocol === 'https:'
+      return {
+        host: url.hostname,
+        port: Number(url.port || (tls ? 2376 : 2375)),
+        protocol: tls ? 'https' : 'http',
+        ca: host.tls?.ca,
+        cert: host.tls?.cert,
+        key: host.tls?.key,
+      }
+    }
+    case 'ssh:':
+      return {
+        protocol: 'ssh',
+        host: url.hostname,
+        port: Number(url.port || 22),
+        username: decodeURIComponent(url.username) || undefined,
+      }
+    default:
+      throw new AppError('VALIDATION_FAILED', `unsupported Docker endpoint ${url.protocol}//`, {
+        details: { field: 'endpoint' },
+      })
+  }
+}
+
+/** A real Docker daemon, driven through dockerode. */
+export class DockerodeHost implements DockerHost {
+  readonly name: string
+  private readonly docker: Docker
+
+  constructor(name: string, endpoint: HostEndpoint) {
+    this.name = name
+    this.docker = new Docker(dockerOptionsFor(endpoint))
+  }
+
+  async ping(options: CallOptions = {}): Promise<void> {
+    await this.call('ping', options, defaultTimeouts.quickMs, (abortSignal) => {
+      // The type definitions only know ping(callback); the call takes options like the others.
+      const ping = this.docker.ping.bind(this.docker) as unknown as (options: object) => Promise<unknown>
+      return ping({ abortSignal })
+    })
+  }
+
+  async build(options: BuildOptions): Promise<BuildResult> {
+    const dockerfile = options.dockerfile ?? 'Dockerfile'
+    const context = await packContext(options.contextDir, dockerfile)
+    return this.call('build', options, defaultTimeouts.buildMs, async (abortSignal) => {
+      const stream = await this.docker.buildImage(
+        context,
+        withSignal<Docker.ImageBuildOptions>(
+          {
+            // Docker accepts `t` repeated; docker-modem repeats array values.
+            t: options.tags as unknown as string,
+            dockerfile,
+            buildargs: options.buildArgs ?? {},
+            labels: options.labels ?? {},
+            rm: true,
+            forcerm: true,
+          },
+          abortSignal,
+        ),
+      )
+      let imageId: string | undefined
+      const failure = await readProgress(stream as Readable, (message) => {
+        if (message.aux?.ID) imageId = message.aux.ID
+        if (message.stream) for (const line of streamLines(message.stream)) options.onLog?.(line)
+        else if (message.status) options.onLog?.(message.status)
+        if (message.errorDetail?.message) options.onLog?.(message.errorDetail.message)
+      })
+      if (failure)
+        throw new AppError('BUILD_FAILED', `docker build failed on ${this.name}: ${failure.trim()}`)
+      if (!imageId) {
+        const tag = options.tags[0]
+        if (!tag) throw new AppError('BUILD_FAILED', `docker build on ${this.name} produced no image id`)
+        imageId = (await this.docker.getImage(tag).inspect(withSignal({}, abortSignal))).Id
+      }
+      return { imageId }
+    })
+  }
+
+  async push(
+    reference: string,
+    auth: RegistryAuth | undefined,
+    options: ProgressOptions = {},
+  ): Promise<PushResult> {
+    return this.call('push', options, defaultTimeouts.transferMs, async (abortSignal) => {
+      const { name, tag } = splitTag(reference)
+      const stream = await this.docker.getImage(name).push(withSignal({ tag, authconfig: auth }, abortSignal))
+      let digest: string | undefined
+      const failure = await readProgress(stream as Readable, (message) => {
+        if (message.aux?.Digest) digest = message.aux.Digest
+        if (message.status && !message.progress)
+          options.onLog?.(message.id ? `${message.id}: ${message.status}` : message.status)
+      })
+      if (failure)
+        throw registryError('PUSH_FAILED', `push of ${reference} from ${this.name} failed: ${failure}`)
+      if (!digest) throw new AppError('PUSH_FAILED', `push of ${reference} reported no digest`)
+      return { digest }
+    })
+  }
+
+  async pull(
+    reference: string,
+    auth: RegistryAuth | undefined,
+    options: ProgressOptions = {},
+  ): Promise<void> {
+    await this.call('pull', options, defaultTimeouts.transferMs, async (abortSignal) => {
+      const stream = await this.docker.pull(reference, withSignal({ authconfig: auth }, abortSignal))
+      const failure = await readProgress(stream as Readable, (message) => {
+        if (message.status && !message.progress)
+          options.onLog?.(message.id ? `${message.id}: ${message.status}` : message.status)
+      })
+      if (failure)
+        throw registryError('PULL_FAILED', `pull of ${reference} on ${this.name} failed: ${failure}`)
+    })
+  }
+
+  async hasImage(reference: string, options: CallOptions = {}): Promise<boolean> {
+    return this.call('inspect image', options, defaultTimeouts.quickMs, async (abortSignal) => {
+      try {
+        await this.docker.getImage(reference).inspect(withSignal({}, abortSignal))
+        return true
+      } catch (error) {
+        if (statusOf(error) === 404) return false
+        throw error
+      }
+    })
+  }
+
+  async removeImage(reference: string, options: CallOptions = {}): Promise<void> {
+    await this.call('remove image', options, defaultTimeouts.quickMs, async (abortSignal) => {
+      try {
+        await this.docker.getImage(reference).remove({ abortSignal } as never)
+      } catch (error) {
+        if (statusOf(error) !== 404) throw error
+      }
+    })
+  }
+
+  async run(options: RunOptions): Promise<ContainerInfo> {
+    const attempts = options.hostPort === 'auto' ? 5 : 1
+    for (let attempt = 1; ; attempt++) {
+      const hostPort = options.hostPort === 'auto' ? await freePort() : options.hostPort
+      try {
+        return await this.createAndStart(options, hostPort)
+      } catch (error) {
+        if (attempt >= attempts || !isPortConflict(errorMessage(error))) throw error
+      }
+    }
+  }
+
+  private async createAndStart(options: RunOptions, hostPort: number): Promise<ContainerInfo> {
+    return this.call('run', options, defaultTimeouts.quickMs * 4, async (abortSignal) => {
+      const portKey = `${options.containerPort}/tcp`
+      const container = await this.docker.createContainer({
+        name: options.name,
+        Image: options.image,
+        Cmd: options.command,
+        Env: Object.entries(options.env ?? {}).map(([key, value]) => `${key}=${value}`),
+        Labels: options.labels ?? {},
+        ExposedPorts: { [portKey]: {} },
+        StopTimeout: options.stopGraceSeconds,
+        HostConfig: {
+          PortBindings: { [portKey]: [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] },
+          RestartPolicy: { Name: options.restartPolicy ?? 'no' },
+          Init: options.init ?? true,
+          Memory: options.memoryBytes,
+          NanoCpus: options.nanoCpus,
+        },
+        abortSignal,
+      } as Docker.ContainerCreateOptions)
+      try {
+        await container.start({ abortSignal })
+      } catch (error) {
+        await container.remove({ force: true }).catch(() => undefined)
+        throw error
+      }
+      const info = await this.inspect(container.id, { signal: abortSignal })
+      if (!info) throw new AppError('CONTAINER_FAILED', `container ${options.name} vanished on ${this.name}`)
+      return info
+    })
+  }
+
+  async stop(id: string, graceSeconds: number, options: CallOptions = {}): Promise<void> {
+    const limit = graceSeconds * 1000 + defaultTimeouts.stopSlackMs
+    await this.call('stop', options, limit, async (abortSignal) => {
+      try {
+        await this.docker.getContainer(id).stop({ t: graceSeconds, abortSignal })
+      } catch (error) {
+        const status = statusOf(error)
+        if (status !== 304 && status !== 404) throw error
+      }
+    })
+  }
+
+  async remove(id: string, options: CallOptions = {}): Promise<void> {
+    await this.call('remove', options, defaultTimeouts.quickMs, async (abortSignal) => {
+      try {
+        await this.docker.getContainer(id).remove({ force: true, v: true, abortSignal })
+      } catch (error) {
+        if (statusOf(error) !== 404) throw error
+      }
+    })
+  }
+
+  async inspect(id: string, options: CallOptions = {}): Promise<ContainerInfo | undefined> {
+    return this.call('inspect', options, defaultTimeouts.quickMs, async (abortSignal) => {
+      try {
+        const data = await this.docker.getContainer(id).inspect({ abortSignal })
+        const bindings = Object.values(data.NetworkSettings?.Ports ?? {}).flat()
+        const bound = bindings.find((binding) => binding?.HostIp === '127.0.0.1') ?? bindings[0]
+        return {
+          id: data.Id,
+          name: data.Name.replace(/^\//, ''),
+          image: data.Config.Image,
+          state: data.State.Status as ContainerState,
+          labels: data.Config.Labels ?? {},
+          hostPort: bound?.HostPort ? Number(bound.HostPort) : undefined,
+          exitCode: data.State.Running ? undefined : data.State.ExitCode,
+          startedAt: data.State.StartedAt ? new Date(data.State.StartedAt) : undefined,
+        }
+      } catch (error) {
+        if (statusOf(error) === 404) return undefined
+        throw error
+      }
+    })
+  }
+
+  async list(
+    labels: Record<string, string>,
+    options: CallOptions & { all?: boolean } = {},
+  ): Promise<ContainerInfo[]> {
+    return this.call('list', options, defaultTimeouts.quickMs, async (abortSignal) => {
+      const filters = { label: Object.entries(labels).map(([key, value]) => `${key}=${value}`) }
+      const rows = await this.docker.listContainers({ all: options.all ?? true, filters, abortSignal })
+      return rows.map((row) => {
+        const published = row.Ports.find((port) => port.IP === '127.0.0.1' && port.PublicPort) ?? row.Ports[0]
+        return {
+          id: row.Id,
+          name: (row.Names[0] ?? '').replace(/^\//, ''),
+          image: row.Image,
+          state: row.State as ContainerState,
+          labels: row.Labels ?? {},
+          hostPort: published?.PublicPort,
+        }
+      })
+    })
+  }
+
+  async logs(id: string, options: CallOptions & { tail?: number } = {}): Promise<string[]> {
+    return this.call('logs', options, defaultTimeouts.quickMs, async (abortSignal) => {
+      const buffer = (await this.docker.getContainer(id).logs({
+        stdout: true,
+        stderr: true,
+        follow: false,
+        tail: options.tail ?? 500,
+        abortSignal,
+      })) as unknown as Buffer
+      return demultiplex(buffer)
+    })
+  }
+
+  /**
+   * Runs one daemon call under a signal that combines the caller's and a default timeout,
+   * and turns transport failures into Slipway errors naming this host.
+   */
+  private async call<T>(
+    what: string,
+    options: CallOptions,
+    defaultLimitMs: number,
+    fn: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const timeout = AbortSignal.timeout(defaultLimitMs)
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout
+    try {
+      return await fn(signal)
+    } catch (error) {
+      throw this.translate(what, error, signal, options.signal)
+    }
+  }
+
+  private translate(what: string, error: unknown, signal: AbortSignal, callerSignal?: AbortSignal): Error {
+    if (error instanceof AppError) return error
+    if (signal.aborted) {
+      if (callerSignal?.aborted && !isTimeout(callerSignal.reason)) {
+        return new AppError('CANCELED', `${what} on ${this.name} was canceled`, { cause: error })
+      }
+      return new AppError('TIMEOUT', `${what} on ${this.name} timed out`, { cause: error })
+    }
+    const code = (error as NodeJS.ErrnoException)?.code
+    if (code && unreachableCodes.has(code)) {
+      return new AppError('HOST_UNREACHABLE', `Docker host ${this.name} is unreachable (${code})`, {
+        cause: error,
+      })
+    }
+    const message = dockerMessage(error)
+    if (what === 'run' || what === 'stop' || what === 'remove') {
+      return new AppError('CONTAINER_FAILED', `${what} on ${this.name} failed: ${message}`, { cause: error })
+    }
+    if (what === 'pull') return registryError('PULL_FAILED', `pull on ${this.name} failed: ${message}`)
+    if (what === 'push') return registryError('PUSH_FAILED', `push from ${this.name} failed: ${message}`)
+    if (what === 'build')
+      return new AppError('BUILD_FAILED', `build on ${this.name} failed: ${message}`, { cause: error })
+    return new AppError('INTERNAL', `${what} on ${this.name} failed: ${message}`, { cause: error })
+  }
+}
+
+/** dockerode accepts `abortSignal` on every call; its type definitions do not say so. */
+function withSignal<T extends object>(options: T, abortSignal: AbortSignal): T {
+  return { ...options, abortSignal }
+}
+
+function isTimeout(reason: unknown): boolean {
+  return reason instanceof DOMException && reason.name === 'TimeoutError'
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { statusCode?: number })?.statusCode
+}
+
+/** Docker's own message out of a dockerode error ("(HTTP code 404) no such container - ..."). */
+function dockerMessage(error: unknown): string {
+  const json = (error as { json?: { message?: string } })?.json
+  return json?.message ?? errorMessage(error)
+}
+
+function registryError(code: 'PUSH_FAILED' | 'PULL_FAILED', message: string): AppError {
+  if (/unauthorized|authentication required|no basic auth credentials|denied/i.test(message)) {
+    return new AppError('REGISTRY_AUTH_FAILED', message)
+  }
+  if (/connection refused|no such host|i\/o timeout|dial tcp/i.test(message)) {
+    return new AppError('REGISTRY_UNREACHABLE', message)
+  }
+  return new AppError(code, message)
+}
+
+/** Docker's log stream for non-TTY containers: 8-byte frame headers, then the payload. */
+export function demultiplex(buffer: Buffer): string[] {
+  const chunks: string[] = []
+  let offset = 0
+  while (offset + 8 <= buffer.length) {
+    const size = buffer.readUInt32BE(offset + 4)
+    chunks.push(buffer.subarray(offset + 8, offset + 8 + size).toString('utf8'))
+    offset += 8 + size
+  }
+  return streamLines(chunks.join(''))
+}

@@ -1,0 +1,94 @@
+/**
+ * What Slipway needs from one Docker host. `DockerodeHost` implements it over a real
+ * daemon; the deploy target for Swarm implements the service-level equivalent elsewhere.
+ * Every call takes an AbortSignal: nothing waits on a daemon forever.
+ */
+export interface RegistryAuth {
+  /** host[:port] of the registry, as in image references. */
+  serveraddress: string
+  username: string
+  password: string
+}
+
+export interface CallOptions {
+  signal?: AbortSignal
+}
+
+export interface BuildOptions extends CallOptions {
+  /** Folder holding the build context; `.dockerignore` inside it is honoured. */
+  contextDir: string
+  /** Dockerfile path relative to the context (default "Dockerfile"). */
+  dockerfile?: string
+  /** Full references to tag the result with, e.g. 127.0.0.1:5001/demo:abc123. */
+  tags: string[]
+  buildArgs?: Record<string, string>
+  labels?: Record<string, string>
+  /** Receives Docker's build output line by line. */
+  onLog?: (line: string) => void
+}
+
+export interface BuildResult {
+  imageId: string
+}
+
+export interface PushResult {
+  /** sha256:... of the manifest the registry stored. */
+  digest: string
+}
+
+export interface ProgressOptions extends CallOptions {
+  onLog?: (line: string) => void
+}
+
+export type RestartPolicy = 'no' | 'on-failure' | 'unless-stopped' | 'always'
+
+export interface RunOptions extends CallOptions {
+  name: string
+  image: string
+  env?: Record<string, string>
+  labels?: Record<string, string>
+  /** The port the application listens on inside the container. */
+  containerPort: number
+  /** The 127.0.0.1 port to publish on; `auto` picks a free one. */
+  hostPort: number | 'auto'
+  restartPolicy?: RestartPolicy
+  /** Seconds `docker stop` waits between SIGTERM and SIGKILL. */
+  stopGraceSeconds?: number
+  memoryBytes?: number
+  nanoCpus?: number
+  /** Run an init process as PID 1 (forwards signals, reaps zombies). Default true. */
+  init?: boolean
+  command?: string[]
+}
+
+export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead'
+
+export interface ContainerInfo {
+  id: string
+  name: string
+  image: string
+  state: ContainerState
+  labels: Record<string, string>
+  /** The 127.0.0.1 port bound to the container port, when published. */
+  hostPort?: number
+  exitCode?: number
+  startedAt?: Date
+}
+
+export interface DockerHost {
+  readonly name: string
+  ping(options?: CallOptions): Promise<void>
+  build(options: BuildOptions): Promise<BuildResult>
+  push(reference: string, auth: RegistryAuth | undefined, options?: ProgressOptions): Promise<PushResult>
+  pull(reference: string, auth: RegistryAuth | undefined, options?: ProgressOptions): Promise<void>
+  hasImage(reference: string, options?: CallOptions): Promise<boolean>
+  removeImage(reference: string, options?: CallOptions): Promise<void>
+  run(options: RunOptions): Promise<ContainerInfo>
+  /** SIGTERM, then SIGKILL after `graceSeconds`. Stopping a stopped container is fine. */
+  stop(id: string, graceSeconds: number, options?: CallOptions): Promise<void>
+  /** Removing a missing container is fine. */
+  remove(id: string, options?: CallOptions): Promise<void>
+  inspect(id: string, options?: CallOptions): Promise<ContainerInfo | undefined>
+  list(labels: Record<string, string>, options?: CallOptions & { all?: boolean }): Promise<ContainerInfo[]>
+  logs(id: string, options?: CallOptions & { tail?: number }): Promise<string[]>
+}

@@ -1,0 +1,3 @@
+export * from './fixtures.ts'
+export * from './fleet.ts'
+export * from './postgres.ts'
