@@ -43,7 +43,7 @@ for (let i = 0; i < args.length; i++) {
 const url = datasource.url
 const shadowUrl = datasource.shadowDatabaseUrl
 
-const logLine = (obj) => process.stderr.write(JSON.stringify(obj) + '\n')
+const logLine = (obj) => process.stderr.write(`${JSON.stringify(obj)}\n`)
 const log = (level, message, extra = {}) =>
   logLine({ level, fields: { message, ...extra }, target: 'schema_engine::logger' })
 
@@ -58,7 +58,7 @@ function pgConfig(connectionString) {
 }
 function withDatabase(connUrl, dbName) {
   const u = new URL(connUrl)
-  u.pathname = '/' + encodeURIComponent(dbName)
+  u.pathname = `/${encodeURIComponent(dbName)}`
   return u.toString()
 }
 function dbNameOf(connUrl) {
@@ -227,7 +227,7 @@ async function withEngine(fn) {
   instance.exports.__wbindgen_start()
   const engine = await glue.SchemaEngine.new(
     { datamodels: datamodels.length ? datamodels : undefined },
-    (line) => process.stderr.write(String(line).trimEnd() + '\n'),
+    (line) => process.stderr.write(`${String(line).trimEnd()}\n`),
     bindMigrationAwareSqlAdapterFactory(factory),
   )
   try {
@@ -245,7 +245,7 @@ async function callEngine(method, params) {
   })
 }
 
-const send = (msg) => process.stdout.write(JSON.stringify({ jsonrpc: '2.0', ...msg }) + '\n')
+const send = (msg) => process.stdout.write(`${JSON.stringify({ jsonrpc: '2.0', ...msg })}\n`)
 let printId = 1_000_000
 
 function toRpcError(e) {

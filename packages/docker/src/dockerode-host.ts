@@ -88,10 +88,15 @@ export class DockerodeHost implements DockerHost {
   }
 
   async ping(options: CallOptions = {}): Promise<void> {
-    await this.call('ping', options, defaultTimeouts.quickMs, (abortSignal) => {
-      // The type definitions only know ping(callback); the call takes options like the others.
-      const ping = this.docker.ping.bind(this.docker) as unknown as (options: object) => Promise<unknown>
-      return ping({ abortSignal })
+    await this.call('ping', options, defaultTimeouts.quickMs, (abortSignal) =>
+      withOptions<unknown>(this.docker, this.docker.ping, { abortSignal }),
+    )
+  }
+
+  async version(options: CallOptions = {}): Promise<{ version: string; apiVersion: string }> {
+    return this.call('version', options, defaultTimeouts.quickMs, async (abortSignal) => {
+      const data = await withOptions<Docker.DockerVersion>(this.docker, this.docker.version, { abortSignal })
+      return { version: data.Version, apiVersion: data.ApiVersion }
     })
   }
 
@@ -362,6 +367,11 @@ export class DockerodeHost implements DockerHost {
 /** dockerode accepts `abortSignal` on every call; its type definitions do not say so. */
 function withSignal<T extends object>(options: T, abortSignal: AbortSignal): T {
   return { ...options, abortSignal }
+}
+
+/** Calls a dockerode method whose type definitions only declare the callback form. */
+function withOptions<T>(self: Docker, method: (...args: never[]) => unknown, options: object): Promise<T> {
+  return (method as unknown as (this: Docker, options: object) => Promise<T>).call(self, options)
 }
 
 function isTimeout(reason: unknown): boolean {

@@ -1,4 +1,5 @@
 export * from './dockerode-host.ts'
+export * from './pool.ts'
 export * from './ports.ts'
 export * from './refs.ts'
 export type * from './types.ts'

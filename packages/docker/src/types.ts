@@ -78,6 +78,8 @@ export interface ContainerInfo {
 export interface DockerHost {
   readonly name: string
   ping(options?: CallOptions): Promise<void>
+  /** The daemon's version (e.g. 20.10.24) and API version (e.g. 1.41). */
+  version(options?: CallOptions): Promise<{ version: string; apiVersion: string }>
   build(options: BuildOptions): Promise<BuildResult>
   push(reference: string, auth: RegistryAuth | undefined, options?: ProgressOptions): Promise<PushResult>
   pull(reference: string, auth: RegistryAuth | undefined, options?: ProgressOptions): Promise<void>

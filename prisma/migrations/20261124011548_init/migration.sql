@@ -59,6 +59,11 @@ CREATE TABLE "Host" (
     "labels" JSONB NOT NULL DEFAULT '{}',
     "agentGroup" TEXT,
     "maxConcurrentBuilds" INTEGER NOT NULL DEFAULT 2,
+    "status" TEXT NOT NULL DEFAULT 'unknown',
+    "lastSeenAt" TIMESTAMP(3),
+    "lastProbeAt" TIMESTAMP(3),
+    "lastError" TEXT,
+    "dockerVersion" TEXT,
     "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "updatedAt" TIMESTAMP(3) NOT NULL,
 

@@ -1,0 +1,60 @@
+import { EnvError, generateKeySpec } from '@slipway/core'
+import { describe, expect, it } from 'vitest'
+import { loadApiEnv } from './env.ts'
+
+const valid = {
+  DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/slipway',
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  SLIPWAY_SECRET_KEYS: generateKeySpec(),
+}
+
+function issuesOf(source: Record<string, string | undefined>): string[] {
+  try {
+    loadApiEnv(source)
+  } catch (error) {
+    if (error instanceof EnvError) return error.issues
+    throw error
+  }
+  return []
+}
+
+describe('API configuration', () => {
+  it('applies defaults', () => {
+    const env = loadApiEnv(valid)
+    expect(env.SLIPWAY_PORT).toBe(3000)
+    expect(env.SLIPWAY_HOST).toBe('127.0.0.1')
+    expect(env.LOG_LEVEL).toBe('info')
+  })
+
+  it('names each missing variable', () => {
+    expect(issuesOf({})).toEqual([
+      'DATABASE_URL: required',
+      'REDIS_URL: required',
+      'SLIPWAY_SECRET_KEYS: required',
+    ])
+  })
+
+  it('rejects a port out of range and a non-numeric one', () => {
+    expect(issuesOf({ ...valid, SLIPWAY_PORT: '70000' })[0]).toMatch(
+      /^SLIPWAY_PORT: .*65535.*\(got "70000"\)$/,
+    )
+    expect(issuesOf({ ...valid, SLIPWAY_PORT: 'http' })[0]).toMatch(/^SLIPWAY_PORT: /)
+  })
+
+  it('rejects a database URL of the wrong kind without echoing it', () => {
+    const issues = issuesOf({ ...valid, DATABASE_URL: 'mysql://root:pw@127.0.0.1/slipway' })
+    expect(issues).toHaveLength(1)
+    expect(issues[0]).toMatch(/^DATABASE_URL: /)
+    expect(issues[0]).not.toContain('pw')
+  })
+
+  it('explains a malformed secret keyring', () => {
+    expect(issuesOf({ ...valid, SLIPWAY_SECRET_KEYS: 'k1:dG9vIHNob3J0' })).toEqual([
+      'SLIPWAY_SECRET_KEYS: key "k1" must be 32 bytes of base64 (got 9 bytes)',
+    ])
+  })
+
+  it('rejects an unknown log level', () => {
+    expect(issuesOf({ ...valid, LOG_LEVEL: 'loud' })[0]).toMatch(/^LOG_LEVEL: .*\(got "loud"\)$/)
+  })
+})

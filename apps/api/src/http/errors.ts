@@ -1,0 +1,94 @@
+import type { ErrorCode, ErrorResponse } from '@slipway/contracts'
+import { AppError, assertNever } from '@slipway/core'
+import type { FastifyError, FastifyInstance } from 'fastify'
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
+
+/** The one table from error codes to HTTP statuses. docs/ERRORS.md documents each code. */
+function httpStatusOf(code: ErrorCode): number {
+  switch (code) {
+    case 'VALIDATION_FAILED':
+      return 400
+    case 'UNAUTHENTICATED':
+      return 401
+    case 'FORBIDDEN':
+      return 403
+    case 'NOT_FOUND':
+      return 404
+    case 'CONFLICT':
+      return 409
+    case 'PAYLOAD_TOO_LARGE':
+      return 413
+    case 'RATE_LIMITED':
+      return 429
+    case 'DEPENDENCY_UNAVAILABLE':
+    case 'HOST_UNREACHABLE':
+    case 'REGISTRY_UNREACHABLE':
+      return 503
+    case 'TIMEOUT':
+      return 504
+    case 'REGISTRY_AUTH_FAILED':
+    case 'BUILD_FAILED':
+    case 'PUSH_FAILED':
+    case 'PULL_FAILED':
+    case 'CONTAINER_FAILED':
+    case 'HEALTH_CHECK_FAILED':
+      return 502
+    case 'CANCELED':
+      return 409
+    case 'INTERNAL':
+      return 500
+    default:
+      return assertNever(code, 'error code')
+  }
+}
+
+function body(code: ErrorCode, message: string, details?: unknown): ErrorResponse {
+  return { error: details === undefined ? { code, message } : { code, message, details } }
+}
+
+/** Field-level details for a validation failure: [{ path: "body.name", message }]. */
+function validationDetails(error: FastifyError): { path: string; message: string }[] {
+  const context = error.validationContext ?? 'body'
+  return (error.validation ?? []).map((issue) => {
+    const instancePath = (issue as { instancePath?: string }).instancePath ?? ''
+    const segments = instancePath.split('/').filter(Boolean)
+    return { path: [context, ...segments].join('.'), message: issue.message ?? 'invalid' }
+  })
+}
+
+/** Every error leaves the API as `{ error: { code, message, details? } }`. */
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof AppError) {
+      const status = httpStatusOf(error.code)
+      if (status >= 500) request.log.error({ err: error }, 'request failed')
+      return reply.status(status).send(body(error.code, error.message, error.details))
+    }
+    if (hasZodFastifySchemaValidationErrors(error) || error.validation) {
+      return reply
+        .status(400)
+        .send(body('VALIDATION_FAILED', 'the request is not valid', { fields: validationDetails(error) }))
+    }
+    switch (error.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return reply.status(413).send(body('PAYLOAD_TOO_LARGE', 'the request body is too large'))
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return reply
+          .status(415)
+          .send(body('VALIDATION_FAILED', 'unsupported content type; send application/json'))
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      case 'FST_ERR_CTP_INVALID_JSON_BODY':
+        return reply.status(400).send(body('VALIDATION_FAILED', 'the request body is not valid JSON'))
+    }
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      if (error.statusCode === 429) return reply.status(429).send(body('RATE_LIMITED', error.message))
+      return reply.status(error.statusCode).send(body('VALIDATION_FAILED', error.message))
+    }
+    request.log.error({ err: error }, 'unhandled error')
+    return reply.status(500).send(body('INTERNAL', 'internal error'))
+  })
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send(body('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`))
+  })
+}

@@ -1,0 +1,53 @@
+import path from 'node:path'
+import { createLogger, createSecretBox, EnvError, parseKeyring } from '@slipway/core'
+import { createDb } from '@slipway/db'
+import { DockerHostPool, hostRecordFromRow } from '@slipway/docker'
+import { Redis } from 'ioredis'
+import { buildApp } from './app.ts'
+import { type ApiEnv, loadApiEnv } from './env.ts'
+
+function loadEnvOrExit(): ApiEnv {
+  try {
+    return loadApiEnv()
+  } catch (error) {
+    if (error instanceof EnvError) {
+      console.error(`slipway-api: ${error.message}`)
+      process.exit(1)
+    }
+    throw error
+  }
+}
+
+const env = loadEnvOrExit()
+const logger = createLogger({ name: 'api', level: env.LOG_LEVEL })
+const secrets = createSecretBox(parseKeyring(env.SLIPWAY_SECRET_KEYS))
+const db = createDb({ url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE })
+const redis = new Redis(env.REDIS_URL, { lazyConnect: false })
+redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'))
+
+const app = await buildApp(
+  {
+    db,
+    redis,
+    secrets,
+    hosts: new DockerHostPool(),
+    hostRecord: (row) => hostRecordFromRow(row, (envelope, context) => secrets.decrypt(envelope, context)),
+    logger,
+  },
+  { webDist: env.SLIPWAY_WEB_DIST ? path.resolve(env.SLIPWAY_WEB_DIST) : undefined },
+)
+
+let closing = false
+async function shutdown(signal: string): Promise<void> {
+  if (closing) return
+  closing = true
+  logger.info({ signal }, 'shutting down')
+  await app.close()
+  await db.$disconnect()
+  redis.disconnect()
+  process.exit(0)
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'))
+process.on('SIGINT', () => void shutdown('SIGINT'))
+
+await app.listen({ host: env.SLIPWAY_HOST, port: env.SLIPWAY_PORT })

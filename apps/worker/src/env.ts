@@ -1,0 +1,30 @@
+import { hostname } from 'node:os'
+import { keyringSpecSchema, parseEnv } from '@slipway/core'
+import { z } from 'zod'
+
+const workerEnvSchema = z
+  .object({
+    /** PostgreSQL connection URL (the source of truth). */
+    DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }),
+    /** Redis connection URL (BullMQ queues). */
+    REDIS_URL: z.url({ protocol: /^rediss?$/ }),
+    /** Keyring for secrets at rest, the same as the API's. */
+    SLIPWAY_SECRET_KEYS: keyringSpecSchema,
+    /** This worker's name in logs and leases (default: hostname-pid). */
+    WORKER_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
+    /** Jobs this worker runs at once. */
+    WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    /** Seconds to let running jobs finish on SIGTERM before they are released. */
+    WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+    /** Seconds between Docker host probes. */
+    HOST_PROBE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
+    /** pino level. */
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .strip()
+
+export type WorkerEnv = z.infer<typeof workerEnvSchema>
+
+export function loadWorkerEnv(source: Record<string, string | undefined> = process.env): WorkerEnv {
+  return parseEnv(workerEnvSchema, source)
+}

@@ -1,0 +1,53 @@
+import { DockerodeHost, type HostEndpoint } from './dockerode-host.ts'
+import type { DockerHost } from './types.ts'
+
+export interface HostRecord extends HostEndpoint {
+  name: string
+}
+
+/**
+ * One driver per Docker host, reused across calls (dockerode keeps its HTTP agent). A host
+ * whose endpoint or TLS material changed gets a new driver.
+ */
+export class DockerHostPool {
+  private readonly drivers = new Map<string, { key: string; driver: DockerHost }>()
+
+  get(host: HostRecord): DockerHost {
+    const key = JSON.stringify([host.endpoint, host.tls?.ca, host.tls?.cert, host.tls?.key])
+    const cached = this.drivers.get(host.name)
+    if (cached?.key === key) return cached.driver
+    const driver = new DockerodeHost(host.name, host)
+    this.drivers.set(host.name, { key, driver })
+    return driver
+  }
+}
+
+/** The columns of a stored host the driver needs (structurally the Prisma `Host` row). */
+export interface HostRow {
+  id: string
+  name: string
+  endpoint: string
+  tlsCaPem: string | null
+  tlsCertPem: string | null
+  tlsKeyEnc: string | null
+}
+
+/** Turns a stored host into a driver record, decrypting its TLS key. */
+export function hostRecordFromRow(
+  row: HostRow,
+  decrypt: (envelope: string, context: string) => string,
+): HostRecord {
+  const tls =
+    row.tlsCaPem || row.tlsCertPem || row.tlsKeyEnc
+      ? {
+          ca: row.tlsCaPem ?? undefined,
+          cert: row.tlsCertPem ?? undefined,
+          key: row.tlsKeyEnc ? decrypt(row.tlsKeyEnc, hostKeyContext(row.id)) : undefined,
+        }
+      : undefined
+  return { name: row.name, endpoint: row.endpoint, tls }
+}
+
+export function hostKeyContext(hostId: string): string {
+  return `host:${hostId}:tlsKey`
+}
