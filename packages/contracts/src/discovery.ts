@@ -1,0 +1,31 @@
+import { z } from 'zod'
+
+/**
+ * One running instance of a release, as the discovery registry and the gateway know it.
+ * Registry key (article 001): `/{project}_{environment}/{host}-{port}`.
+ */
+export const Instance = z.object({
+  /** Stable id; the container is named `<project>-<environment>-<id>`. */
+  id: z.string(),
+  project: z.string(),
+  environment: z.string(),
+  /** The release (deployment) this instance runs. */
+  release: z.string(),
+  /** Image by digest: registry/repo@sha256:... */
+  image: z.string(),
+  /** Docker host name. */
+  host: z.string(),
+  /** Port on 127.0.0.1 the container port is published on. */
+  port: z.number().int().min(1).max(65535),
+  containerId: z.string(),
+})
+export type Instance = z.infer<typeof Instance>
+
+/** `GET /api/discovery/:project/:environment`: live instances with their registry status. */
+export const DiscoveryEntry = Instance.extend({
+  registeredAt: z.iso.datetime(),
+  lastHeartbeatAt: z.iso.datetime(),
+  /** Seconds until the entry expires without a heartbeat. */
+  ttlSeconds: z.number(),
+})
+export type DiscoveryEntry = z.infer<typeof DiscoveryEntry>
