@@ -1,5 +1,5 @@
-export * from './environments.ts'
 export * from './discovery.ts'
+export * from './environments.ts'
 export * from './errors.ts'
 export * from './health.ts'
 export * from './jobs.ts'
