@@ -1,1 +1,12 @@
-export {}
+export { placeReplicas } from './placement.ts'
+export { planRollout } from './plan.ts'
+export {
+  planRollback,
+  type RollbackPlan,
+  type RollbackState,
+  type StartedInstance,
+  stateAtFailure,
+} from './rollback.ts'
+export { type SimulatedInstance, type Simulation, simulate } from './simulate.ts'
+export { autoBatchSize, resolveBatchSize, resolveCount } from './sizes.ts'
+export * from './types.ts'
