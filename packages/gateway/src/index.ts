@@ -1,1 +1,8 @@
-export {}
+export * from './discovery/registry.ts'
+export type { RegistryWatch, WatchOptions } from './discovery/watch.ts'
+export * from './nginx/applier.ts'
+export type { LeaseOptions } from './nginx/lease.ts'
+export * from './nginx/probe.ts'
+export * from './nginx/process.ts'
+export * from './nginx/render.ts'
+export * from './nginx/target.ts'
