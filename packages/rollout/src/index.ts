@@ -1,7 +1,9 @@
 export { placeReplicas } from './placement.ts'
 export { planRollout } from './plan.ts'
 export {
+  planRestore,
   planRollback,
+  type RestoreInput,
   type RollbackPlan,
   type RollbackState,
   type StartedInstance,

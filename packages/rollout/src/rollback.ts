@@ -1,5 +1,6 @@
 import { buildBatches, type Slot } from './batches.ts'
 import { interleave } from './placement.ts'
+import type { SimulatedInstance } from './simulate.ts'
 import type { ExistingInstance, PlanBatch, PlannedRetire, RolloutPlan } from './types.ts'
 
 /** A new instance of the failed rollout that exists now. */
@@ -14,35 +15,44 @@ export interface RollbackState {
   retired: readonly PlannedRetire[]
 }
 
+export interface RestoreInput {
+  /** Every instance running now, the failed rollout's included, with whether it serves. */
+  live: readonly SimulatedInstance[]
+  /** Ids of `live` instances the failed rollout started: they all leave. */
+  started: readonly string[]
+  /** Instances the failed rollout retired: each comes back on its host and release. */
+  retired: readonly PlannedRetire[]
+  /** Host order for the restores (others follow in order of appearance). */
+  hosts: readonly string[]
+  /** Hosts restores may go to (default: any); a host found down is left out. */
+  allowedHosts?: readonly string[]
+  batchSize: number
+  maxSurge: number
+  maxUnavailable: number
+  /** Prefix of restored instance ids per release (default `<release>-`). */
+  idPrefix?: (release: string) => string
+}
+
 export interface RollbackPlan {
-  /** Old instances brought back, one per retired instance, on its host and release. */
+  /** Retired instances brought back (same host and release, new ids). */
   restore: PlannedRetire[]
   batches: PlanBatch[]
 }
 
 /**
- * Undoes a failed rollout: every old instance it retired comes back (same host, same
- * release, a new id), and every instance it started leaves. New instances that never served
- * leave first; the ones serving leave only after the restored ones are healthy, batch by
- * batch, so the previous release keeps serving throughout. `hosts` narrows where instances
- * may be restored (a host found down is left out).
+ * Undoes a failed rollout from where it stands: every old instance it retired comes back
+ * (same host, same release, a new id) and every instance it started leaves. New instances
+ * that never served leave first; the serving ones leave only after the restored ones are
+ * healthy, batch by batch, so the previous release keeps serving throughout.
  */
-export function planRollback(
-  plan: RolloutPlan,
-  state: RollbackState,
-  options: { hosts?: readonly string[]; idPrefix?: (release: string) => string } = {},
-): RollbackPlan {
-  const allowed = options.hosts ? new Set(options.hosts) : undefined
-  const restore = state.retired.filter((old) => !allowed || allowed.has(old.host))
-  const taken = new Set<string>([
-    ...plan.keep.map((i) => i.id),
-    ...plan.batches.flatMap((b) => [...b.retireFirst, ...b.start, ...b.retire].map((i) => i.id)),
-    ...state.started.map((i) => i.id),
-    ...state.retired.map((i) => i.id),
-  ])
+export function planRestore(input: RestoreInput): RollbackPlan {
+  const allowed = input.allowedHosts ? new Set(input.allowedHosts) : undefined
+  const restore = input.retired.filter((old) => !allowed || allowed.has(old.host))
+  const startedIds = new Set(input.started)
+  const taken = new Set<string>([...input.live.map((i) => i.id), ...input.retired.map((i) => i.id)])
   const counters = new Map<string, number>()
   const nextId = (release: string): string => {
-    const prefix = options.idPrefix?.(release) ?? `${release}-`
+    const prefix = input.idPrefix?.(release) ?? `${release}-`
     let id: string
     do {
       const n = (counters.get(prefix) ?? 0) + 1
@@ -53,16 +63,17 @@ export function planRollback(
     return id
   }
 
-  const leaving = (instance: StartedInstance): PlannedRetire => ({
-    id: instance.id,
-    host: instance.host,
-    release: instance.release,
+  const ours = input.live.filter((i) => startedIds.has(i.id))
+  const leaving = (i: SimulatedInstance): PlannedRetire => ({
+    id: i.id,
+    host: i.host,
+    release: i.release,
     reason: 'rolled-back',
   })
-  const discard = state.started.filter((i) => !i.serving).map(leaving)
-  const serving = state.started.filter((i) => i.serving).map(leaving)
+  const discard = ours.filter((i) => !i.serving).map(leaving)
+  const serving = ours.filter((i) => i.serving).map(leaving)
 
-  const hostOrder = [...plan.hosts]
+  const hostOrder = [...input.hosts]
   for (const old of restore) if (!hostOrder.includes(old.host)) hostOrder.push(old.host)
   const slotsByHost = new Map<string, Slot[]>()
   for (const old of restore) {
@@ -81,20 +92,17 @@ export function planRollback(
   const slots = interleave(hostOrder, slotsByHost)
   for (const slot of slots) slot.start.id = nextId(slot.start.release)
 
-  const retiredIds = new Set(state.retired.map((i) => i.id))
-  const stillOld = plan.batches
-    .flatMap((b) => [...b.retireFirst, ...b.retire])
-    .filter((old) => !retiredIds.has(old.id)).length
-  const before = plan.keep.length + stillOld + state.retired.length
-  const servingNow = plan.keep.length + stillOld + state.started.filter((i) => i.serving).length
-  const runningNow = plan.keep.length + stillOld + state.started.length - discard.length
+  const others = input.live.filter((i) => !startedIds.has(i.id))
+  const before = others.length + restore.length
+  const servingNow = input.live.filter((i) => i.serving).length
+  const runningNow = input.live.length - discard.length
   const batches = buildBatches(
     slots,
     serving,
     {
-      batchSize: plan.batchSize,
-      minServing: Math.max(0, Math.min(servingNow, before) - plan.maxUnavailable),
-      maxRunning: Math.max(runningNow, before) + plan.maxSurge,
+      batchSize: input.batchSize,
+      minServing: Math.max(0, Math.min(servingNow, before) - input.maxUnavailable),
+      maxRunning: Math.max(runningNow, before) + input.maxSurge,
     },
     { running: runningNow, serving: servingNow },
   )
@@ -104,6 +112,25 @@ export function planRollback(
     else batches.push({ index: 0, retireFirst: discard, start: [], retire: [] })
   }
   return { restore, batches }
+}
+
+/** Rolls back `plan` from `state` (see `stateAtFailure`): `planRestore` with the plan's limits. */
+export function planRollback(plan: RolloutPlan, state: RollbackState): RollbackPlan {
+  const retiredIds = new Set(state.retired.map((i) => i.id))
+  const stillOld = plan.batches
+    .flatMap((b) => [...b.retireFirst, ...b.retire])
+    .filter((old) => !retiredIds.has(old.id))
+  return planRestore({
+    live: [...plan.keep, ...stillOld]
+      .map((i) => ({ id: i.id, host: i.host, release: i.release, serving: true }))
+      .concat(state.started),
+    started: state.started.map((i) => i.id),
+    retired: state.retired,
+    hosts: plan.hosts,
+    batchSize: plan.batchSize,
+    maxSurge: plan.maxSurge,
+    maxUnavailable: plan.maxUnavailable,
+  })
 }
 
 /**
