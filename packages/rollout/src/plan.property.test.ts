@@ -165,12 +165,15 @@ describe('planRollout properties', () => {
         expect(run.final.map(key).sort()).toEqual(given.instances.map(key).sort())
         const started = new Set(state.started.map((s) => s.id))
         for (const instance of run.final) expect(started.has(instance.id)).toBe(false)
+        expect(run.highestRunning).toBeLessThanOrEqual(
+          Math.max(atFailure.length, given.instances.length) + Math.max(1, plan.maxSurge),
+        )
         const servingAtFailure = atFailure.filter((i) => i.serving).length
         expect(run.lowestServing).toBeGreaterThanOrEqual(
           Math.max(0, Math.min(servingAtFailure, given.instances.length) - plan.maxUnavailable),
         )
       }),
-      { numRuns: 500 },
+      { numRuns: 1000 },
     )
   })
 })

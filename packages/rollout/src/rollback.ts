@@ -102,7 +102,8 @@ export function planRestore(input: RestoreInput): RollbackPlan {
     {
       batchSize: input.batchSize,
       minServing: Math.max(0, Math.min(servingNow, before) - input.maxUnavailable),
-      maxRunning: Math.max(runningNow, before) + input.maxSurge,
+      // The rollout had `live` running at once; a rollback may always go one above that.
+      maxRunning: Math.max(input.live.length, before) + Math.max(1, input.maxSurge),
     },
     { running: runningNow, serving: servingNow },
   )
