@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import fastifyCookie from '@fastify/cookie'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify'
@@ -8,10 +9,24 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod'
+import { auditRoutes } from './audit/routes.ts'
+import { registerActor } from './auth/actor.ts'
+import { authRoutes } from './auth/routes.ts'
+import { configRoutes } from './config/routes.ts'
 import type { AppDeps } from './deps.ts'
+import { environmentRoutes } from './environments/routes.ts'
 import { healthRoutes } from './health/routes.ts'
+import { hostRoutes } from './hosts/routes.ts'
 import { registerErrorHandling } from './http/errors.ts'
+import { pipelineRoutes } from './pipelines/routes.ts'
+import { memberRoutes } from './projects/members.ts'
+import { projectRoutes } from './projects/routes.ts'
+import { registryRoutes } from './registries/routes.ts'
+import { tokenRoutes } from './tokens/routes.ts'
+import { userRoutes } from './users/routes.ts'
 import { serveDashboard } from './web/static.ts'
+import { webhookDeliveryRoutes } from './webhooks/deliveries.ts'
+import { gitlabWebhookRoutes } from './webhooks/gitlab.ts'
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -44,12 +59,39 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
   await app.register(fastifySwagger, {
     openapi: {
       info: { title: 'Slipway API', version: '0.1.0', description: 'Continuous delivery for Docker hosts.' },
+      components: {
+        securitySchemes: {
+          token: { type: 'http', scheme: 'bearer', description: 'A personal API token (slp_...)' },
+          session: { type: 'apiKey', in: 'cookie', name: 'slipway_session' },
+        },
+      },
+      security: [{ token: [] }, { session: [] }],
     },
     transform: jsonSchemaTransform,
   })
   await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' })
 
+  await app.register(fastifyCookie)
+  registerActor(app, deps)
+
   await app.register(healthRoutes(deps))
+  for (const routes of [
+    authRoutes,
+    tokenRoutes,
+    userRoutes,
+    projectRoutes,
+    memberRoutes,
+    environmentRoutes,
+    configRoutes,
+    hostRoutes,
+    registryRoutes,
+    pipelineRoutes,
+    gitlabWebhookRoutes,
+    webhookDeliveryRoutes,
+    auditRoutes,
+  ]) {
+    await app.register(routes(deps))
+  }
 
   if (options.webDist) await serveDashboard(app, options.webDist)
   return app

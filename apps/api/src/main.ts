@@ -2,6 +2,7 @@ import path from 'node:path'
 import { createLogger, createSecretBox, EnvError, parseKeyring } from '@slipway/core'
 import { createDb } from '@slipway/db'
 import { DockerHostPool, hostRecordFromRow } from '@slipway/docker'
+import { OutboxDispatcher, Queues } from '@slipway/jobs'
 import { Redis } from 'ioredis'
 import { buildApp } from './app.ts'
 import { type ApiEnv, loadApiEnv } from './env.ts'
@@ -24,11 +25,17 @@ const secrets = createSecretBox(parseKeyring(env.SLIPWAY_SECRET_KEYS))
 const db = createDb({ url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE })
 const redis = new Redis(env.REDIS_URL, { lazyConnect: false })
 redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'))
+const redisPrefix = 'slipway'
+const queues = new Queues(redis, redisPrefix)
+const outbox = new OutboxDispatcher(db, queues, logger)
 
 const app = await buildApp(
   {
     db,
     redis,
+    redisPrefix,
+    queues,
+    outbox,
     secrets,
     hosts: new DockerHostPool(),
     hostRecord: (row) => hostRecordFromRow(row, (envelope, context) => secrets.decrypt(envelope, context)),
@@ -43,6 +50,8 @@ async function shutdown(signal: string): Promise<void> {
   closing = true
   logger.info({ signal }, 'shutting down')
   await app.close()
+  await outbox.stop()
+  await queues.close()
   await db.$disconnect()
   redis.disconnect()
   process.exit(0)

@@ -7,6 +7,7 @@ import { AppSpec } from '@slipway/contracts'
 import { createSecretBox, EnvError, keyringSpecSchema, parseEnv, parseKeyring } from '@slipway/core'
 import { createDb } from '@slipway/db'
 import { z } from 'zod'
+import { registryPasswordContext } from './registries/routes.ts'
 
 const seedEnv = z.object({
   DATABASE_URL: z.url(),
@@ -41,7 +42,7 @@ const registry =
     })
     return tx.registry.update({
       where: { id: created.id },
-      data: { passwordEnc: secrets.encrypt(env.REGISTRY_PASSWORD, `registry:${created.id}:password`) },
+      data: { passwordEnc: secrets.encrypt(env.REGISTRY_PASSWORD, registryPasswordContext(created.id)) },
     })
   }))
 

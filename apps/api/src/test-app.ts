@@ -1,7 +1,10 @@
+import { randomBytes } from 'node:crypto'
 import { createLogger, createSecretBox, generateKeySpec, parseKeyring } from '@slipway/core'
 import { DockerHostPool, hostRecordFromRow } from '@slipway/docker'
+import { OutboxDispatcher, Queues } from '@slipway/jobs'
 import { integrationTest } from '@slipway/testing'
 import { type App, type AppOptions, buildApp } from './app.ts'
+import { sha256 } from './auth/crypto.ts'
 import type { AppDeps } from './deps.ts'
 
 /** `integrationTest` plus the API built over the test's own database and Redis. */
@@ -10,16 +13,24 @@ export const apiTest = integrationTest.extend<{ deps: AppDeps; app: App; appOpti
   appOptions: async ({}, use) => {
     await use({})
   },
-  deps: async ({ db, redis }, use) => {
+  deps: async ({ db, redis, redisPrefix }, use) => {
     const secrets = createSecretBox(parseKeyring(generateKeySpec('test')))
+    const logger = createLogger({ name: 'api-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' })
+    const queues = new Queues(redis, redisPrefix)
+    const outbox = new OutboxDispatcher(db, queues, logger)
     await use({
       db,
       redis,
+      redisPrefix,
+      queues,
+      outbox,
       secrets,
       hosts: new DockerHostPool(),
       hostRecord: (row) => hostRecordFromRow(row, (envelope, context) => secrets.decrypt(envelope, context)),
-      logger: createLogger({ name: 'api-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+      logger,
     })
+    await outbox.stop()
+    await queues.close()
   },
   app: async ({ deps, appOptions }, use) => {
     const app = await buildApp(deps, appOptions)
@@ -31,3 +42,54 @@ export const apiTest = integrationTest.extend<{ deps: AppDeps; app: App; appOpti
     }
   },
 })
+
+export interface TestUser {
+  id: string
+  email: string
+  /** Authorization header for an API token of this user. */
+  headers: { authorization: string }
+}
+
+let counter = 0
+
+/** A user (optionally an instance admin, optionally a member of a project) with an API token. */
+export async function makeUser(
+  db: AppDeps['db'],
+  options: {
+    isAdmin?: boolean
+    projectId?: string
+    role?: 'admin' | 'maintainer' | 'developer' | 'tester' | 'viewer'
+  } = {},
+): Promise<TestUser> {
+  counter++
+  const email = `user${counter}-${randomBytes(3).toString('hex')}@example.com`
+  const user = await db.user.create({
+    data: { email, name: `User ${counter}`, passwordHash: 'unusable', isAdmin: options.isAdmin ?? false },
+  })
+  if (options.projectId && options.role) {
+    await db.membership.create({
+      data: { userId: user.id, projectId: options.projectId, role: options.role },
+    })
+  }
+  const token = `slp_test_${randomBytes(16).toString('hex')}`
+  await db.apiToken.create({
+    data: { userId: user.id, name: 'test', prefix: token.slice(0, 10), tokenHash: sha256(token) },
+  })
+  return { id: user.id, email, headers: { authorization: `Bearer ${token}` } }
+}
+
+/** The demo-shaped project used by API tests, created directly in the database. */
+export async function makeProject(
+  db: AppDeps['db'],
+  overrides: Partial<{ slug: string; gitUrl: string }> = {},
+) {
+  return db.project.create({
+    data: {
+      slug: overrides.slug ?? `p-${randomBytes(3).toString('hex')}`,
+      name: 'Test project',
+      gitUrl: overrides.gitUrl ?? 'file:///nonexistent.git',
+      imageRepository: 'test/app',
+      appSpec: { containerPort: 8080, healthCheck: { type: 'http', path: '/healthz' } },
+    },
+  })
+}

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { Id, Slug, Timestamp } from './common.ts'
 
 /** A count or a percentage of the target instances, e.g. 2 or "25%". */
 export const CountOrPercent = z.union([
@@ -26,3 +27,54 @@ export const DeployStrategy = z.object({
   healthTimeoutSeconds: z.number().min(1).max(3600).default(60),
 })
 export type DeployStrategy = z.infer<typeof DeployStrategy>
+
+const environmentFields = {
+  name: Slug,
+  /** Order in the pipeline (pre-release before production). */
+  position: z.number().int().min(0).max(100),
+  replicas: z.number().int().min(0).max(1000),
+  strategy: DeployStrategy,
+  protected: z.boolean(),
+  requiredApprovals: z.number().int().min(0).max(10),
+  allowSelfApproval: z.boolean(),
+  approvalTtlMinutes: z.number().int().min(1).max(525_600).nullable(),
+  /** The gateway port on 127.0.0.1 serving this environment. */
+  gatewayPort: z.number().int().min(1024).max(65535).nullable(),
+  hostIds: z.array(Id).max(500),
+}
+
+export const CreateEnvironmentBody = z
+  .object({
+    ...environmentFields,
+    replicas: environmentFields.replicas.default(1),
+    strategy: DeployStrategy.default(DeployStrategy.parse({})),
+    protected: environmentFields.protected.default(false),
+    requiredApprovals: environmentFields.requiredApprovals.default(0),
+    allowSelfApproval: environmentFields.allowSelfApproval.default(false),
+    approvalTtlMinutes: environmentFields.approvalTtlMinutes.default(null),
+    gatewayPort: environmentFields.gatewayPort.default(null),
+    hostIds: environmentFields.hostIds.default([]),
+  })
+  .strict()
+export type CreateEnvironmentBody = z.infer<typeof CreateEnvironmentBody>
+
+export const UpdateEnvironmentBody = z.object(environmentFields).partial().strict()
+export type UpdateEnvironmentBody = z.infer<typeof UpdateEnvironmentBody>
+
+export const Environment = z.object({
+  id: Id,
+  projectId: Id,
+  name: z.string(),
+  position: z.number(),
+  replicas: z.number(),
+  strategy: DeployStrategy,
+  protected: z.boolean(),
+  requiredApprovals: z.number(),
+  allowSelfApproval: z.boolean(),
+  approvalTtlMinutes: z.number().nullable(),
+  gatewayPort: z.number().nullable(),
+  hosts: z.array(z.object({ id: Id, name: z.string(), status: z.string() })),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+})
+export type Environment = z.infer<typeof Environment>

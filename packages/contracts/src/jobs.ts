@@ -5,7 +5,7 @@ import { z } from 'zod'
  * Producers (API, worker) and the worker that consumes them share this catalog; the worker
  * parses each payload when it picks the job up. Payloads never carry secrets.
  */
-export const queues = ['maintenance'] as const
+export const queues = ['pipelines', 'notifications', 'maintenance'] as const
 export type QueueName = (typeof queues)[number]
 
 export interface JobSpec<S extends z.ZodType = z.ZodType> {
@@ -20,6 +20,27 @@ export interface JobSpec<S extends z.ZodType = z.ZodType> {
 }
 
 export const jobCatalog = {
+  /** Moves a pipeline forward: starts its next stage, or finishes it. Idempotent. */
+  'pipeline.advance': {
+    queue: 'pipelines',
+    payload: z.object({ pipelineId: z.uuid() }).strict(),
+    attempts: 10,
+    backoffMs: 1000,
+    timeoutMs: 60_000,
+  },
+  /** Reports a pipeline's state to GitLab as a commit status. Never blocks the pipeline. */
+  'gitlab.commitStatus': {
+    queue: 'notifications',
+    payload: z
+      .object({
+        pipelineId: z.uuid(),
+        state: z.enum(['pending', 'running', 'success', 'failed', 'canceled']),
+      })
+      .strict(),
+    attempts: 8,
+    backoffMs: 2000,
+    timeoutMs: 30_000,
+  },
   /** Pings every registered Docker host and records whether it answers. */
   'hosts.probe': {
     queue: 'maintenance',

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { GitRef, Id, RefPattern, SecretInput, Slug, Timestamp } from './common.ts'
 
 /** How Slipway decides that a new container is ready for traffic. */
 export const HealthCheck = z.discriminatedUnion('type', [
@@ -43,3 +44,123 @@ export const AppSpec = z.object({
     .default({}),
 })
 export type AppSpec = z.infer<typeof AppSpec>
+
+/** A repository URL git can fetch: https, http, ssh, scp-like (git@host:path) or file. */
+export const GitUrl = z
+  .string()
+  .min(1)
+  .max(1000)
+  .refine(
+    (url) =>
+      /^(https?|ssh|git|file):\/\/[^\s]+$/.test(url) || /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$/.test(url),
+    'a git URL (https://, ssh://, git@host:path or file://)',
+  )
+  .refine((url) => !url.startsWith('-'), 'must not start with -')
+
+/** A path inside the repository: relative, no `..`. */
+export const RepoPath = z
+  .string()
+  .min(1)
+  .max(500)
+  .refine((value) => !value.startsWith('/') && !value.split('/').includes('..'), 'a relative path without ..')
+
+export const ImageRepository = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(
+    /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/,
+    'a registry repository path like team/app',
+  )
+
+export const EnvKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'a variable name like DATABASE_HOST')
+
+export const BuildArgs = z
+  .record(EnvKey, z.string().max(4096))
+  .refine((args) => Object.keys(args).length <= 100, 'at most 100 build args')
+
+const projectFields = {
+  name: z.string().min(1).max(100),
+  gitUrl: GitUrl,
+  defaultBranch: GitRef.default('main'),
+  branchRules: z.array(RefPattern).max(50).default(['main']),
+  tagRules: z.array(RefPattern).max(50).default([]),
+  dockerfilePath: RepoPath.default('Dockerfile'),
+  buildContext: z.union([z.literal('.'), RepoPath]).default('.'),
+  buildArgs: BuildArgs.default({}),
+  appSpec: AppSpec,
+  registryId: Id.nullable().default(null),
+  imageRepository: ImageRepository,
+  buildAgentGroup: Slug.default('default'),
+  supersedeQueued: z.boolean().default(true),
+  keepReleases: z.number().int().min(1).max(100).default(5),
+}
+
+const GitlabSettings = z
+  .object({
+    baseUrl: z.url({ protocol: /^https?$/ }).max(500),
+    /** Numeric id or path (group/project). */
+    project: z.string().min(1).max(300),
+    /** Access token with api scope: write-only. */
+    token: SecretInput.optional(),
+  })
+  .strict()
+
+export const CreateProjectBody = z
+  .object({
+    slug: Slug,
+    ...projectFields,
+    /** X-Gitlab-Token expected on webhook deliveries: write-only. */
+    webhookSecret: SecretInput.optional(),
+    gitlab: GitlabSettings.nullable().optional(),
+  })
+  .strict()
+export type CreateProjectBody = z.infer<typeof CreateProjectBody>
+
+export const UpdateProjectBody = z
+  .object({
+    name: projectFields.name,
+    gitUrl: projectFields.gitUrl,
+    defaultBranch: GitRef,
+    branchRules: z.array(RefPattern).max(50),
+    tagRules: z.array(RefPattern).max(50),
+    dockerfilePath: RepoPath,
+    buildContext: z.union([z.literal('.'), RepoPath]),
+    buildArgs: BuildArgs,
+    appSpec: AppSpec,
+    registryId: Id.nullable(),
+    imageRepository: ImageRepository,
+    buildAgentGroup: Slug,
+    supersedeQueued: z.boolean(),
+    keepReleases: z.number().int().min(1).max(100),
+    /** null removes the secret (disables the webhook). */
+    webhookSecret: SecretInput.nullable(),
+    gitlab: GitlabSettings.nullable(),
+  })
+  .partial()
+  .strict()
+export type UpdateProjectBody = z.infer<typeof UpdateProjectBody>
+
+export const Project = z.object({
+  id: Id,
+  slug: z.string(),
+  name: z.string(),
+  gitUrl: z.string(),
+  defaultBranch: z.string(),
+  branchRules: z.array(z.string()),
+  tagRules: z.array(z.string()),
+  dockerfilePath: z.string(),
+  buildContext: z.string(),
+  buildArgs: z.record(z.string(), z.string()),
+  appSpec: AppSpec,
+  registryId: Id.nullable(),
+  imageRepository: z.string(),
+  buildAgentGroup: z.string(),
+  supersedeQueued: z.boolean(),
+  keepReleases: z.number(),
+  webhook: z.object({ path: z.string(), secretSet: z.boolean() }),
+  gitlab: z.object({ baseUrl: z.string(), project: z.string(), tokenSet: z.boolean() }).nullable(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+})
+export type Project = z.infer<typeof Project>

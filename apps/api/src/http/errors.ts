@@ -1,5 +1,6 @@
 import type { ErrorCode, ErrorResponse } from '@slipway/contracts'
 import { AppError, assertNever } from '@slipway/core'
+import { Prisma } from '@slipway/db'
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
 
@@ -56,6 +57,46 @@ function validationDetails(error: FastifyError): { path: string; message: string
   })
 }
 
+/** Columns that scope a unique name (e.g. environment names are unique per project). */
+const scopeFields = new Set(['projectId', 'environmentId', 'userId', 'configVersionId', 'pipelineId'])
+
+/** The columns of the violated unique constraint, from Prisma's metadata or the index name. */
+function uniqueFields(meta: Record<string, unknown> | undefined): string[] {
+  const target = meta?.target
+  if (Array.isArray(target)) return target.map(String)
+  const cause = (
+    meta?.driverAdapterError as {
+      cause?: { constraint?: { index?: string; fields?: string[] }; table?: string }
+    }
+  )?.cause
+  if (cause?.constraint?.fields) return cause.constraint.fields
+  const index = cause?.constraint?.index
+  const table = cause?.table
+  if (index && table && index.startsWith(`${table}_`) && index.endsWith('_key')) {
+    return index.slice(table.length + 1, -'_key'.length).split('_')
+  }
+  return []
+}
+
+/** Constraint violations the database reports, as Slipway errors (unique -> 409, missing -> 404). */
+function databaseError(error: unknown): AppError | undefined {
+  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return undefined
+  switch (error.code) {
+    case 'P2002': {
+      const fields = uniqueFields(error.meta).filter((field) => !scopeFields.has(field))
+      return new AppError('CONFLICT', `${fields.join(', ') || 'a unique value'} is already taken`, {
+        details: { fields: fields.map((field) => ({ path: `body.${field}`, message: 'already taken' })) },
+      })
+    }
+    case 'P2025':
+      return new AppError('NOT_FOUND', 'the record does not exist (any more)')
+    case 'P2003':
+      return new AppError('CONFLICT', 'the change refers to, or is referred to by, another record')
+    default:
+      return undefined
+  }
+}
+
 /** Every error leaves the API as `{ error: { code, message, details? } }`. */
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -64,6 +105,9 @@ export function registerErrorHandling(app: FastifyInstance): void {
       if (status >= 500) request.log.error({ err: error }, 'request failed')
       return reply.status(status).send(body(error.code, error.message, error.details))
     }
+    const fromDb = databaseError(error)
+    if (fromDb)
+      return reply.status(httpStatusOf(fromDb.code)).send(body(fromDb.code, fromDb.message, fromDb.details))
     if (hasZodFastifySchemaValidationErrors(error) || error.validation) {
       return reply
         .status(400)

@@ -1,6 +1,17 @@
+-- DropForeignKey
+ALTER TABLE "Stage" DROP CONSTRAINT "Stage_environmentId_fkey";
+
 -- AlterTable
 ALTER TABLE "Environment" ADD COLUMN     "allowSelfApproval" BOOLEAN NOT NULL DEFAULT false,
 ADD COLUMN     "approvalTtlMinutes" INTEGER;
+
+-- AlterTable
+ALTER TABLE "Project" ADD COLUMN     "gitlabBaseUrl" TEXT,
+ADD COLUMN     "gitlabProject" TEXT,
+ADD COLUMN     "gitlabTokenEnc" TEXT,
+ADD COLUMN     "keepReleases" INTEGER NOT NULL DEFAULT 5,
+ADD COLUMN     "supersedeQueued" BOOLEAN NOT NULL DEFAULT true,
+ADD COLUMN     "webhookSecretEnc" TEXT;
 
 -- CreateTable
 CREATE TABLE "Session" (
@@ -145,6 +156,9 @@ ALTER TABLE "Session" ADD CONSTRAINT "Session_userId_fkey" FOREIGN KEY ("userId"
 
 -- AddForeignKey
 ALTER TABLE "ApiToken" ADD CONSTRAINT "ApiToken_userId_fkey" FOREIGN KEY ("userId") REFERENCES "User"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "Stage" ADD CONSTRAINT "Stage_environmentId_fkey" FOREIGN KEY ("environmentId") REFERENCES "Environment"("id") ON DELETE NO ACTION ON UPDATE CASCADE;
 
 -- AddForeignKey
 ALTER TABLE "ConfigVersion" ADD CONSTRAINT "ConfigVersion_environmentId_fkey" FOREIGN KEY ("environmentId") REFERENCES "Environment"("id") ON DELETE CASCADE ON UPDATE CASCADE;

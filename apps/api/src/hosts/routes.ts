@@ -1,0 +1,141 @@
+import { CreateHostBody, Host, Id, UpdateHostBody } from '@slipway/contracts'
+import { AppError } from '@slipway/core'
+import type { Host as HostRow, Prisma } from '@slipway/db'
+import { hostKeyContext } from '@slipway/docker'
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import type { AppDeps } from '../deps.ts'
+import { requireInstance } from '../http/access.ts'
+import { audit } from '../http/audit.ts'
+
+function hostView(host: HostRow): Host {
+  return {
+    id: host.id,
+    name: host.name,
+    endpoint: host.endpoint,
+    labels: host.labels as Record<string, string>,
+    agentGroup: host.agentGroup,
+    maxConcurrentBuilds: host.maxConcurrentBuilds,
+    tls: {
+      caSet: host.tlsCaPem !== null,
+      certSet: host.tlsCertPem !== null,
+      keySet: host.tlsKeyEnc !== null,
+    },
+    status: host.status,
+    lastSeenAt: host.lastSeenAt,
+    lastError: host.lastError,
+    dockerVersion: host.dockerVersion,
+    createdAt: host.createdAt,
+  }
+}
+
+type TlsInput = z.infer<typeof CreateHostBody>['tls']
+
+function tlsColumns(
+  deps: AppDeps,
+  hostId: string,
+  tls: TlsInput | undefined,
+): Prisma.HostUncheckedUpdateInput {
+  if (tls === undefined) return {}
+  if (tls === null) return { tlsCaPem: null, tlsCertPem: null, tlsKeyEnc: null }
+  return {
+    tlsCaPem: tls.ca ?? null,
+    tlsCertPem: tls.cert ?? null,
+    tlsKeyEnc: tls.key ? deps.secrets.encrypt(tls.key, hostKeyContext(hostId)) : null,
+  }
+}
+
+const Params = z.object({ id: Id })
+
+/** Docker hosts, registered by instance administrators. */
+export function hostRoutes(deps: AppDeps): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.get(
+      '/api/hosts',
+      { schema: { tags: ['hosts'], response: { 200: z.array(Host) } } },
+      async (request) => {
+        requireInstance(request, 'host.manage')
+        return (await deps.db.host.findMany({ orderBy: { name: 'asc' } })).map(hostView)
+      },
+    )
+
+    app.post(
+      '/api/hosts',
+      { schema: { tags: ['hosts'], body: CreateHostBody, response: { 201: Host } } },
+      async (request, reply) => {
+        requireInstance(request, 'host.manage')
+        const { tls, ...fields } = request.body
+        const host = await deps.db.$transaction(async (tx) => {
+          const created = await tx.host.create({ data: fields })
+          const withTls = await tx.host.update({
+            where: { id: created.id },
+            data: tlsColumns(deps, created.id, tls),
+          })
+          await audit(tx, request, {
+            action: 'host.create',
+            targetType: 'host',
+            targetId: created.id,
+            after: hostView(withTls),
+          })
+          return withTls
+        })
+        return reply.status(201).send(hostView(host))
+      },
+    )
+
+    app.patch(
+      '/api/hosts/:id',
+      { schema: { tags: ['hosts'], params: Params, body: UpdateHostBody, response: { 200: Host } } },
+      async (request) => {
+        requireInstance(request, 'host.manage')
+        const { tls, ...fields } = request.body
+        const host = await deps.db.$transaction(async (tx) => {
+          const before = await tx.host.findUnique({ where: { id: request.params.id } })
+          if (!before) throw new AppError('NOT_FOUND', 'host not found')
+          const after = await tx.host.update({
+            where: { id: before.id },
+            data: { ...fields, ...tlsColumns(deps, before.id, tls) },
+          })
+          await audit(tx, request, {
+            action: 'host.update',
+            targetType: 'host',
+            targetId: before.id,
+            before: hostView(before),
+            after: hostView(after),
+          })
+          return after
+        })
+        return hostView(host)
+      },
+    )
+
+    app.delete(
+      '/api/hosts/:id',
+      { schema: { tags: ['hosts'], params: Params, response: { 204: z.null() } } },
+      async (request, reply) => {
+        requireInstance(request, 'host.manage')
+        await deps.db.$transaction(async (tx) => {
+          const before = await tx.host.findUnique({
+            where: { id: request.params.id },
+            include: { environments: true },
+          })
+          if (!before) throw new AppError('NOT_FOUND', 'host not found')
+          if (before.environments.length) {
+            throw new AppError(
+              'CONFLICT',
+              `host ${before.name} belongs to ${before.environments.length} environment(s); remove it there first`,
+            )
+          }
+          await tx.host.delete({ where: { id: before.id } })
+          await audit(tx, request, {
+            action: 'host.delete',
+            targetType: 'host',
+            targetId: before.id,
+            before: hostView(before),
+          })
+        })
+        return reply.status(204).send(null)
+      },
+    )
+  }
+}

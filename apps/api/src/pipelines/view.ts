@@ -1,0 +1,68 @@
+import type {
+  Pipeline as PipelineContract,
+  PipelineTrigger,
+  Stage as StageContract,
+} from '@slipway/contracts'
+import type { Db, Environment, Pipeline, Stage } from '@slipway/db'
+
+export type PipelineRow = Pipeline & {
+  stages: (Stage & { environment: Pick<Environment, 'id' | 'name'> | null })[]
+}
+
+export const pipelineInclude = {
+  stages: { orderBy: { position: 'asc' }, include: { environment: { select: { id: true, name: true } } } },
+} as const
+
+/** Emails of the users named on these pipelines and stages, to show who acted. */
+export async function actorNames(db: Db, rows: PipelineRow[]): Promise<Map<string, string>> {
+  const ids = new Set<string>()
+  for (const row of rows) {
+    if (row.actorUserId) ids.add(row.actorUserId)
+    for (const stage of row.stages) if (stage.actorUserId) ids.add(stage.actorUserId)
+  }
+  const users = ids.size
+    ? await db.user.findMany({ where: { id: { in: [...ids] } }, select: { id: true, email: true } })
+    : []
+  return new Map(users.map((user) => [user.id, user.email]))
+}
+
+function stageView(stage: PipelineRow['stages'][number], names: Map<string, string>): StageContract {
+  return {
+    id: stage.id,
+    position: stage.position,
+    kind: stage.kind,
+    environment: stage.environment,
+    status: stage.status,
+    attempt: stage.attempt,
+    actor: stage.actorUserId ? (names.get(stage.actorUserId) ?? null) : null,
+    error: stage.error,
+    result: (stage.result as Record<string, unknown> | null) ?? null,
+    queuedAt: stage.queuedAt,
+    startedAt: stage.startedAt,
+    finishedAt: stage.finishedAt,
+  }
+}
+
+export function pipelineView(row: PipelineRow, names: Map<string, string>): PipelineContract {
+  return {
+    id: row.id,
+    projectId: row.projectId,
+    number: row.number,
+    ref: row.ref,
+    commitSha: row.commitSha,
+    commitTitle: row.commitTitle,
+    trigger: row.trigger as PipelineTrigger,
+    actor: row.actorUserId
+      ? (names.get(row.actorUserId) ?? null)
+      : row.trigger.startsWith('gitlab')
+        ? 'GitLab'
+        : null,
+    status: row.status,
+    imageDigest: row.imageDigest,
+    error: row.error,
+    createdAt: row.createdAt,
+    startedAt: row.startedAt,
+    finishedAt: row.finishedAt,
+    stages: row.stages.map((stage) => stageView(stage, names)),
+  }
+}

@@ -1,0 +1,142 @@
+import { CreateProjectBody, Project, UpdateProjectBody } from '@slipway/contracts'
+import type { Prisma } from '@slipway/db'
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { requireActor } from '../auth/actor.ts'
+import type { AppDeps } from '../deps.ts'
+import { requireInstance, requireProject } from '../http/access.ts'
+import { audit } from '../http/audit.ts'
+import { projectSecretContext, projectView } from './view.ts'
+
+const ProjectParams = z.object({ project: z.string().min(1).max(100) })
+
+/** Encrypted columns for the write-only settings present in a create/update body. */
+function secretColumns(
+  deps: AppDeps,
+  projectId: string,
+  body: Pick<UpdateProjectBody, 'webhookSecret' | 'gitlab'>,
+): Prisma.ProjectUncheckedUpdateInput {
+  const data: Prisma.ProjectUncheckedUpdateInput = {}
+  if (body.webhookSecret !== undefined) {
+    data.webhookSecretEnc =
+      body.webhookSecret === null
+        ? null
+        : deps.secrets.encrypt(body.webhookSecret, projectSecretContext.webhookSecret(projectId))
+  }
+  if (body.gitlab === null) {
+    Object.assign(data, { gitlabBaseUrl: null, gitlabProject: null, gitlabTokenEnc: null })
+  } else if (body.gitlab) {
+    data.gitlabBaseUrl = body.gitlab.baseUrl
+    data.gitlabProject = body.gitlab.project
+    if (body.gitlab.token) {
+      data.gitlabTokenEnc = deps.secrets.encrypt(
+        body.gitlab.token,
+        projectSecretContext.gitlabToken(projectId),
+      )
+    }
+  }
+  return data
+}
+
+export function projectRoutes(deps: AppDeps): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.get(
+      '/api/projects',
+      { schema: { tags: ['projects'], response: { 200: z.array(Project) } } },
+      async (request) => {
+        const actor = requireActor(request)
+        const projects = await deps.db.project.findMany({
+          where: actor.user.isAdmin ? {} : { memberships: { some: { userId: actor.user.id } } },
+          orderBy: { slug: 'asc' },
+        })
+        return projects.map(projectView)
+      },
+    )
+
+    app.post(
+      '/api/projects',
+      { schema: { tags: ['projects'], body: CreateProjectBody, response: { 201: Project } } },
+      async (request, reply) => {
+        const actor = requireInstance(request, 'project.create')
+        const { webhookSecret, gitlab, ...fields } = request.body
+        const project = await deps.db.$transaction(async (tx) => {
+          const created = await tx.project.create({ data: fields })
+          const withSecrets = await tx.project.update({
+            where: { id: created.id },
+            data: secretColumns(deps, created.id, { webhookSecret, gitlab }),
+          })
+          await tx.membership.create({
+            data: { userId: actor.user.id, projectId: created.id, role: 'admin' },
+          })
+          await audit(tx, request, {
+            action: 'project.create',
+            targetType: 'project',
+            targetId: created.id,
+            projectId: created.id,
+            after: projectView(withSecrets),
+          })
+          return withSecrets
+        })
+        return reply.status(201).send(projectView(project))
+      },
+    )
+
+    app.get(
+      '/api/projects/:project',
+      { schema: { tags: ['projects'], params: ProjectParams, response: { 200: Project } } },
+      async (request) =>
+        projectView((await requireProject(deps, request, request.params.project, 'project.read')).project),
+    )
+
+    app.patch(
+      '/api/projects/:project',
+      {
+        schema: {
+          tags: ['projects'],
+          params: ProjectParams,
+          body: UpdateProjectBody,
+          response: { 200: Project },
+        },
+      },
+      async (request) => {
+        const { project } = await requireProject(deps, request, request.params.project, 'project.update')
+        const { webhookSecret, gitlab, ...fields } = request.body
+        const updated = await deps.db.$transaction(async (tx) => {
+          const after = await tx.project.update({
+            where: { id: project.id },
+            data: { ...fields, ...secretColumns(deps, project.id, { webhookSecret, gitlab }) },
+          })
+          await audit(tx, request, {
+            action: 'project.update',
+            targetType: 'project',
+            targetId: project.id,
+            projectId: project.id,
+            before: projectView(project),
+            after: projectView(after),
+          })
+          return after
+        })
+        return projectView(updated)
+      },
+    )
+
+    app.delete(
+      '/api/projects/:project',
+      { schema: { tags: ['projects'], params: ProjectParams, response: { 204: z.null() } } },
+      async (request, reply) => {
+        const { project } = await requireProject(deps, request, request.params.project, 'project.delete')
+        await deps.db.$transaction(async (tx) => {
+          await tx.project.delete({ where: { id: project.id } })
+          await audit(tx, request, {
+            action: 'project.delete',
+            targetType: 'project',
+            targetId: project.id,
+            projectId: project.id,
+            before: projectView(project),
+          })
+        })
+        return reply.status(204).send(null)
+      },
+    )
+  }
+}

@@ -1,0 +1,49 @@
+import { execFile } from 'node:child_process'
+import { AppError } from '@slipway/core'
+
+export interface GitOptions {
+  signal?: AbortSignal
+  /** Default 60 s for fetches, 20 s for ls-remote. */
+  timeoutMs?: number
+}
+
+/** Git never prompts (no terminal) and never waits on an SSH host-key question. */
+const gitEnv = {
+  ...process.env,
+  GIT_TERMINAL_PROMPT: '0',
+  GIT_SSH_COMMAND: 'ssh -o BatchMode=yes -o ConnectTimeout=10',
+  GIT_ASKPASS: 'true',
+  LC_ALL: 'C',
+}
+
+/** Hides credentials embedded in a URL (https://user:token@host/...). */
+export function maskUrl(text: string): string {
+  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, '$1***@')
+}
+
+export function git(args: string[], options: GitOptions & { cwd?: string } = {}): Promise<string> {
+  const command = args.find((arg, index) => !arg.startsWith('-') && args[index - 1] !== '-c') ?? 'git'
+  const timeout = AbortSignal.timeout(options.timeoutMs ?? 60_000)
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout
+  return new Promise((resolve, reject) => {
+    execFile(
+      'git',
+      args,
+      { cwd: options.cwd, env: gitEnv, signal, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (!error) return resolve(stdout)
+        if (signal.aborted) {
+          const canceled = options.signal?.aborted && !timeout.aborted
+          return reject(
+            new AppError(
+              canceled ? 'CANCELED' : 'TIMEOUT',
+              `git ${command} ${canceled ? 'was canceled' : 'timed out'}`,
+            ),
+          )
+        }
+        const message = maskUrl((stderr || error.message).trim())
+        reject(new AppError('DEPENDENCY_UNAVAILABLE', `git ${command} failed: ${message}`, { cause: error }))
+      },
+    )
+  })
+}

@@ -1,0 +1,3 @@
+export * from './checkout.ts'
+export { maskUrl } from './git.ts'
+export * from './remote.ts'

@@ -1,0 +1,40 @@
+import { type JobName, type JobPayload, jobCatalog, type QueueName } from '@slipway/contracts'
+import { type JobsOptions, Queue } from 'bullmq'
+import type { Redis } from 'ioredis'
+
+/** BullMQ queues by name, created on first use, sharing one connection. */
+export class Queues {
+  private readonly queues = new Map<QueueName, Queue>()
+
+  constructor(
+    private readonly connection: Redis,
+    readonly prefix: string,
+  ) {}
+
+  get(name: QueueName): Queue {
+    let queue = this.queues.get(name)
+    if (!queue) {
+      queue = new Queue(name, { connection: this.connection, prefix: this.prefix })
+      queue.on('error', () => undefined)
+      this.queues.set(name, queue)
+    }
+    return queue
+  }
+
+  /** Adds a job with its catalog options (attempts, backoff); failed jobs are kept. */
+  async add<N extends JobName>(name: N, payload: JobPayload<N>, options: JobsOptions = {}): Promise<string> {
+    const spec = jobCatalog[name]
+    const job = await this.get(spec.queue).add(name, payload, {
+      attempts: spec.attempts,
+      backoff: { type: 'exponential', delay: spec.backoffMs },
+      removeOnComplete: { age: 24 * 3600, count: 10_000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+      ...options,
+    })
+    return job.id ?? ''
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((queue) => queue.close()))
+  }
+}

@@ -1,0 +1,2 @@
+export * from './refs.ts'
+export * from './stages.ts'
