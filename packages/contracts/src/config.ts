@@ -5,20 +5,25 @@ import { EnvKey } from './projects.ts'
 /** Names Slipway sets itself on every container. */
 export const reservedEnvKeys = ['ENVT', 'PROJ'] as const
 
-const UserKey = EnvKey.refine((key) => !(reservedEnvKeys as readonly string[]).includes(key), {
-  message: 'ENVT and PROJ are set by Slipway',
-})
-
 /** One change set = one new config version. */
 export const PatchConfigBody = z
   .object({
-    variables: z.record(UserKey, z.string().max(32_768)).optional(),
-    secrets: z.record(UserKey, SecretInput).optional(),
-    unset: z.array(UserKey).max(500).optional(),
+    variables: z.record(EnvKey, z.string().max(32_768)).optional(),
+    secrets: z.record(EnvKey, SecretInput).optional(),
+    unset: z.array(EnvKey).max(500).optional(),
     note: z.string().max(500).optional(),
   })
   .strict()
   .refine((body) => Boolean(body.variables || body.secrets || body.unset?.length), 'nothing to change')
+  .superRefine((body, ctx) => {
+    for (const field of ['variables', 'secrets'] as const) {
+      for (const key of Object.keys(body[field] ?? {})) {
+        if ((reservedEnvKeys as readonly string[]).includes(key)) {
+          ctx.addIssue({ code: 'custom', path: [field, key], message: `${key} is set by Slipway` })
+        }
+      }
+    }
+  })
 export type PatchConfigBody = z.infer<typeof PatchConfigBody>
 
 /** Variables with values; secrets by name only. */

@@ -22,7 +22,12 @@ export function nextEntries(
   patch: PatchConfigBody,
   seal: (key: string, value: string) => string,
 ): { entries: StoredEntry[]; changed: string[] } {
-  const byKey = new Map(current.map((entry) => [entry.key, entry]))
+  const byKey = new Map(
+    current.map(({ key, secret, value, valueEnc }) => [
+      key,
+      { key, secret, value, valueEnc } satisfies StoredEntry,
+    ]),
+  )
   const changed = new Set<string>()
   for (const key of patch.unset ?? []) {
     if (byKey.delete(key)) changed.add(key)
