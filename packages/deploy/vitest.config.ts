@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
-  test: { testTimeout: 120_000, hookTimeout: 60_000 },
+  // Test files share the fleet's hosts and measure failed requests under load: one at a time.
+  test: { testTimeout: 240_000, hookTimeout: 60_000, fileParallelism: false },
 })

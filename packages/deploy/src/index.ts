@@ -1,1 +1,14 @@
+export { discoverSite, type HostInventory } from './discover.ts'
+export { type ProbeOutcome, probeHttp, probeTcp } from './health/probe.ts'
+export { probeOnce, type WaitHealthyOptions, waitHealthy } from './health/wait.ts'
+export { containerName, instanceFromContainer, labelKeys } from './labels.ts'
+export {
+  type FailingInstance,
+  HealthMonitor,
+  type HealthMonitorOptions,
+  type HeartbeatRegistry,
+  type MonitorReport,
+} from './monitor.ts'
+export { type PullOutcome, prePull } from './prepull.ts'
+export { rollout } from './rollout.ts'
 export type * from './types.ts'

@@ -1,5 +1,5 @@
-import type { AppSpec, DeployStrategy, Instance } from '@slipway/contracts'
-import type { DockerHost, RegistryAuth } from '@slipway/docker'
+import type { AppSpec, DeployStrategy, ErrorCode, Instance } from '@slipway/contracts'
+import type { DockerHost, RegistryAuth, RestartPolicy } from '@slipway/docker'
 
 /**
  * Moves gateway traffic to and from instances. Implemented by @slipway/gateway (discovery
@@ -37,4 +37,49 @@ export interface RolloutRequest {
   signal: AbortSignal
   /** One line of the stage log (the caller masks secrets). */
   log(line: string): void
+  /** Hosts that left the environment: their instances are retired (added to the request). */
+  formerHosts?: DeployHost[]
+  /** Extra labels on every container started (e.g. a test id). */
+  labels?: Record<string, string>
+  /** Restart policy of the containers (default unless-stopped). */
+  restartPolicy?: RestartPolicy
+  /** Pulls at once during the pre-pull (default 8). */
+  pullConcurrency?: number
+}
+
+/** How one batch went (times in ms since the rollout began, durations in ms). */
+export interface BatchReport {
+  phase: 'rollout' | 'rollback'
+  index: number
+  started: string[]
+  retired: string[]
+  atMs: number
+  /** From the batch's start until every new instance was healthy and in the gateway. */
+  healthyMs: number
+  /** From the batch's start until its old instances were stopped and removed. */
+  doneMs?: number
+}
+
+export interface HostReport {
+  host: string
+  pullMs?: number
+  /** Why the host was left out of this rollout (pull failed, down). */
+  skipped?: string
+}
+
+/** What `rollout()` returns; it never throws for a failed rollout. */
+export interface RolloutResult {
+  status: 'succeeded' | 'failed'
+  /** Set when failed: a stable code and the precise reason. */
+  error?: { code: ErrorCode; message: string; host?: string }
+  /** True when a rollback ran; `rollbackError` says if it could not finish. */
+  rolledBack: boolean
+  rollbackError?: { code: ErrorCode; message: string }
+  /** The instances running at the end (the new release, or the previous one after rollback). */
+  instances: Instance[]
+  batches: BatchReport[]
+  hosts: HostReport[]
+  /** Problems that did not fail the rollout (e.g. a container left on a host that went down). */
+  warnings: string[]
+  durationMs: number
 }

@@ -1,0 +1,125 @@
+import { setMaxListeners } from 'node:events'
+import type { HealthCheck } from '@slipway/contracts'
+import { AppError } from '@slipway/core'
+import type { DockerHost } from '@slipway/docker'
+import { canceled, seconds, sleep } from '../util.ts'
+import { type ProbeOutcome, probeHttp, probeTcp } from './probe.ts'
+
+export interface WaitHealthyOptions {
+  check: HealthCheck
+  /** Port on 127.0.0.1 the container port is published on. */
+  port: number
+  /** Longest wait for the instance to become healthy (the strategy's healthTimeoutSeconds). */
+  deadlineSeconds: number
+  signal: AbortSignal
+  /** The container: checked between probes, so an exit fails the wait at once. */
+  container?: { host: DockerHost; id: string }
+}
+
+/** Runs one probe of `check` against 127.0.0.1:<port>. */
+export function probeOnce(check: HealthCheck, port: number, signal?: AbortSignal): Promise<ProbeOutcome> {
+  const timeoutMs = check.timeoutSeconds * 1000
+  return check.type === 'http'
+    ? probeHttp(port, check.path, timeoutMs, signal)
+    : probeTcp(port, timeoutMs, signal)
+}
+
+/** A run of identical failures, for a precise reason ("answered 500 5 times", "refused for 60 s"). */
+interface FailureRun {
+  what: string
+  count: number
+  sinceMs: number
+}
+
+function describeFailure(check: HealthCheck, port: number, outcome: ProbeOutcome & { ok: false }): string {
+  const target = check.type === 'http' ? `GET ${check.path}` : `TCP 127.0.0.1:${port}`
+  if (outcome.kind === 'status') return `${target} answered ${outcome.status}`
+  if (outcome.kind === 'timeout') return `${target} got no answer within ${check.timeoutSeconds} s`
+  return `${target}: ${outcome.message}`
+}
+
+function reason(run: FailureRun, nowMs: number, inARow: boolean): string {
+  if (inARow) return `${run.what} ${run.count} times in a row`
+  return `${run.what} for ${seconds(nowMs - run.sinceMs)} (${run.count} probes)`
+}
+
+/**
+ * Waits until the instance passes `check.retries` consecutive probes. Fails with
+ * HEALTH_CHECK_FAILED when, after the start period, the application answers with a failing
+ * status `retries` times in a row, or when nothing healthy happened before the deadline
+ * (connection refused, timeouts); with CONTAINER_FAILED when the container stops running;
+ * with the driver's error (HOST_UNREACHABLE...) when its host cannot be asked.
+ */
+export async function waitHealthy(
+  options: WaitHealthyOptions,
+): Promise<{ probes: number; elapsedMs: number }> {
+  // One listener on the caller's signal; the many short calls below listen on ours.
+  const inner = new AbortController()
+  setMaxListeners(0, inner.signal)
+  const forward = () => inner.abort(options.signal.reason)
+  if (options.signal.aborted) forward()
+  else options.signal.addEventListener('abort', forward, { once: true })
+  try {
+    return await poll({ ...options, signal: inner.signal })
+  } finally {
+    options.signal.removeEventListener('abort', forward)
+  }
+}
+
+async function poll(options: WaitHealthyOptions): Promise<{ probes: number; elapsedMs: number }> {
+  const { check, port, signal } = options
+  const started = Date.now()
+  const deadline = started + options.deadlineSeconds * 1000
+  const startPeriodEnd = started + check.startPeriodSeconds * 1000
+  let successes = 0
+  let answeredFailures = 0
+  let probes = 0
+  let run: FailureRun | undefined
+  for (;;) {
+    if (signal.aborted) throw canceled(signal)
+    if (options.container) await assertRunning(options.container.host, options.container.id, signal)
+    const outcome = await probeOnce(check, port, signal)
+    probes++
+    const now = Date.now()
+    if (outcome.ok) {
+      successes++
+      answeredFailures = 0
+      run = undefined
+      if (successes >= check.retries) return { probes, elapsedMs: now - started }
+    } else {
+      successes = 0
+      const what = describeFailure(check, port, outcome)
+      run = run?.what === what ? { ...run, count: run.count + 1 } : { what, count: 1, sinceMs: now }
+      if (outcome.kind === 'status' && now >= startPeriodEnd) answeredFailures++
+      else if (outcome.kind !== 'status') answeredFailures = 0
+      if (answeredFailures >= check.retries)
+        throw new AppError('HEALTH_CHECK_FAILED', reason(run, now, true), { details: { port, probes } })
+    }
+    const wait = check.intervalSeconds * 1000
+    if (Date.now() + wait > deadline) {
+      if (signal.aborted) throw canceled(signal)
+      const why = run ? reason(run, Date.now(), false) : `not ${check.retries} healthy probes in a row`
+      throw new AppError('HEALTH_CHECK_FAILED', `not healthy within ${options.deadlineSeconds} s: ${why}`, {
+        details: { port, probes },
+      })
+    }
+    await sleep(wait, signal)
+  }
+}
+
+async function assertRunning(host: DockerHost, id: string, signal: AbortSignal): Promise<void> {
+  const info = await host.inspect(id, { signal })
+  if (!info) throw new AppError('CONTAINER_FAILED', `container ${id.slice(0, 12)} on ${host.name} is gone`)
+  if (info.state === 'running') return
+  const lines = await host.logs(id, { signal, tail: 5 }).catch(() => [] as string[])
+  const tail = lines.length ? `; last output: ${lines.join(' | ')}` : ''
+  const what =
+    info.state === 'restarting'
+      ? 'container keeps restarting'
+      : info.exitCode !== undefined
+        ? `container exited with code ${info.exitCode}`
+        : `container is ${info.state}`
+  throw new AppError('CONTAINER_FAILED', `${what} on ${host.name}${tail}`, {
+    details: { containerId: id, state: info.state, exitCode: info.exitCode },
+  })
+}

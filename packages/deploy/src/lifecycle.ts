@@ -1,0 +1,129 @@
+import type { Instance } from '@slipway/contracts'
+import { AppError, errorMessage } from '@slipway/core'
+import { waitHealthy } from './health/wait.ts'
+import { containerName, instanceLabels } from './labels.ts'
+import type { DeployHost, RolloutRequest } from './types.ts'
+import { seconds, sleep, within } from './util.ts'
+
+/** The parts of a request the lifecycle needs. */
+export type SiteContext = Pick<
+  RolloutRequest,
+  | 'project'
+  | 'environment'
+  | 'app'
+  | 'env'
+  | 'strategy'
+  | 'registryAuth'
+  | 'traffic'
+  | 'log'
+  | 'labels'
+  | 'restartPolicy'
+>
+
+/** Where a started instance stands with the gateway. */
+export type TrafficState = 'none' | 'adding' | 'in'
+
+/**
+ * Starts one instance: pulls its image if the host lacks it, runs the container (free
+ * 127.0.0.1 port, labels, env with ENVT/PROJ, limits, init), waits until healthy, then adds
+ * it to the gateway. `onCreated` learns about the container as soon as it exists, so a
+ * failure later still lets the caller remove it.
+ */
+export async function startInstance(
+  ctx: SiteContext,
+  host: DeployHost,
+  spec: { id: string; release: string; image: string },
+  signal: AbortSignal,
+  onCreated: (instance: Instance) => void,
+  onTraffic: (state: TrafficState) => void,
+): Promise<Instance> {
+  const { app } = ctx
+  if (!(await host.driver.hasImage(spec.image, { signal })))
+    await host.driver.pull(spec.image, ctx.registryAuth, { signal })
+  const identity = {
+    id: spec.id,
+    project: ctx.project,
+    environment: ctx.environment,
+    release: spec.release,
+    image: spec.image,
+  }
+  const info = await host.driver.run({
+    name: containerName(ctx.project, ctx.environment, spec.id),
+    image: spec.image,
+    env: { ENVT: ctx.environment, PROJ: ctx.project, ...ctx.env },
+    labels: { ...ctx.labels, ...instanceLabels(identity) },
+    containerPort: app.containerPort,
+    hostPort: 'auto',
+    restartPolicy: ctx.restartPolicy ?? 'unless-stopped',
+    stopGraceSeconds: app.stopGraceSeconds,
+    memoryBytes: app.resources.memoryMb ? app.resources.memoryMb * 1024 * 1024 : undefined,
+    nanoCpus: app.resources.cpus ? Math.round(app.resources.cpus * 1e9) : undefined,
+    init: true,
+    signal,
+  })
+  if (!info.hostPort) {
+    await host.driver.remove(info.id).catch(() => undefined)
+    throw new AppError('CONTAINER_FAILED', `container ${info.name} on ${host.name} published no port`)
+  }
+  const instance: Instance = { ...identity, host: host.name, port: info.hostPort, containerId: info.id }
+  onCreated(instance)
+  const health = await waitHealthy({
+    check: app.healthCheck,
+    port: instance.port,
+    deadlineSeconds: ctx.strategy.healthTimeoutSeconds,
+    signal,
+    container: { host: host.driver, id: info.id },
+  })
+  onTraffic('adding')
+  await ctx.traffic.add(instance, signal)
+  onTraffic('in')
+  ctx.log(
+    `${instance.id} on ${host.name}:${instance.port} healthy after ${seconds(health.elapsedMs)}, in the gateway`,
+  )
+  return instance
+}
+
+export interface RetireOptions {
+  /** Take it out of the gateway first (false for an instance that never got in). */
+  inTraffic: boolean
+  /** Wait the strategy's drain period after leaving the gateway. */
+  drain: boolean
+  /** Called with a message when the container could not be stopped (its host is down). */
+  warn: (message: string) => void
+}
+
+/**
+ * Retires one instance: out of the gateway, drain, stop with its grace period (SIGTERM, then
+ * SIGKILL), remove. A host that cannot be reached only yields a warning once the instance is
+ * out of the gateway: its containers are not serving anyway.
+ */
+export async function retireInstance(
+  ctx: SiteContext,
+  host: DeployHost | undefined,
+  instance: Instance,
+  signal: AbortSignal,
+  options: RetireOptions,
+): Promise<void> {
+  if (options.inTraffic) await ctx.traffic.remove(instance, signal)
+  if (options.inTraffic && options.drain && ctx.strategy.drainSeconds > 0)
+    await sleep(ctx.strategy.drainSeconds * 1000, signal)
+  if (!host) {
+    options.warn(
+      `${instance.id}: host ${instance.host} is not known here, container ${instance.containerId.slice(0, 12)} left`,
+    )
+    return
+  }
+  const grace = ctx.app.stopGraceSeconds
+  try {
+    await host.driver.stop(instance.containerId, grace, { signal: within(grace * 1000 + 15_000, signal) })
+    await host.driver.remove(instance.containerId, { signal: within(15_000, signal) })
+  } catch (error) {
+    if (error instanceof AppError && (error.code === 'HOST_UNREACHABLE' || error.code === 'TIMEOUT')) {
+      options.warn(
+        `${instance.id}: could not stop it on ${host.name} (${errorMessage(error)}); it is out of the gateway`,
+      )
+      return
+    }
+    throw error
+  }
+}

@@ -1,0 +1,130 @@
+import { readFile, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { demoImage, integrationTest as test } from '@slipway/testing'
+import { describe, expect } from 'vitest'
+import { HealthMonitor } from './monitor.ts'
+import { rollout } from './rollout.ts'
+import {
+  countByHost,
+  demoApp,
+  demoRequest,
+  deployHosts,
+  failures,
+  releasesOn,
+  startLoad,
+  startSiteGateway,
+  until,
+  versionOf,
+} from './test-support/index.ts'
+
+const hostNames = ['prod-1', 'prod-2', 'prod-3']
+
+/** v3: the demo with /healthz never created, so it never becomes healthy. */
+const neverHealthy = async (dir: string) => {
+  const start = path.join(dir, 'start.sh')
+  await writeFile(start, (await readFile(start, 'utf8')).replace('echo ok > /www/healthz', 'true'))
+}
+
+describe('rollout on prod-1..3 behind the real gateway', () => {
+  test('v1 -> v2 under load: zero failed requests; v3 never healthy: rolled back to v2, zero failed requests', async ({
+    fleet,
+    redis,
+    redisPrefix,
+    testId,
+  }) => {
+    const [v1, v2, v3] = await Promise.all([
+      demoImage({ ref: 'v1.0.0' }),
+      demoImage({ ref: 'v1.1.0' }),
+      demoImage({ ref: 'v1.1.0', version: '3.0.0', patch: neverHealthy }),
+    ])
+    const project = `p${testId}`
+    const environment = 'production'
+    const gateway = await startSiteGateway({
+      redis,
+      prefix: redisPrefix,
+      project,
+      environment,
+      ttlSeconds: 15,
+    })
+    const hosts = deployHosts(fleet.hosts, hostNames)
+    const monitor = new HealthMonitor({
+      project,
+      environment,
+      hosts,
+      app: demoApp,
+      registry: gateway.registry,
+      intervalMs: 2000,
+    })
+    const lines: string[] = []
+    const base = {
+      project,
+      environment,
+      hosts,
+      traffic: gateway.traffic,
+      registryAuth: { serveraddress: fleet.registry.url, ...fleet.registry },
+      labels: { 'slipway.test': testId },
+      lines,
+    }
+    try {
+      const first = await rollout(demoRequest(base, { id: 'v1', image: v1.image }, 6))
+      expect(first.error).toBeUndefined()
+      expect(first.status).toBe('succeeded')
+      expect(countByHost(first.instances)).toEqual({ 'prod-1': 2, 'prod-2': 2, 'prod-3': 2 })
+      monitor.start()
+
+      // v1 -> v2 under continuous load from a second process.
+      const load = startLoad({ port: gateway.port, concurrency: 4, maxRequests: 3000, maxMs: 60_000 })
+      await until('load under way', () => load.done() >= 20)
+      const second = await rollout(demoRequest(base, { id: 'v2', image: v2.image }, 6))
+      const ended = Date.now()
+      const atEnd = load.done()
+      await until('requests after the rollout', () => load.done() >= atEnd + 40)
+      const samples = await load.stop()
+
+      expect(second.error).toBeUndefined()
+      expect(second.status).toBe('succeeded')
+      expect(failures(samples)).toEqual([])
+      expect(samples.some((s) => s.end < ended && versionOf(s.body) === '1.0.0')).toBe(true)
+      const after = samples.filter((s) => s.start > ended)
+      expect(after.length).toBeGreaterThanOrEqual(40)
+      expect(after.filter((s) => versionOf(s.body) !== '1.1.0')).toEqual([])
+      expect(second.batches.filter((b) => b.phase === 'rollout')).toHaveLength(6)
+      expect(countByHost(second.instances)).toEqual({ 'prod-1': 2, 'prod-2': 2, 'prod-3': 2 })
+      for (const host of hosts)
+        expect(await releasesOn(host.driver, project, environment)).toEqual(['running:v2', 'running:v2'])
+
+      // v3 never becomes healthy: the first batch fails, the rollout rolls back, v2 serves.
+      const load3 = startLoad({ port: gateway.port, concurrency: 4, maxRequests: 2000, maxMs: 60_000 })
+      await until('load under way', () => load3.done() >= 20)
+      const third = await rollout(demoRequest(base, { id: 'v3', image: v3.image }, 6))
+      const atEnd3 = load3.done()
+      await until('requests after the rollback', () => load3.done() >= atEnd3 + 40)
+      const samples3 = await load3.stop()
+
+      expect(third.status).toBe('failed')
+      expect(third.error).toEqual({
+        code: 'HEALTH_CHECK_FAILED',
+        message: 'GET /healthz answered 404 2 times in a row',
+      })
+      expect(third.rolledBack).toBe(true)
+      expect(third.rollbackError).toBeUndefined()
+      expect(third.batches.filter((b) => b.phase === 'rollout')).toHaveLength(1)
+      expect(failures(samples3)).toEqual([])
+      expect(samples3.filter((s) => versionOf(s.body) !== '1.1.0')).toEqual([])
+      expect(third.instances.map((i) => i.release)).toEqual(['v2', 'v2', 'v2', 'v2', 'v2', 'v2'])
+      for (const host of hosts)
+        expect(await releasesOn(host.driver, project, environment)).toEqual(['running:v2', 'running:v2'])
+      expect(lines.some((line) => line.startsWith('rollout failed: GET /healthz answered 404'))).toBe(true)
+
+      // The monitor heartbeats what serves: the registry holds exactly the v2 instances.
+      const report = await monitor.tick()
+      expect(report.failing).toEqual([])
+      expect((await gateway.registry.list(project, environment)).map((e) => e.id).sort()).toEqual(
+        third.instances.map((i) => i.id).sort(),
+      )
+    } finally {
+      await monitor.stop()
+      await gateway.close()
+    }
+  })
+})

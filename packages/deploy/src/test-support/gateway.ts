@@ -1,0 +1,88 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { Writable } from 'node:stream'
+import { createLogger } from '@slipway/core'
+import { freePort } from '@slipway/docker'
+import {
+  createTrafficSwitch,
+  DiscoveryRegistry,
+  GatewayAgent,
+  NginxApplier,
+  NginxProcess,
+  type TrafficSwitchOptions,
+} from '@slipway/gateway'
+import type { TrafficSwitch } from '../types.ts'
+
+export interface SiteGateway {
+  /** The 127.0.0.1 port the site is served on. */
+  port: number
+  traffic: TrafficSwitch
+  registry: DiscoveryRegistry
+  close(): Promise<void>
+}
+
+export interface SiteGatewayOptions {
+  redis: TrafficSwitchOptions['redis']
+  /** Registry key prefix (tests use their unique one). */
+  prefix: string
+  project: string
+  environment: string
+  /** TTL of registrations; the health monitor's heartbeats refresh it. */
+  ttlSeconds?: number
+}
+
+/**
+ * The real gateway for one site: a private nginx, the gateway agent following the discovery
+ * registry in Redis, and the traffic switch the executor uses. Stopped and removed by close().
+ */
+export async function startSiteGateway(options: SiteGatewayOptions): Promise<SiteGateway> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'slipway-deploy-gw-'))
+  const logger = createLogger({
+    name: 'deploy-test-gateway',
+    level: 'warn',
+    destination: new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        process.stderr.write(chunk)
+        done()
+      },
+    }),
+  })
+  const nginx = await NginxProcess.start({ dir, port: await freePort() })
+  const registry = new DiscoveryRegistry({ redis: options.redis, prefix: options.prefix, logger })
+  const port = await freePort()
+  const agent = new GatewayAgent({
+    registry,
+    applier: new NginxApplier({ target: nginx.target, logger }),
+    redis: options.redis,
+    prefix: options.prefix,
+    sites: async () => [{ project: options.project, environment: options.environment, listenPort: port }],
+    logger,
+    resyncMs: 200,
+    sitesIntervalMs: 1000,
+    retryMs: 500,
+  })
+  try {
+    await agent.start()
+  } catch (error) {
+    await nginx.stop()
+    await rm(dir, { recursive: true, force: true })
+    throw error
+  }
+  const traffic = createTrafficSwitch({
+    redis: options.redis,
+    prefix: options.prefix,
+    ttlSeconds: options.ttlSeconds ?? 60,
+  })
+  return {
+    port,
+    traffic,
+    registry,
+    async close() {
+      await agent.stop()
+      registry.close()
+      await nginx.stop()
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+}

@@ -1,0 +1,111 @@
+import { spawn } from 'node:child_process'
+
+/** One request of a load run: wall-clock start and end (ms since epoch), status, body. */
+export interface Sample {
+  start: number
+  end: number
+  status: number
+  body: string
+}
+
+export interface LoadOptions {
+  port: number
+  path?: string
+  /** Requests in flight at once. */
+  concurrency: number
+  /** Hard bounds: the loop ends at whichever comes first (or at `stop()`). */
+  maxRequests: number
+  maxMs: number
+}
+
+export interface LoadRun {
+  /** Requests finished so far (reported every ~100 ms). */
+  done(): number
+  /** Ends the loop and returns every sample. */
+  stop(): Promise<Sample[]>
+}
+
+// A second process with its own event loop and CPU time, as real clients would be. Every
+// request opens a fresh connection; failures are status 0 with the error message.
+const script = `
+const http = require('node:http')
+const { port, path, concurrency, maxRequests, maxMs } = JSON.parse(process.argv[1])
+const now = () => performance.timeOrigin + performance.now()
+const samples = []
+let stopped = false
+let issued = 0
+process.stdin.on('data', () => { stopped = true })
+const timer = setInterval(() => process.stderr.write('done ' + samples.length + '\\n'), 100)
+function one() {
+  return new Promise((resolve) => {
+    const start = now()
+    const fail = (error) => resolve({ start, end: now(), status: 0, body: String(error && error.message) })
+    const request = http.get(
+      { host: '127.0.0.1', port, path, agent: false, headers: { connection: 'close' }, timeout: 10000 },
+      (response) => {
+        let body = ''
+        response.setEncoding('utf8')
+        response.on('data', (chunk) => { body += chunk })
+        response.on('end', () => resolve({ start, end: now(), status: response.statusCode, body: body.trim().slice(0, 200) }))
+        response.on('error', fail)
+      },
+    )
+    request.on('timeout', () => request.destroy(new Error('timeout')))
+    request.on('error', fail)
+  })
+}
+async function lane(startedAt) {
+  while (!stopped && issued < maxRequests && now() - startedAt < maxMs) {
+    issued++
+    samples.push(await one())
+  }
+}
+const startedAt = now()
+Promise.all(Array.from({ length: concurrency }, () => lane(startedAt))).then(() => {
+  clearInterval(timer)
+  process.stdout.write(JSON.stringify(samples), () => process.exit(0))
+})
+`
+
+/** Continuous GET load from a second process, bounded in count and time. */
+export function startLoad(options: LoadOptions): LoadRun {
+  const child = spawn(process.execPath, ['-e', script, JSON.stringify({ path: '/', ...options })], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  child.stdin.on('error', () => undefined)
+  let done = 0
+  let output = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk
+  })
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    const match = /done (\d+)\n(?![\s\S]*done \d+\n)/.exec(chunk)
+    if (match?.[1]) done = Number(match[1])
+  })
+  const finished = new Promise<Sample[]>((resolve, reject) => {
+    child.once('error', reject)
+    child.once('exit', (code) => {
+      if (code === 0) resolve(JSON.parse(output) as Sample[])
+      else reject(new Error(`load process exited with ${code}`))
+    })
+  })
+  // Never outlive the bound, even if stop() is never called.
+  const guard = setTimeout(() => child.kill('SIGKILL'), options.maxMs + 30_000)
+  guard.unref()
+  return {
+    done: () => done,
+    async stop() {
+      child.stdin.end('stop\n')
+      try {
+        return await finished
+      } finally {
+        clearTimeout(guard)
+      }
+    },
+  }
+}
+
+/** Failed samples: anything but 200. */
+export function failures(samples: readonly Sample[]): Sample[] {
+  return samples.filter((sample) => sample.status !== 200)
+}
