@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { createLogger, createSecretBox, EnvError, parseKeyring } from '@slipway/core'
-import { createDb } from '@slipway/db'
+import { createDb, secretContext } from '@slipway/db'
 import { DockerHostPool, hostRecordFromRow } from '@slipway/docker'
 import { OutboxDispatcher, Queues } from '@slipway/jobs'
 import { Redis } from 'ioredis'
@@ -38,7 +38,10 @@ const app = await buildApp(
     outbox,
     secrets,
     hosts: new DockerHostPool(),
-    hostRecord: (row) => hostRecordFromRow(row, (envelope, context) => secrets.decrypt(envelope, context)),
+    hostRecord: (row) =>
+      hostRecordFromRow(row, (host, envelope) =>
+        secrets.decrypt(envelope, secretContext.hostTlsKey(host.id)),
+      ),
     logger,
   },
   { webDist: env.SLIPWAY_WEB_DIST ? path.resolve(env.SLIPWAY_WEB_DIST) : undefined },

@@ -5,9 +5,8 @@
  */
 import { AppSpec } from '@slipway/contracts'
 import { createSecretBox, EnvError, keyringSpecSchema, parseEnv, parseKeyring } from '@slipway/core'
-import { createDb } from '@slipway/db'
+import { createDb, secretContext } from '@slipway/db'
 import { z } from 'zod'
-import { registryPasswordContext } from './registries/routes.ts'
 
 const seedEnv = z.object({
   DATABASE_URL: z.url(),
@@ -42,7 +41,9 @@ const registry =
     })
     return tx.registry.update({
       where: { id: created.id },
-      data: { passwordEnc: secrets.encrypt(env.REGISTRY_PASSWORD, registryPasswordContext(created.id)) },
+      data: {
+        passwordEnc: secrets.encrypt(env.REGISTRY_PASSWORD, secretContext.registryPassword(created.id)),
+      },
     })
   }))
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { createLogger, createSecretBox, generateKeySpec, parseKeyring } from '@slipway/core'
+import { secretContext } from '@slipway/db'
 import { DockerHostPool, hostRecordFromRow } from '@slipway/docker'
 import { OutboxDispatcher, Queues } from '@slipway/jobs'
 import { integrationTest } from '@slipway/testing'
@@ -26,7 +27,10 @@ export const apiTest = integrationTest.extend<{ deps: AppDeps; app: App; appOpti
       outbox,
       secrets,
       hosts: new DockerHostPool(),
-      hostRecord: (row) => hostRecordFromRow(row, (envelope, context) => secrets.decrypt(envelope, context)),
+      hostRecord: (row) =>
+        hostRecordFromRow(row, (host, envelope) =>
+          secrets.decrypt(envelope, secretContext.hostTlsKey(host.id)),
+        ),
       logger,
     })
     await outbox.stop()

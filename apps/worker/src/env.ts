@@ -18,6 +18,12 @@ const workerEnvSchema = z
     WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
     /** Seconds between Docker host probes. */
     HOST_PROBE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
+    /** Scratch folder for build checkouts (default: <tmp>/slipway-work). */
+    WORKER_WORK_DIR: z.string().min(1).optional(),
+    /** The dashboard's address, for links in GitLab commit statuses and notifications. */
+    SLIPWAY_PUBLIC_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:3000'),
+    /** The nginx gateway folder this worker keeps in line with discovery (fleet: GATEWAY_DIR); unset = none. */
+    GATEWAY_DIR: z.string().min(1).optional(),
     /** pino level. */
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })

@@ -3,8 +3,10 @@ import { AppError, errorMessage, type Logger } from '@slipway/core'
 import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq'
 import type { Redis } from 'ioredis'
 
-interface JobContext {
+export interface JobContext {
   job: Job
+  /** The job's lock token (to move it back to the queue: job.moveToDelayed(ts, token)). */
+  token: string | undefined
   /** Aborted on the job's time limit and when the worker shuts down. */
   signal: AbortSignal
   log: Logger
@@ -76,7 +78,7 @@ export function startQueueWorker(options: QueueWorkerOptions): QueueWorker {
       active.set(key, controller)
       const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(spec.timeoutMs)])
       try {
-        return await processor(parsed.data as never, { job, signal, log })
+        return await processor(parsed.data as never, { job, token, signal, log })
       } catch (error) {
         if (controller.signal.aborted && controller.signal.reason === shutdownReason && token) {
           // Released: back to the queue for another worker, without consuming an attempt.
@@ -84,6 +86,7 @@ export function startQueueWorker(options: QueueWorkerOptions): QueueWorker {
           await job.moveToDelayed(Date.now(), token)
           throw new DelayedError()
         }
+        if (error instanceof DelayedError) throw error
         if (isPermanent(error)) throw new UnrecoverableError(errorMessage(error))
         throw error
       } finally {

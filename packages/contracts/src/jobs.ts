@@ -5,7 +5,7 @@ import { z } from 'zod'
  * Producers (API, worker) and the worker that consumes them share this catalog; the worker
  * parses each payload when it picks the job up. Payloads never carry secrets.
  */
-export const queues = ['pipelines', 'notifications', 'maintenance'] as const
+export const queues = ['pipelines', 'stages', 'notifications', 'maintenance'] as const
 export type QueueName = (typeof queues)[number]
 
 export interface JobSpec<S extends z.ZodType = z.ZodType> {
@@ -27,6 +27,44 @@ export const jobCatalog = {
     attempts: 10,
     backoffMs: 1000,
     timeoutMs: 60_000,
+  },
+  /**
+   * Runs one attempt of a build, push or deploy stage. Retries are the runner's decision
+   * (a released stage gets a new job for its next attempt), so BullMQ tries once; a worker
+   * that dies mid-stage is detected by the stage lease (see stages.reap).
+   */
+  'stage.run': {
+    queue: 'stages',
+    payload: z.object({ stageId: z.uuid(), attempt: z.number().int().min(1) }).strict(),
+    attempts: 1,
+    backoffMs: 1000,
+    timeoutMs: 40 * 60_000,
+  },
+  /** Releases or fails stages whose worker stopped renewing its lease; re-queues lost jobs. */
+  'stages.reap': {
+    queue: 'maintenance',
+    payload: z.object({}).strict(),
+    attempts: 1,
+    backoffMs: 1000,
+    timeoutMs: 60_000,
+  },
+  /** Delivers a pipeline event to the project's outgoing webhooks (HMAC-signed). */
+  'notify.pipeline': {
+    queue: 'notifications',
+    payload: z
+      .object({ pipelineId: z.uuid(), event: z.string().max(100), status: z.string().max(50) })
+      .strict(),
+    attempts: 1,
+    backoffMs: 1000,
+    timeoutMs: 30_000,
+  },
+  /** One delivery of one outgoing webhook, retried with backoff. */
+  'notify.deliver': {
+    queue: 'notifications',
+    payload: z.object({ deliveryId: z.uuid() }).strict(),
+    attempts: 8,
+    backoffMs: 2000,
+    timeoutMs: 30_000,
   },
   /** Reports a pipeline's state to GitLab as a commit status. Never blocks the pipeline. */
   'gitlab.commitStatus': {

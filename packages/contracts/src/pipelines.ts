@@ -21,7 +21,7 @@ export type StageStatus = z.infer<typeof StageStatus>
 export const StageKind = z.enum(['build', 'push', 'deploy', 'approval'])
 export type StageKind = z.infer<typeof StageKind>
 
-export const PipelineTrigger = z.enum(['manual', 'api', 'gitlab-push', 'gitlab-tag', 'rerun'])
+export const PipelineTrigger = z.enum(['manual', 'api', 'gitlab-push', 'gitlab-tag', 'rerun', 'rollback', 'scale', 'redeploy'])
 export type PipelineTrigger = z.infer<typeof PipelineTrigger>
 
 /** Start a pipeline at a ref (branch or tag, resolved now) or at an exact commit. */

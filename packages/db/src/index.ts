@@ -2,6 +2,7 @@ import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient } from './generated/client.ts'
 
 export * from './generated/client.ts'
+export * from './secret-contexts.ts'
 
 export type Db = PrismaClient
 

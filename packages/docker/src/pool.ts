@@ -32,22 +32,21 @@ export interface HostRow {
   tlsKeyEnc: string | null
 }
 
-/** Turns a stored host into a driver record, decrypting its TLS key. */
+/**
+ * Turns a stored host into a driver record; `decryptKey` opens the stored TLS key envelope
+ * (the caller holds the key ring and knows the sealing context).
+ */
 export function hostRecordFromRow(
   row: HostRow,
-  decrypt: (envelope: string, context: string) => string,
+  decryptKey: (row: HostRow, envelope: string) => string,
 ): HostRecord {
   const tls =
     row.tlsCaPem || row.tlsCertPem || row.tlsKeyEnc
       ? {
           ca: row.tlsCaPem ?? undefined,
           cert: row.tlsCertPem ?? undefined,
-          key: row.tlsKeyEnc ? decrypt(row.tlsKeyEnc, hostKeyContext(row.id)) : undefined,
+          key: row.tlsKeyEnc ? decryptKey(row, row.tlsKeyEnc) : undefined,
         }
       : undefined
   return { name: row.name, endpoint: row.endpoint, tls }
-}
-
-export function hostKeyContext(hostId: string): string {
-  return `host:${hostId}:tlsKey`
 }

@@ -1,2 +1,3 @@
+export * from './machine.ts'
 export * from './refs.ts'
 export * from './stages.ts'

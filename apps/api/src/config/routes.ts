@@ -1,4 +1,5 @@
 import { ConfigSnapshot, ConfigVersionSummary, PatchConfigBody } from '@slipway/contracts'
+import { secretContext } from '@slipway/db'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { actorLabel } from '../auth/actor.ts'
@@ -6,7 +7,7 @@ import type { AppDeps } from '../deps.ts'
 import { findEnvironment } from '../environments/routes.ts'
 import { requireProject } from '../http/access.ts'
 import { audit } from '../http/audit.ts'
-import { configSecretContext, latestVersion, nextEntries, snapshotView } from './versions.ts'
+import { latestVersion, nextEntries, snapshotView } from './versions.ts'
 
 const Params = z.object({ project: z.string().min(1).max(100), environment: z.string().min(1).max(100) })
 
@@ -75,7 +76,7 @@ export function configRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           const latest = await latestVersion(tx, env.id)
           const current = latest?.entries ?? []
           const { entries, changed } = nextEntries(current, request.body, (key, value) =>
-            deps.secrets.encrypt(value, configSecretContext(env.id, key)),
+            deps.secrets.encrypt(value, secretContext.configSecret(env.id, key)),
           )
           const created = await tx.configVersion.create({
             data: {

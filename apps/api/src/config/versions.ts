@@ -1,6 +1,6 @@
 import type { ConfigSnapshot, PatchConfigBody } from '@slipway/contracts'
 import type { SecretBox } from '@slipway/core'
-import type { Db, Prisma } from '@slipway/db'
+import { type Db, type Prisma, secretContext } from '@slipway/db'
 
 export interface StoredEntry {
   key: string
@@ -8,9 +8,6 @@ export interface StoredEntry {
   value: string | null
   valueEnc: string | null
 }
-
-export const configSecretContext = (environmentId: string, key: string) =>
-  `env:${environmentId}:secret:${key}`
 
 /**
  * The entries of the next version: the current ones with the patch applied. A key is either
@@ -78,7 +75,7 @@ export function resolveEntries(
   const env: Record<string, string> = {}
   for (const entry of entries) {
     env[entry.key] = entry.secret
-      ? secrets.decrypt(entry.valueEnc ?? '', configSecretContext(environmentId, entry.key))
+      ? secrets.decrypt(entry.valueEnc ?? '', secretContext.configSecret(environmentId, entry.key))
       : (entry.value ?? '')
   }
   return env

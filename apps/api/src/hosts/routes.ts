@@ -1,7 +1,6 @@
 import { CreateHostBody, Host, Id, UpdateHostBody } from '@slipway/contracts'
 import { AppError } from '@slipway/core'
-import type { Host as HostRow, Prisma } from '@slipway/db'
-import { hostKeyContext } from '@slipway/docker'
+import { type Host as HostRow, type Prisma, secretContext } from '@slipway/db'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { AppDeps } from '../deps.ts'
@@ -41,7 +40,7 @@ function tlsColumns(
   return {
     tlsCaPem: tls.ca ?? null,
     tlsCertPem: tls.cert ?? null,
-    tlsKeyEnc: tls.key ? deps.secrets.encrypt(tls.key, hostKeyContext(hostId)) : null,
+    tlsKeyEnc: tls.key ? deps.secrets.encrypt(tls.key, secretContext.hostTlsKey(hostId)) : null,
   }
 }
 

@@ -1,12 +1,12 @@
 import { CreateProjectBody, Project, UpdateProjectBody } from '@slipway/contracts'
-import type { Prisma } from '@slipway/db'
+import { type Prisma, secretContext } from '@slipway/db'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { requireActor } from '../auth/actor.ts'
 import type { AppDeps } from '../deps.ts'
 import { requireInstance, requireProject } from '../http/access.ts'
 import { audit } from '../http/audit.ts'
-import { projectSecretContext, projectView } from './view.ts'
+import { projectView } from './view.ts'
 
 const ProjectParams = z.object({ project: z.string().min(1).max(100) })
 
@@ -21,7 +21,7 @@ function secretColumns(
     data.webhookSecretEnc =
       body.webhookSecret === null
         ? null
-        : deps.secrets.encrypt(body.webhookSecret, projectSecretContext.webhookSecret(projectId))
+        : deps.secrets.encrypt(body.webhookSecret, secretContext.projectWebhookSecret(projectId))
   }
   if (body.gitlab === null) {
     Object.assign(data, { gitlabBaseUrl: null, gitlabProject: null, gitlabTokenEnc: null })
@@ -31,7 +31,7 @@ function secretColumns(
     if (body.gitlab.token) {
       data.gitlabTokenEnc = deps.secrets.encrypt(
         body.gitlab.token,
-        projectSecretContext.gitlabToken(projectId),
+        secretContext.projectGitlabToken(projectId),
       )
     }
   }

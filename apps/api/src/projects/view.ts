@@ -33,8 +33,3 @@ export function projectView(project: Project): ProjectContract {
     updatedAt: project.updatedAt,
   }
 }
-
-export const projectSecretContext = {
-  webhookSecret: (projectId: string) => `project:${projectId}:webhookSecret`,
-  gitlabToken: (projectId: string) => `project:${projectId}:gitlabToken`,
-}

@@ -1,13 +1,11 @@
 import { CreateRegistryBody, Id, Registry, UpdateRegistryBody } from '@slipway/contracts'
 import { AppError } from '@slipway/core'
-import type { Registry as RegistryRow } from '@slipway/db'
+import { type Registry as RegistryRow, secretContext } from '@slipway/db'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { AppDeps } from '../deps.ts'
 import { requireInstance } from '../http/access.ts'
 import { audit } from '../http/audit.ts'
-
-export const registryPasswordContext = (registryId: string) => `registry:${registryId}:password`
 
 function registryView(row: RegistryRow): Registry {
   return {
@@ -28,7 +26,8 @@ export function registryRoutes(deps: AppDeps): FastifyPluginAsyncZod {
     password === undefined
       ? {}
       : {
-          passwordEnc: password === null ? null : deps.secrets.encrypt(password, registryPasswordContext(id)),
+          passwordEnc:
+            password === null ? null : deps.secrets.encrypt(password, secretContext.registryPassword(id)),
         }
 
   return async (app) => {

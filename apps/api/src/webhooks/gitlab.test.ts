@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
+import { secretContext } from '@slipway/db'
 import { describe, expect } from 'vitest'
-import { projectSecretContext } from '../projects/view.ts'
 import { makeProject, apiTest as test } from '../test-app.ts'
 import { gitlabHeaders, pushHook, tagPushHook } from './gitlab-fixtures.ts'
 
@@ -14,7 +14,7 @@ const hookTest = test.extend<{ projectId: string }>({
       where: { id: project.id },
       data: {
         tagRules: ['v*'],
-        webhookSecretEnc: deps.secrets.encrypt(secret, projectSecretContext.webhookSecret(project.id)),
+        webhookSecretEnc: deps.secrets.encrypt(secret, secretContext.projectWebhookSecret(project.id)),
       },
     })
     await db.environment.create({ data: { projectId: project.id, name: 'pre-release', position: 0 } })

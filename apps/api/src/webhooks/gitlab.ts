@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { GitlabPushEvent, Id, type WebhookOutcome, WebhookReply } from '@slipway/contracts'
 import { AppError } from '@slipway/core'
-import { Prisma } from '@slipway/db'
+import { Prisma, secretContext } from '@slipway/db'
 import { parsePushedRef, refSelected } from '@slipway/pipeline'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
@@ -10,7 +10,6 @@ import type { AppDeps } from '../deps.ts'
 import { audit } from '../http/audit.ts'
 import { RateLimiter } from '../http/rate-limit.ts'
 import { createPipeline } from '../pipelines/create.ts'
-import { projectSecretContext } from '../projects/view.ts'
 
 const failureRule = { limit: 20, windowSeconds: 10 * 60 }
 const zeroSha = /^0{40}$/
@@ -49,7 +48,7 @@ export function gitlabWebhookRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         if (!project) throw new AppError('NOT_FOUND', 'project not found')
         const sent = header(request.headers['x-gitlab-token'])
         const expected = project.webhookSecretEnc
-          ? deps.secrets.decrypt(project.webhookSecretEnc, projectSecretContext.webhookSecret(project.id))
+          ? deps.secrets.decrypt(project.webhookSecretEnc, secretContext.projectWebhookSecret(project.id))
           : undefined
         if (!expected || !sent || !safeEqual(sent, expected)) {
           await limiter.hit(failureKey, failureRule)

@@ -18,6 +18,7 @@ describe('hosts.probe', () => {
       {},
       {
         job: {} as Job,
+        token: undefined,
         signal: AbortSignal.timeout(10_000),
         log: createLogger({ name: 'test', level: 'silent' }),
       },

@@ -1,0 +1,103 @@
+import { createHmac } from 'node:crypto'
+import { AppError } from '@slipway/core'
+import { secretContext } from '@slipway/db'
+import { enqueueInTx } from '@slipway/jobs'
+import type { WorkerDeps } from '../deps.ts'
+import type { Processor } from '../runtime.ts'
+
+/** `X-Slipway-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`. */
+export function signature(secret: string, timestamp: string, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`
+}
+
+/** `notify.pipeline`: one delivery per matching hook, recorded and queued in one transaction. */
+export function fanOutPipelineEvent(deps: WorkerDeps, publicUrl: string): Processor<'notify.pipeline'> {
+  return async ({ pipelineId, event, status }) => {
+    const pipeline = await deps.db.pipeline.findUnique({
+      where: { id: pipelineId },
+      include: { project: true },
+    })
+    if (!pipeline) return { deliveries: 0 }
+    const hooks = await deps.db.notificationHook.findMany({
+      where: { projectId: pipeline.projectId, active: true },
+    })
+    const matching = hooks.filter((hook) => hook.events.length === 0 || hook.events.includes(event))
+    if (!matching.length) return { deliveries: 0 }
+    const payload = {
+      event,
+      pipeline: {
+        id: pipeline.id,
+        number: pipeline.number,
+        status,
+        ref: pipeline.ref,
+        commitSha: pipeline.commitSha,
+        imageDigest: pipeline.imageDigest,
+        url: `${publicUrl.replace(/\/$/, '')}/pipelines/${pipeline.id}`,
+      },
+      project: { id: pipeline.project.id, slug: pipeline.project.slug },
+    }
+    await deps.db.$transaction(async (tx) => {
+      for (const hook of matching) {
+        const delivery = await tx.notificationDelivery.create({
+          data: { hookId: hook.id, event, status: 'pending', payload },
+        })
+        await enqueueInTx(tx, 'notify.deliver', { deliveryId: delivery.id })
+      }
+    })
+    await deps.outbox.kick()
+    return { deliveries: matching.length }
+  }
+}
+
+/** `notify.deliver`: POSTs the signed JSON; non-2xx answers are retried with backoff. */
+export function deliverNotification(deps: WorkerDeps): Processor<'notify.deliver'> {
+  return async ({ deliveryId }, { job, signal }) => {
+    const delivery = await deps.db.notificationDelivery.findUnique({
+      where: { id: deliveryId },
+      include: { hook: true },
+    })
+    if (!delivery || delivery.status === 'delivered') return { skipped: true }
+    const secret = deps.secrets.decrypt(
+      delivery.hook.secretEnc,
+      secretContext.notificationHookSecret(delivery.hookId),
+    )
+    const body = JSON.stringify(delivery.payload)
+    const timestamp = String(Math.floor(Date.now() / 1000))
+    const lastTry = job.attemptsMade + 1 >= (job.opts.attempts ?? 1)
+    let status: number | undefined
+    let error: string | undefined
+    try {
+      const response = await fetch(delivery.hook.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'Slipway-Hookshot',
+          'x-slipway-event': delivery.event,
+          'x-slipway-delivery': delivery.id,
+          'x-slipway-timestamp': timestamp,
+          'x-slipway-signature': signature(secret, timestamp, body),
+        },
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
+      })
+      status = response.status
+      await response.arrayBuffer().catch(() => undefined)
+      if (!response.ok) error = `answered ${response.status}`
+    } catch (cause) {
+      error = (cause as Error).message
+    }
+    await deps.db.notificationDelivery.update({
+      where: { id: deliveryId },
+      data: {
+        attempts: { increment: 1 },
+        responseStatus: status ?? null,
+        error: error ?? null,
+        status: error ? (lastTry ? 'failed' : 'pending') : 'delivered',
+        deliveredAt: error ? null : new Date(),
+      },
+    })
+    if (error) throw new AppError('DEPENDENCY_UNAVAILABLE', `webhook ${delivery.hook.url} ${error}`)
+    return { status }
+  }
+}

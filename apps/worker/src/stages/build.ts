@@ -1,0 +1,62 @@
+import { rm } from 'node:fs/promises'
+import path from 'node:path'
+import { imageTagRef } from '@slipway/docker'
+import { checkoutCommit } from '@slipway/git'
+import { permanent, type StageContext, type StageResult } from './runner.ts'
+
+/** The host a stage runs on, as a driver. */
+export async function stageHost(context: StageContext) {
+  const { deps, stage } = context
+  if (!stage.hostName) throw permanent(`no Docker host recorded for this ${stage.kind} stage`)
+  const row = await deps.db.host.findUnique({ where: { name: stage.hostName } })
+  if (!row) throw permanent(`Docker host ${stage.hostName} is no longer registered`)
+  return deps.hosts.get(deps.hostRecord(row))
+}
+
+/** The image tag a pipeline's build produces: <registry>/<repository>:<commit>. */
+export async function buildTag(context: StageContext): Promise<string> {
+  const { deps, project, pipeline } = context
+  const registry = project.registryId
+    ? await deps.db.registry.findUnique({ where: { id: project.registryId } })
+    : null
+  if (!registry) throw permanent(`project ${project.slug} has no registry to push to`)
+  return imageTagRef(registry.url, project.imageRepository, pipeline.commitSha)
+}
+
+/**
+ * Checks out the exact commit, builds the image on the build host chosen for this stage
+ * (layer cache is the host's), tagged with the commit SHA. Docker's own output is the log.
+ */
+export async function buildStage(context: StageContext): Promise<StageResult> {
+  const { deps, stage, pipeline, project, log, signal } = context
+  const tag = await buildTag(context)
+  const host = await stageHost(context)
+  const dir = path.join(deps.workDir, `${stage.id}-${stage.attempt}`)
+  try {
+    await checkoutCommit(project.gitUrl, pipeline.commitSha, dir, {
+      signal,
+      onLog: (line) => log.write(line),
+    })
+    const contextDir = path.resolve(dir, project.buildContext)
+    const dockerfile = path.relative(contextDir, path.resolve(dir, project.dockerfilePath))
+    if (dockerfile.startsWith('..'))
+      throw permanent(`${project.dockerfilePath} is outside the build context ${project.buildContext}`)
+    log.write(`docker build on ${host.name}: ${tag}`)
+    const built = await host.build({
+      contextDir,
+      dockerfile,
+      tags: [tag],
+      buildArgs: project.buildArgs as Record<string, string>,
+      labels: {
+        'slipway.project': project.slug,
+        'slipway.pipeline': pipeline.id,
+        'slipway.commit': pipeline.commitSha,
+      },
+      signal,
+      onLog: (line) => log.write(line),
+    })
+    return { result: { host: host.name, image: tag, imageId: built.imageId } }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}

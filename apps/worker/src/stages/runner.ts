@@ -1,0 +1,201 @@
+import { AppError, errorMessage, isAppError } from '@slipway/core'
+import type { Pipeline, Project, Stage } from '@slipway/db'
+import { cancelChannel, finishStage } from '@slipway/runs'
+import { DelayedError } from 'bullmq'
+import type { WorkerDeps } from '../deps.ts'
+import type { Processor } from '../runtime.ts'
+import { claimStage, leaseMs, maxAttempts, renewLease } from './claim.ts'
+import { StageLog } from './logs.ts'
+
+export interface StageContext {
+  deps: WorkerDeps
+  stage: Stage
+  pipeline: Pipeline
+  project: Project
+  log: StageLog
+  /** Aborted on cancel, on the stage's time limit and when the worker shuts down. */
+  signal: AbortSignal
+  /** Secret values this stage knows; they are masked in its log. */
+  secrets: string[]
+}
+
+export interface StageResult {
+  result?: Record<string, unknown>
+}
+
+export type StageHandler = (context: StageContext) => Promise<StageResult>
+
+/** Secrets a stage may print by accident; known before the log opens so every line is masked. */
+export type SecretsOf = (deps: WorkerDeps, stage: Stage, project: Project) => Promise<string[]>
+
+export interface StageHandlers {
+  build: StageHandler
+  push: StageHandler
+  deploy: StageHandler
+  secretsOf: SecretsOf
+}
+
+/** Errors worth another attempt (the infrastructure hiccupped); everything else fails the stage. */
+function isTransient(error: unknown): boolean {
+  if (!isAppError(error)) return false
+  switch (error.code) {
+    case 'HOST_UNREACHABLE':
+    case 'REGISTRY_UNREACHABLE':
+    case 'DEPENDENCY_UNAVAILABLE':
+    case 'TIMEOUT':
+    case 'PUSH_FAILED':
+    case 'PULL_FAILED':
+      return true
+    default:
+      return false
+  }
+}
+
+/**
+ * The `stage.run` processor: claims the stage (lease, build slot, deploy lease), keeps the
+ * lease alive with heartbeats, runs the handler for its kind with a log and an AbortSignal
+ * that fires on cancel, and records the outcome. Delivered twice, it runs once.
+ */
+export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'stage.run'> {
+  return async ({ stageId, attempt }, { job, token, signal: jobSignal, log: jobLog }) => {
+    let claim: Awaited<ReturnType<typeof claimStage>>
+    try {
+      claim = await deps.db.$transaction((tx) => claimStage(tx, stageId, attempt, deps.workerId))
+    } catch (error) {
+      if (!isAppError(error) || error.code !== 'VALIDATION_FAILED') throw error
+      await deps.publish(
+        await deps.db.$transaction((tx) => finishStage(tx, stageId, 'fail', { error: error.message })),
+      )
+      return { outcome: 'failed', reason: error.message }
+    }
+    if (claim.kind === 'skip') return { outcome: 'skipped', reason: claim.reason }
+    if (claim.kind === 'wait') {
+      if (!token) throw new Error('cannot delay a job without its token')
+      await job.moveToDelayed(claim.untilMs, token)
+      throw new DelayedError(claim.reason)
+    }
+    if (claim.kind === 'exhausted') {
+      await deps.publish(
+        await deps.db.$transaction((tx) => finishStage(tx, stageId, 'fail', { error: claim.reason })),
+      )
+      return { outcome: 'failed', reason: claim.reason }
+    }
+
+    const stage = claim.stage
+    const pipeline = await deps.db.pipeline.findUniqueOrThrow({
+      where: { id: stage.pipelineId },
+      include: { project: true },
+    })
+    const project = pipeline.project
+    const log = jobLog.child({ stageId, pipelineId: pipeline.id, kind: stage.kind, attempt: stage.attempt })
+    await deps.publish({
+      projectId: project.id,
+      events: [
+        { type: 'stage', pipelineId: pipeline.id, stageId, status: 'running', attempt: stage.attempt },
+      ],
+      cancelRunning: [],
+    })
+
+    const cancel = new AbortController()
+    const signal = AbortSignal.any([cancel.signal, jobSignal])
+    const secrets = await handlers.secretsOf(deps, stage, project).catch(() => [])
+    const stageLog = await StageLog.open({
+      db: deps.db,
+      redis: deps.redis,
+      prefix: deps.prefix,
+      stageId,
+      logger: log,
+      secrets,
+    })
+
+    // Cancel requests arrive on a Redis channel; the heartbeat also reads the flag (no message is lost).
+    const subscriber = deps.redis.duplicate()
+    subscriber.on('error', () => undefined)
+    await subscriber.subscribe(cancelChannel(deps.prefix))
+    subscriber.on('message', (_channel, id) => {
+      if (id === stageId) cancel.abort('canceled')
+    })
+    let lost = false
+    const heartbeat = setInterval(() => {
+      deps.db
+        .$transaction((tx) => renewLease(tx, stage, deps.workerId))
+        .then(({ ours, cancel: requested }) => {
+          if (!ours) {
+            lost = true
+            cancel.abort('lease lost')
+          } else if (requested) cancel.abort('canceled')
+        })
+        .catch((error) => log.warn({ err: error }, 'lease renewal failed'))
+    }, leaseMs / 3)
+
+    stageLog.write(`▶ ${stage.kind} · attempt ${stage.attempt} · worker ${deps.workerId}`)
+    const started = Date.now()
+    try {
+      const handler = handlers[stage.kind as 'build' | 'push' | 'deploy']
+      const outcome = await handler({ deps, stage, pipeline, project, log: stageLog, signal, secrets })
+      stageLog.write(`✔ ${stage.kind} succeeded in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+      await stageLog.close()
+      await deps.publish(
+        await deps.db.$transaction((tx) =>
+          finishStage(tx, stageId, 'succeed', { result: (outcome.result ?? {}) as never }),
+        ),
+      )
+      return { outcome: 'succeeded' }
+    } catch (error) {
+      const message = errorMessage(error)
+      if (lost) {
+        stageLog.write(`■ this worker lost the stage's lease; another attempt takes over`)
+        await stageLog.close()
+        return { outcome: 'lost' }
+      }
+      if (cancel.signal.aborted && cancel.signal.reason === 'canceled') {
+        stageLog.write('■ canceled')
+        await stageLog.close()
+        await deps.publish(
+          await deps.db.$transaction((tx) => finishStage(tx, stageId, 'cancel', { error: 'canceled' })),
+        )
+        return { outcome: 'canceled' }
+      }
+      if (jobSignal.aborted) {
+        // The worker is shutting down: the stage goes back to the queue as a new attempt,
+        // which another worker picks up.
+        stageLog.write('■ worker shutting down; the stage continues on another worker')
+        await stageLog.close()
+        await deps.publish(
+          await deps.db.$transaction((tx) =>
+            finishStage(tx, stageId, 'release', { error: 'worker shut down' }),
+          ),
+        )
+        return { outcome: 'released' }
+      }
+      const kind = stage.kind as 'build' | 'push' | 'deploy'
+      const retry = isTransient(error) && stage.attempt < maxAttempts[kind]
+      stageLog.write(
+        `✖ ${message}${retry ? ` (will retry: attempt ${stage.attempt + 1} of ${maxAttempts[kind]})` : ''}`,
+      )
+      await stageLog.close()
+      const delay = Math.min(30_000, 2000 * 2 ** (stage.attempt - 1))
+      await deps.publish(
+        await deps.db.$transaction((tx) =>
+          retry
+            ? finishStage(tx, stageId, 'release', { error: message }, { releaseDelayMs: delay })
+            : finishStage(tx, stageId, 'fail', { error: message }),
+        ),
+      )
+      return { outcome: retry ? 'retrying' : 'failed', error: message }
+    } finally {
+      clearInterval(heartbeat)
+      subscriber.disconnect()
+      if (stage.kind === 'deploy' && stage.environmentId) {
+        await deps.db.deployLease
+          .deleteMany({ where: { environmentId: stage.environmentId, holder: stage.id } })
+          .catch(() => undefined)
+      }
+    }
+  }
+}
+
+/** Used by handlers for "this cannot work" conditions found while running. */
+export function permanent(message: string): AppError {
+  return new AppError('VALIDATION_FAILED', message)
+}

@@ -1,0 +1,34 @@
+import { secretContext } from '@slipway/db'
+import { maskUrl } from '@slipway/git'
+import type { SecretsOf } from './runner.ts'
+
+/**
+ * Every secret a stage could print by accident: the registry password, credentials in the
+ * git URL, and for deploys the environment's secret config values. They are masked in logs.
+ */
+export const stageSecrets: SecretsOf = async (deps, stage, project) => {
+  const values: string[] = []
+  if (project.registryId) {
+    const registry = await deps.db.registry.findUnique({ where: { id: project.registryId } })
+    if (registry?.passwordEnc)
+      values.push(deps.secrets.decrypt(registry.passwordEnc, secretContext.registryPassword(registry.id)))
+  }
+  const credentials = /^[a-z][a-z0-9+.-]*:\/\/([^/@\s]+)@/i.exec(project.gitUrl)?.[1]
+  if (credentials && maskUrl(project.gitUrl) !== project.gitUrl) {
+    values.push(credentials, ...credentials.split(':').filter((part) => part.length >= 4))
+  }
+  if (stage.kind === 'deploy' && stage.environmentId) {
+    const latest = await deps.db.configVersion.findFirst({
+      where: { environmentId: stage.environmentId },
+      orderBy: { version: 'desc' },
+      include: { entries: { where: { secret: true } } },
+    })
+    for (const entry of latest?.entries ?? []) {
+      if (entry.valueEnc)
+        values.push(
+          deps.secrets.decrypt(entry.valueEnc, secretContext.configSecret(stage.environmentId, entry.key)),
+        )
+    }
+  }
+  return values
+}

@@ -1,0 +1,34 @@
+import type { Redis } from 'ioredis'
+
+/** What the dashboard hears about on a project's live channel. */
+export type RunEvent =
+  | { type: 'pipeline'; pipelineId: string; status: string; number: number }
+  | {
+      type: 'stage'
+      pipelineId: string
+      stageId: string
+      status: string
+      attempt: number
+      error?: string | null
+    }
+  | { type: 'release'; environmentId: string; releaseId: string; status: string }
+
+export const eventsKey = (prefix: string, projectId: string) => `${prefix}:events:${projectId}`
+
+/**
+ * Appends an event to the project's Redis stream (bounded to ~1000 entries). The database
+ * stays the truth: a lost event only delays the browser until its next refresh.
+ */
+export async function publishEvents(
+  redis: Redis,
+  prefix: string,
+  projectId: string,
+  events: RunEvent[],
+): Promise<void> {
+  if (!events.length) return
+  const pipeline = redis.pipeline()
+  for (const event of events) {
+    pipeline.xadd(eventsKey(prefix, projectId), 'MAXLEN', '~', '1000', '*', 'event', JSON.stringify(event))
+  }
+  await pipeline.exec()
+}

@@ -1,0 +1,5 @@
+export * from './approvals.ts'
+export * from './events.ts'
+export * from './pipelines.ts'
+export * from './publish.ts'
+export * from './stages.ts'
