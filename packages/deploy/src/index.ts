@@ -10,5 +10,7 @@ export {
   type MonitorReport,
 } from './monitor.ts'
 export { type PullOutcome, prePull } from './prepull.ts'
+export { type PruneRequest, type PruneResult, pruneImages } from './prune.ts'
+export { type ReconcileResult, reconcile } from './reconcile.ts'
 export { rollout } from './rollout.ts'
 export type * from './types.ts'

@@ -78,7 +78,7 @@ describe('rollout on prod-1..3 behind the real gateway', () => {
       const second = await rollout(demoRequest(base, { id: 'v2', image: v2.image }, 6))
       const ended = Date.now()
       const atEnd = load.done()
-      await until('requests after the rollout', () => load.done() >= atEnd + 40)
+      await until('requests after the rollout', () => load.done() >= atEnd + 60)
       const samples = await load.stop()
 
       expect(second.error).toBeUndefined()
@@ -98,7 +98,7 @@ describe('rollout on prod-1..3 behind the real gateway', () => {
       await until('load under way', () => load3.done() >= 20)
       const third = await rollout(demoRequest(base, { id: 'v3', image: v3.image }, 6))
       const atEnd3 = load3.done()
-      await until('requests after the rollback', () => load3.done() >= atEnd3 + 40)
+      await until('requests after the rollback', () => load3.done() >= atEnd3 + 60)
       const samples3 = await load3.stop()
 
       expect(third.status).toBe('failed')

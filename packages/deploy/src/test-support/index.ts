@@ -1,4 +1,5 @@
 export * from './checks.ts'
+export * from './daemon.ts'
 export * from './gateway.ts'
 export * from './load.ts'
 export * from './site.ts'

@@ -1,0 +1,104 @@
+import { DockerodeHost } from '@slipway/docker'
+import { demoImage, integrationTest as test } from '@slipway/testing'
+import { describe, expect } from 'vitest'
+import { rollout } from './rollout.ts'
+import {
+  countByHost,
+  type DemoRequestOptions,
+  demoRequest,
+  deployHosts,
+  failures,
+  startExtraDaemon,
+  startLoad,
+  startSiteGateway,
+  strategy,
+  until,
+} from './test-support/index.ts'
+
+/** The container hostname a demo response names (the first 12 characters of its id). */
+const servedBy = (body: string) => /host=(\S+)/.exec(body)?.[1]
+
+describe('a Docker host stopped mid-rollout (a daemon this test starts and stops by pid)', () => {
+  for (const onPullFailure of ['skip-host', 'abort'] as const) {
+    test(`onPullFailure=${onPullFailure}`, async ({ fleet, redis, redisPrefix, testId }) => {
+      const [v1, v2] = await Promise.all([demoImage({ ref: 'v1.0.0' }), demoImage({ ref: 'v1.1.0' })])
+      const daemon = await startExtraDaemon('extra', fleet.hosts['pre-1'])
+      const project = `p${testId}`
+      const gateway = await startSiteGateway({
+        redis,
+        prefix: redisPrefix,
+        project,
+        environment: 'production',
+      })
+      try {
+        const extra = { name: 'extra', driver: new DockerodeHost('extra', { endpoint: daemon.endpoint }) }
+        expect(await extra.driver.hasImage('slipway/busybox:1')).toBe(true)
+        const base: DemoRequestOptions = {
+          project,
+          environment: 'production',
+          hosts: [...deployHosts(fleet.hosts, ['prod-1', 'prod-2']), extra],
+          traffic: gateway.traffic,
+          registryAuth: { serveraddress: fleet.registry.url, ...fleet.registry },
+          labels: { 'slipway.test': testId },
+        }
+        const first = await rollout(demoRequest(base, { id: 'v1', image: v1.image }, 6))
+        expect(first.status).toBe('succeeded')
+        expect(countByHost(first.instances)).toEqual({ 'prod-1': 2, 'prod-2': 2, extra: 2 })
+
+        // Stop the extra daemon (SIGTERM by pid) once its first v2 instance is in the gateway.
+        let stopping: Promise<string[]> | undefined
+        const lines: string[] = []
+        const log = (line: string) => {
+          lines.push(line)
+          if (!stopping && / on extra:\d+ healthy .* in the gateway$/.test(line))
+            stopping = (async () => {
+              const containers = await extra.driver.list({ 'slipway.project': project })
+              await daemon.stop()
+              return containers.map((c) => c.id.slice(0, 12))
+            })()
+        }
+        const load = startLoad({ port: gateway.port, concurrency: 4, maxRequests: 3000, maxMs: 60_000 })
+        await until('load under way', () => load.done() >= 20)
+        const result = await rollout(
+          demoRequest(base, { id: 'v2', image: v2.image }, 6, { strategy: strategy({ onPullFailure }), log }),
+        )
+        const ended = Date.now()
+        const atEnd = load.done()
+        await until('requests after the rollout', () => load.done() >= atEnd + 60)
+        const samples = await load.stop()
+        expect(stopping).toBeDefined()
+        const onExtra = new Set(await stopping)
+
+        if (onPullFailure === 'skip-host') {
+          expect(result.error).toBeUndefined()
+          expect(result.status).toBe('succeeded')
+          expect(result.hosts.find((h) => h.host === 'extra')?.skipped).toMatch(/Docker host extra is down/)
+          expect(countByHost(result.instances)).toEqual({ 'prod-1': 3, 'prod-2': 3 })
+          expect(result.instances.every((i) => i.release === 'v2')).toBe(true)
+        } else {
+          expect(result.status).toBe('failed')
+          expect(result.error?.code).toBe('HOST_UNREACHABLE')
+          expect(result.error?.host).toBe('extra')
+          expect(result.rolledBack).toBe(true)
+          expect(result.rollbackError).toBeUndefined()
+          expect(countByHost(result.instances)).toEqual({ 'prod-1': 2, 'prod-2': 2 })
+          expect(result.instances.every((i) => i.release === 'v1')).toBe(true)
+        }
+        // The gateway does not route to the dead host: not in the registry, not answering.
+        const registered = await gateway.registry.list(project, 'production')
+        expect(registered.filter((e) => e.host === 'extra')).toEqual([])
+        expect(registered.map((e) => e.id).sort()).toEqual(result.instances.map((i) => i.id).sort())
+        const after = samples.filter((s) => s.start > ended)
+        expect(after.length).toBeGreaterThanOrEqual(40)
+        expect(failures(after)).toEqual([])
+        expect(after.filter((s) => onExtra.has(servedBy(s.body) ?? ''))).toEqual([])
+        expect(lines.some((line) => line.includes('host extra is down'))).toBe(true)
+        // Every request while the host went away was answered by another instance.
+        expect(failures(samples)).toEqual([])
+      } finally {
+        await gateway.close()
+        await daemon.cleanup()
+      }
+    })
+  }
+})

@@ -1,0 +1,190 @@
+import { DockerodeHost } from '@slipway/docker'
+import { demoImage, type Fleet, integrationTest as test } from '@slipway/testing'
+import { describe, expect } from 'vitest'
+import { HealthMonitor } from './monitor.ts'
+import { pruneImages } from './prune.ts'
+import { reconcile } from './reconcile.ts'
+import { rollout } from './rollout.ts'
+import {
+  countByHost,
+  type DemoRequestOptions,
+  demoApp,
+  demoRequest,
+  deployHosts,
+  releasesOn,
+  startSiteGateway,
+  strategy,
+} from './test-support/index.ts'
+
+const hostNames = ['prod-1', 'prod-2', 'prod-3']
+
+/** Deletes a manifest from the fleet's registry: hosts that lack the image can no longer pull it. */
+async function deleteFromRegistry(fleet: Fleet, image: string): Promise<void> {
+  const [name, digest] = image.slice(fleet.registry.url.length + 1).split('@') as [string, string]
+  const auth = Buffer.from(`${fleet.registry.username}:${fleet.registry.password}`).toString('base64')
+  const response = await fetch(`http://${fleet.registry.url}/v2/${name}/manifests/${digest}`, {
+    method: 'DELETE',
+    headers: { authorization: `Basic ${auth}` },
+    signal: AbortSignal.timeout(10_000),
+  })
+  expect(response.status).toBe(202)
+}
+
+async function containerIds(options: DemoRequestOptions): Promise<string[]> {
+  const all = await Promise.all(
+    options.hosts.map((h) =>
+      h.driver.list({ 'slipway.project': options.project, 'slipway.environment': options.environment }),
+    ),
+  )
+  return all
+    .flat()
+    .map((c) => c.id)
+    .sort()
+}
+
+describe('operations on prod-1..3', () => {
+  test('a failed pull stops the rollout before any container is touched; skip-host leaves that host out', async ({
+    fleet,
+    redis,
+    redisPrefix,
+    testId,
+  }) => {
+    const v1 = await demoImage({ ref: 'v1.0.0' })
+    // A release only prod-1 and prod-2 have: it is gone from the registry when prod-3 pulls.
+    const partial = await demoImage({ ref: 'v1.1.0', version: `2.0.0-${testId}` })
+    const project = `p${testId}`
+    const gateway = await startSiteGateway({ redis, prefix: redisPrefix, project, environment: 'production' })
+    const auth = { serveraddress: fleet.registry.url, ...fleet.registry }
+    const base: DemoRequestOptions = {
+      project,
+      environment: 'production',
+      hosts: deployHosts(fleet.hosts, hostNames),
+      traffic: gateway.traffic,
+      registryAuth: auth,
+      labels: { 'slipway.test': testId },
+    }
+    try {
+      expect((await rollout(demoRequest(base, { id: 'v1', image: v1.image }, 3))).status).toBe('succeeded')
+      const before = await containerIds(base)
+      for (const name of ['prod-1', 'prod-2'])
+        await new DockerodeHost(name, { endpoint: fleet.hosts[name] ?? '' }).pull(partial.image, auth)
+      await deleteFromRegistry(fleet, partial.image)
+      const release = { id: 'v2', image: partial.image }
+
+      const aborted = await rollout(demoRequest(base, release, 3))
+      expect(aborted.status).toBe('failed')
+      expect(aborted.error?.host).toBe('prod-3')
+      expect(aborted.error?.code).toBe('PULL_FAILED')
+      expect(aborted.error?.message).toMatch(/prod-3.*manifest unknown/)
+      expect(aborted.batches).toEqual([])
+      expect(aborted.rolledBack).toBe(false)
+      expect(await containerIds(base)).toEqual(before)
+
+      const skipped = await rollout(
+        demoRequest(base, release, 3, { strategy: strategy({ onPullFailure: 'skip-host' }) }),
+      )
+      expect(skipped.error).toBeUndefined()
+      expect(skipped.status).toBe('succeeded')
+      expect(skipped.hosts.find((h) => h.host === 'prod-3')?.skipped).toMatch(/manifest unknown/)
+      expect(countByHost(skipped.instances)).toEqual({ 'prod-1': 2, 'prod-2': 1 })
+      expect(skipped.instances.every((i) => i.release === 'v2')).toBe(true)
+      expect(await releasesOn(base.hosts[2]?.driver as DockerodeHost, project, 'production')).toEqual([])
+      const served = (await gateway.registry.list(project, 'production')).map((e) => e.id).sort()
+      expect(served).toEqual(skipped.instances.map((i) => i.id).sort())
+
+      // Scaling to zero is the same call: every container leaves, and so can the image.
+      const none = await rollout(demoRequest(base, release, 0))
+      expect(none.status).toBe('succeeded')
+      expect(await containerIds(base)).toEqual([])
+      for (const host of base.hosts.slice(0, 2)) await host.driver.removeImage(partial.image)
+    } finally {
+      await gateway.close()
+    }
+  })
+
+  test('reconcile replaces a killed container and puts the environment back in the gateway', async ({
+    fleet,
+    redis,
+    redisPrefix,
+    testId,
+  }) => {
+    const v1 = await demoImage({ ref: 'v1.0.0' })
+    const project = `p${testId}`
+    const gateway = await startSiteGateway({ redis, prefix: redisPrefix, project, environment: 'production' })
+    const hosts = deployHosts(fleet.hosts, hostNames)
+    const base: DemoRequestOptions = {
+      project,
+      environment: 'production',
+      hosts,
+      traffic: gateway.traffic,
+      registryAuth: { serveraddress: fleet.registry.url, ...fleet.registry },
+      labels: { 'slipway.test': testId },
+    }
+    const monitor = new HealthMonitor({
+      project,
+      environment: 'production',
+      hosts,
+      app: demoApp,
+      registry: gateway.registry,
+    })
+    try {
+      const release = { id: 'v1', image: v1.image }
+      const first = await rollout(demoRequest(base, release, 3))
+      expect(first.status).toBe('succeeded')
+      const inSync = await reconcile(demoRequest(base, release, 3))
+      expect(inSync.changed).toBe(false)
+
+      const victim = first.instances.find((i) => i.host === 'prod-2')
+      if (!victim) throw new Error('no instance on prod-2')
+      await hosts[1]?.driver.stop(victim.containerId, 0)
+      // The monitor notices and takes it out of the gateway after `retries` failed probes.
+      for (let tick = 0; tick < demoApp.healthCheck.retries; tick++) await monitor.tick()
+      expect((await gateway.registry.list(project, 'production')).map((e) => e.id)).not.toContain(victim.id)
+
+      const healed = await reconcile(demoRequest(base, release, 3))
+      expect(healed.status).toBe('succeeded')
+      expect(healed.changed).toBe(true)
+      expect(countByHost(healed.instances)).toEqual({ 'prod-1': 1, 'prod-2': 1, 'prod-3': 1 })
+      expect(healed.instances.map((i) => i.id)).not.toContain(victim.id)
+      expect(await hosts[1]?.driver.inspect(victim.containerId)).toBeUndefined()
+      expect(await releasesOn(hosts[1]?.driver as DockerodeHost, project, 'production')).toEqual([
+        'running:v1',
+      ])
+      const served = (await gateway.registry.list(project, 'production')).map((e) => e.id).sort()
+      expect(served).toEqual(healed.instances.map((i) => i.id).sort())
+    } finally {
+      await gateway.close()
+    }
+  })
+
+  test('prune removes images of releases not kept, never one a container uses', async ({ fleet, testId }) => {
+    const old = await demoImage({ ref: 'v1.0.0', version: `0.9.0-${testId}` })
+    const used = await demoImage({ ref: 'v1.0.0', version: `0.9.1-${testId}` })
+    const kept = await demoImage({ ref: 'v1.0.0', version: `0.9.2-${testId}` })
+    const host = new DockerodeHost('pre-1', { endpoint: fleet.hosts['pre-1'] ?? '' })
+    const auth = { serveraddress: fleet.registry.url, ...fleet.registry }
+    for (const image of [old, used, kept]) await host.pull(image.image, auth)
+    const container = await host.run({
+      name: `prune-${testId}`,
+      image: used.image,
+      labels: { 'slipway.test': testId },
+      containerPort: 8080,
+      hostPort: 'auto',
+    })
+    const result = await pruneImages({
+      hosts: [{ name: 'pre-1', driver: host }],
+      images: [old.image, used.image, kept.image],
+      keep: [kept.image],
+      signal: AbortSignal.timeout(60_000),
+    })
+    expect(result.errors).toEqual([])
+    expect(result.removed).toEqual([{ host: 'pre-1', image: old.image }])
+    expect(result.inUse).toEqual([{ host: 'pre-1', image: used.image }])
+    expect(await host.hasImage(old.image)).toBe(false)
+    expect(await host.hasImage(used.image)).toBe(true)
+    expect(await host.hasImage(kept.image)).toBe(true)
+    await host.remove(container.id)
+    await host.removeImage(kept.image)
+    await host.removeImage(used.image)
+  })
+})

@@ -1,0 +1,53 @@
+import { errorMessage } from '@slipway/core'
+import { discoverSite } from './discover.ts'
+import { probeOnce } from './health/wait.ts'
+import { retireInstance } from './lifecycle.ts'
+import { rollout } from './rollout.ts'
+import type { RolloutRequest, RolloutResult } from './types.ts'
+import { within } from './util.ts'
+
+export interface ReconcileResult extends RolloutResult {
+  /** Instances of the release found running but failing their check, removed before the rollout. */
+  replacedUnhealthy: string[]
+  /** False when the environment already matched (nothing started or retired). */
+  changed: boolean
+}
+
+/**
+ * Self-healing: brings what runs on the hosts back to the desired release and replicas
+ * through the same health-checked path as a rollout. Instances of the release that fail a
+ * probe leave (gateway, stop, remove) and are replaced; healthy ones are put (back) into
+ * the gateway; dead containers are removed and replaced; a host that came back gets its
+ * share; stray containers of other releases are replaced. Hosts that do not answer are left
+ * out (a reconcile works around them, whatever `onPullFailure` says).
+ */
+export async function reconcile(request: RolloutRequest): Promise<ReconcileResult> {
+  const { signal } = request
+  const hosts = new Map(request.hosts.map((h) => [h.name, h]))
+  const replacedUnhealthy: string[] = []
+  const inventories = await discoverSite(request.hosts, request.project, request.environment, signal)
+  const current = inventories.flatMap((i) => i.running).filter((i) => i.release === request.release.id)
+  await Promise.all(
+    current.map(async (instance) => {
+      const outcome = await probeOnce(request.app.healthCheck, instance.port, signal)
+      if (outcome.ok) {
+        await request.traffic.add(instance, within(60_000, signal)).catch((error: unknown) => {
+          request.log(`could not put ${instance.id} back into the gateway: ${errorMessage(error)}`)
+        })
+        return
+      }
+      const why = outcome.kind === 'status' ? `answered ${outcome.status}` : outcome.message
+      request.log(`${instance.id} on ${instance.host} fails its check (${why}): replacing it`)
+      replacedUnhealthy.push(instance.id)
+      await retireInstance(request, hosts.get(instance.host), instance, signal, {
+        inTraffic: true,
+        drain: false,
+        warn: request.log,
+      })
+    }),
+  )
+  const result = await rollout({ ...request, strategy: { ...request.strategy, onPullFailure: 'skip-host' } })
+  const changed = replacedUnhealthy.length > 0 || result.batches.length > 0
+  if (!changed) request.log(`${request.project}/${request.environment} is in sync`)
+  return { ...result, replacedUnhealthy, changed }
+}
