@@ -1,13 +1,16 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import net from 'node:net'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { isAppError } from '@slipway/core'
 import { freePort } from '@slipway/docker'
 import { describe, expect } from 'vitest'
 import { get, namedServer, gatewayTest as test } from '../test-support/fixtures.ts'
 import { NginxApplier } from './applier.ts'
+import { testConfigText } from './files.ts'
 import { probeConfig } from './probe.ts'
 import { configPath, type RenderedSite, renderSite } from './render.ts'
+import { nginxTargetAt, runNginx } from './target.ts'
 
 async function siteFiles(dir: string): Promise<string[]> {
   return (await readdir(dir)).sort()
@@ -162,5 +165,34 @@ describe('NginxApplier on a private nginx', () => {
     const error = await applier.apply(site).catch((caught: unknown) => caught)
     expect(isAppError(error) && error.code).toMatch(/DEPENDENCY_UNAVAILABLE|TIMEOUT/)
     expect(await siteFiles(nginx.target.sitesDir)).toEqual([])
+  })
+
+  test('the fleet gateway (GATEWAY_DIR) is a target the applier can test against', async ({ fleet }) => {
+    // Read-only: the candidate config goes to a temporary folder, the fleet's nginx is not touched.
+    const target = nginxTargetAt(fleet.gatewayDir)
+    const dir = await mkdtemp(path.join(tmpdir(), 'slipway-gw-fleet-'))
+    try {
+      const site = renderSite({
+        project: 'gwcheck',
+        environment: 'x',
+        listenPort: await freePort(),
+        instances: [],
+      })
+      const candidate = path.join(dir, site.fileName)
+      await writeFile(candidate, site.text)
+      const config = path.join(dir, 'nginx.conf')
+      const text = await testConfigText(target, site.fileName, candidate)
+      expect(text).toContain(`include ${candidate};`)
+      await writeFile(config, text)
+      const run = await runNginx({ ...target, errorLog: path.join(dir, 'error.log') }, [
+        '-t',
+        '-q',
+        '-c',
+        config,
+      ])
+      expect(run).toEqual({ code: 0, output: '' })
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -17,6 +17,7 @@ import { type LeaseOptions, withLease } from './lease.ts'
 import { type LiveConfig, probeConfig } from './probe.ts'
 import type { RenderedSite } from './render.ts'
 import { type NginxTarget, runNginx } from './target.ts'
+import { childPids, holdsSocket, listeningInode } from './workers.ts'
 
 export interface NginxApplierOptions {
   target: NginxTarget
@@ -147,7 +148,10 @@ export class NginxApplier {
     }
   }
 
-  /** SIGHUP to the master, then wait until the site answers as expected; undo on failure. */
+  /**
+   * SIGHUP to the master, then wait until the site answers as expected and no worker of the
+   * previous generation still accepts on its port; undo on failure.
+   */
   async #reloadAndConfirm(
     file: string,
     previous: string | undefined,
@@ -158,11 +162,14 @@ export class NginxApplier {
   ): Promise<number> {
     const logOffset = await fileSize(this.target.errorLog)
     const started = performance.now()
+    const deadline = started + this.#confirmTimeoutMs
+    let oldWorkers: number[] | undefined
     try {
-      await this.#signalMaster()
-      const deadline = started + this.#confirmTimeoutMs
+      const master = await this.#masterPid()
+      oldWorkers = await childPids(master)
+      this.#signal(master)
       for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
-        if (done(await probeConfig(port, { timeoutMs: 1000 }))) return Math.round(performance.now() - started)
+        if (done(await probeConfig(port, { timeoutMs: 1000 }))) break
         const errors = await errorsSince(this.target.errorLog, logOffset)
         if (errors.length > 0)
           throw new AppError(
@@ -176,25 +183,55 @@ export class NginxApplier {
           throw new AppError(
             'TIMEOUT',
             `nginx did not serve the new config of ${name} within ${this.#confirmTimeoutMs} ms`,
-            {
-              details: { site: name },
-            },
+            { details: { site: name } },
           )
         await sleep(wait, signal)
       }
     } catch (error) {
       await replaceFile(file, previous)
-      await this.#signalMaster().catch(() => undefined)
+      await this.#masterPid()
+        .then((master) => this.#signal(master))
+        .catch(() => undefined)
       this.#logger?.error({ err: error, site: name }, 'gateway reload failed; previous site file restored')
       throw error
     }
+    await this.#oldWorkersGone(oldWorkers, port, deadline, name, signal)
+    return Math.round(performance.now() - started)
   }
 
-  async #signalMaster(): Promise<void> {
+  /** Waits until no worker of the previous generation holds the site's listening socket. */
+  async #oldWorkersGone(
+    workers: number[] | undefined,
+    port: number,
+    deadline: number,
+    name: string,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const inode = await listeningInode(port)
+    if (!workers?.length || !inode) return
+    for (;;) {
+      const holding = await Promise.all(workers.map((pid) => holdsSocket(pid, inode)))
+      if (!holding.includes(true)) return
+      if (performance.now() > deadline) {
+        this.#logger?.warn(
+          { site: name, workers },
+          'old nginx workers still accept connections after the reload',
+        )
+        return
+      }
+      await sleep(5, signal)
+    }
+  }
+
+  async #masterPid(): Promise<number> {
     const text = await readFile(this.target.pidFile, 'utf8').catch(() => '')
     const pid = Number.parseInt(text.trim(), 10)
     if (!Number.isInteger(pid) || pid <= 1)
       throw new AppError('DEPENDENCY_UNAVAILABLE', `nginx is not running (no pid in ${this.target.pidFile})`)
+    return pid
+  }
+
+  #signal(pid: number): void {
     try {
       process.kill(pid, 'SIGHUP')
     } catch (error) {

@@ -1,0 +1,57 @@
+import { describe, expect, test } from 'vitest'
+import { decideUpstream } from './decide.ts'
+
+const a = { id: 'a', host: 'prod-1', port: 32000 }
+const b = { id: 'b', host: 'prod-2', port: 32001 }
+const c = { id: 'c', host: 'prod-3', port: 32002 }
+
+describe('decideUpstream', () => {
+  test('live entries decide, whatever is served', () => {
+    expect(decideUpstream({ entries: [c, a], expired: ['prod-2-32001'] }, [b])).toEqual({
+      instances: [a, c],
+      failStatic: false,
+    })
+  })
+
+  test('one instance expiring among live ones leaves the upstream', () => {
+    expect(decideUpstream({ entries: [a], expired: ['prod-2-32001'] }, [a, b])).toEqual({
+      instances: [a],
+      failStatic: false,
+    })
+  })
+
+  test('every heartbeat stopped: the served instances are kept (fail static)', () => {
+    expect(decideUpstream({ entries: [], expired: ['prod-1-32000', 'prod-2-32001'] }, [b, a])).toEqual({
+      instances: [a, b],
+      failStatic: true,
+    })
+  })
+
+  test('fail static keeps only the expired ones; deregistered ones leave', () => {
+    expect(decideUpstream({ entries: [], expired: ['prod-2-32001'] }, [a, b])).toEqual({
+      instances: [b],
+      failStatic: true,
+    })
+  })
+
+  test('every instance deregistered on purpose empties the site', () => {
+    expect(decideUpstream({ entries: [], expired: [] }, [a, b])).toEqual({ instances: [], failStatic: false })
+  })
+
+  test('nothing served and nothing live: empty', () => {
+    expect(decideUpstream({ entries: [], expired: ['prod-1-32000'] }, undefined)).toEqual({
+      instances: [],
+      failStatic: false,
+    })
+    expect(decideUpstream({ entries: [], expired: [] }, [])).toEqual({ instances: [], failStatic: false })
+  })
+
+  test('an instance that comes back ends fail static', () => {
+    const kept = decideUpstream({ entries: [], expired: ['prod-1-32000'] }, [a])
+    expect(kept.failStatic).toBe(true)
+    expect(decideUpstream({ entries: [c], expired: ['prod-1-32000'] }, kept.instances)).toEqual({
+      instances: [c],
+      failStatic: false,
+    })
+  })
+})

@@ -1,0 +1,41 @@
+import type { ServedInstance } from './ack.ts'
+
+export interface UpstreamDecision {
+  /** What the site's upstream should hold, sorted by id. */
+  instances: ServedInstance[]
+  /** True when these are kept although their heartbeats stopped. */
+  failStatic: boolean
+}
+
+interface RegistryView {
+  /** Live entries. */
+  entries: readonly ServedInstance[]
+  /** `{host}-{port}` of entries that expired without being deregistered. */
+  expired: readonly string[]
+}
+
+function byId(a: ServedInstance, b: ServedInstance): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : a.port - b.port
+}
+
+/**
+ * "Fail static": the registry decides the upstream, except that heartbeats stopping for every
+ * instance at once (workers down, Redis lost its keys' owners...) must not empty a site that
+ * serves. When no entry is live, the instances served now that merely expired are kept; those
+ * deregistered on purpose are not, so taking every instance out explicitly still empties it.
+ */
+export function decideUpstream(
+  registry: RegistryView,
+  served: readonly ServedInstance[] | undefined,
+): UpstreamDecision {
+  if (registry.entries.length > 0) {
+    const instances = registry.entries.map(({ id, host, port }) => ({ id, host, port }))
+    return { instances: instances.sort(byId), failStatic: false }
+  }
+  const expired = new Set(registry.expired)
+  const kept = (served ?? []).filter((instance) => expired.has(`${instance.host}-${instance.port}`))
+  return {
+    instances: kept.map(({ id, host, port }) => ({ id, host, port })).sort(byId),
+    failStatic: kept.length > 0,
+  }
+}

@@ -1,0 +1,54 @@
+import { readdir, readFile, readlink } from 'node:fs/promises'
+
+/**
+ * After a reload the nginx master starts new workers, waits ~100 ms, and only then tells the
+ * old ones to stop accepting. A fresh connection in that window may still be served with the
+ * old config. These helpers let the applier wait until no old worker holds a site's listening
+ * socket (Linux /proc; elsewhere they report "unknown" and the applier does not wait).
+ */
+
+/** Pids of the master's children (its workers and cache processes). */
+export async function childPids(masterPid: number): Promise<number[] | undefined> {
+  let entries: string[]
+  try {
+    entries = await readdir('/proc')
+  } catch {
+    return undefined
+  }
+  const children: number[] = []
+  await Promise.all(
+    entries
+      .filter((name) => /^\d+$/.test(name))
+      .map(async (name) => {
+        const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '')
+        // pid (comm) state ppid ...: comm may hold spaces and parentheses, the last ")" ends it.
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+        if (ppid === masterPid) children.push(Number(name))
+      }),
+  )
+  return children.sort((a, b) => a - b)
+}
+
+/** Inode of the socket listening on 127.0.0.1:port, from /proc/net/tcp. */
+export async function listeningInode(port: number): Promise<string | undefined> {
+  const table = await readFile('/proc/net/tcp', 'utf8').catch(() => '')
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`
+  for (const line of table.split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/)
+    if (fields[1] === local && fields[3] === '0A') return fields[9]
+  }
+  return undefined
+}
+
+/** Whether the process has the socket open: false once it exited or closed it. */
+export async function holdsSocket(pid: number, inode: string): Promise<boolean | undefined> {
+  let fds: string[]
+  try {
+    fds = await readdir(`/proc/${pid}/fd`)
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? false : undefined
+  }
+  const wanted = `socket:[${inode}]`
+  const links = await Promise.all(fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')))
+  return links.includes(wanted)
+}
