@@ -9,7 +9,7 @@ import { NginxApplier } from '../nginx/applier.ts'
 import type { NginxProcess } from '../nginx/process.ts'
 
 /** A logger whose lines the test can read. */
-export function captureLogger(): { logger: Logger; lines: { level: number; msg: string }[] } {
+function captureLogger(): { logger: Logger; lines: { level: number; msg: string }[] } {
   const lines: { level: number; msg: string }[] = []
   const destination = new Writable({
     write(chunk: Buffer, _encoding, done) {

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads'
 
 /** One request of a load run: wall-clock start and end (ms since epoch), status, body. */
-export interface Sample {
+interface Sample {
   start: number
   end: number
   status: number
