@@ -14,10 +14,14 @@ import { registerActor } from './auth/actor.ts'
 import { authRoutes } from './auth/routes.ts'
 import { configRoutes } from './config/routes.ts'
 import type { AppDeps } from './deps.ts'
+import { environmentOperationRoutes } from './environments/operations.ts'
 import { environmentRoutes } from './environments/routes.ts'
 import { healthRoutes } from './health/routes.ts'
 import { hostRoutes } from './hosts/routes.ts'
 import { registerErrorHandling } from './http/errors.ts'
+import { notificationRoutes } from './notifications/routes.ts'
+import { pipelineActionRoutes } from './pipelines/actions.ts'
+import { logRoutes } from './pipelines/logs.ts'
 import { pipelineRoutes } from './pipelines/routes.ts'
 import { memberRoutes } from './projects/members.ts'
 import { projectRoutes } from './projects/routes.ts'
@@ -86,6 +90,10 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
     hostRoutes,
     registryRoutes,
     pipelineRoutes,
+    pipelineActionRoutes,
+    logRoutes,
+    environmentOperationRoutes,
+    notificationRoutes,
     gitlabWebhookRoutes,
     webhookDeliveryRoutes,
     auditRoutes,

@@ -3,6 +3,7 @@ import { createLogger, createSecretBox, EnvError, parseKeyring } from '@slipway/
 import { createDb, secretContext } from '@slipway/db'
 import { DockerHostPool, hostRecordFromRow } from '@slipway/docker'
 import { OutboxDispatcher, Queues } from '@slipway/jobs'
+import { publisher } from '@slipway/runs'
 import { Redis } from 'ioredis'
 import { buildApp } from './app.ts'
 import { type ApiEnv, loadApiEnv } from './env.ts'
@@ -36,6 +37,7 @@ const app = await buildApp(
     redisPrefix,
     queues,
     outbox,
+    publish: publisher(redis, redisPrefix, outbox),
     secrets,
     hosts: new DockerHostPool(),
     hostRecord: (row) =>

@@ -3,6 +3,7 @@ import { createLogger, createSecretBox, generateKeySpec, parseKeyring } from '@s
 import { secretContext } from '@slipway/db'
 import { DockerHostPool, hostRecordFromRow } from '@slipway/docker'
 import { OutboxDispatcher, Queues } from '@slipway/jobs'
+import { publisher } from '@slipway/runs'
 import { integrationTest } from '@slipway/testing'
 import { type App, type AppOptions, buildApp } from './app.ts'
 import { sha256 } from './auth/crypto.ts'
@@ -25,6 +26,7 @@ export const apiTest = integrationTest.extend<{ deps: AppDeps; app: App; appOpti
       redisPrefix,
       queues,
       outbox,
+      publish: publisher(redis, redisPrefix, outbox),
       secrets,
       hosts: new DockerHostPool(),
       hostRecord: (row) =>

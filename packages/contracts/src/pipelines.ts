@@ -21,7 +21,16 @@ export type StageStatus = z.infer<typeof StageStatus>
 export const StageKind = z.enum(['build', 'push', 'deploy', 'approval'])
 export type StageKind = z.infer<typeof StageKind>
 
-export const PipelineTrigger = z.enum(['manual', 'api', 'gitlab-push', 'gitlab-tag', 'rerun', 'rollback', 'scale', 'redeploy'])
+export const PipelineTrigger = z.enum([
+  'manual',
+  'api',
+  'gitlab-push',
+  'gitlab-tag',
+  'rerun',
+  'rollback',
+  'scale',
+  'redeploy',
+])
 export type PipelineTrigger = z.infer<typeof PipelineTrigger>
 
 /** Start a pipeline at a ref (branch or tag, resolved now) or at an exact commit. */
@@ -72,3 +81,39 @@ export const PipelineListQuery = PageQuery.extend({
   /** User id of the person who triggered it. */
   actor: Id.optional(),
 })
+
+export const DecisionBody = z.object({ comment: z.string().trim().min(1, 'say why').max(2000) }).strict()
+
+export const ApprovalRecord = z.object({
+  id: Id,
+  user: z.string(),
+  decision: z.enum(['approved', 'rejected']),
+  comment: z.string(),
+  digest: z.string().nullable(),
+  createdAt: Timestamp,
+})
+export type ApprovalRecord = z.infer<typeof ApprovalRecord>
+
+/** What an approver sees: what exactly is being promoted, and the state of the stage. */
+export const ApprovalState = z.object({
+  stageId: Id,
+  environment: z.string(),
+  status: StageStatus,
+  required: z.number(),
+  approvals: z.array(ApprovalRecord),
+  commitSha: z.string(),
+  ref: z.string(),
+  imageDigest: z.string().nullable(),
+  allowSelfApproval: z.boolean(),
+  triggeredBy: z.string().nullable(),
+})
+
+export const LogQuery = z.object({
+  /** Lines after this sequence number (0 = from the start). */
+  after: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+})
+
+/** [seq, epoch ms, text] */
+export const LogLine = z.tuple([z.number(), z.number(), z.string()])
+export const LogPage = z.object({ lines: z.array(LogLine), lastSeq: z.number(), complete: z.boolean() })

@@ -15,6 +15,9 @@ export type RunEvent =
 
 export const eventsKey = (prefix: string, projectId: string) => `${prefix}:events:${projectId}`
 
+/** A stage's live log: stream entries with id `0-<seq>` (see the worker's StageLog). */
+export const logStreamKey = (prefix: string, stageId: string) => `${prefix}:logs:${stageId}`
+
 /**
  * Appends an event to the project's Redis stream (bounded to ~1000 entries). The database
  * stays the truth: a lost event only delays the browser until its next refresh.

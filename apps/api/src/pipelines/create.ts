@@ -2,9 +2,12 @@ import type { PipelineTrigger } from '@slipway/contracts'
 import type { Prisma, Project } from '@slipway/db'
 import { enqueueInTx } from '@slipway/jobs'
 import { planStages } from '@slipway/pipeline'
+import { type Change, cancelPipeline } from '@slipway/runs'
 
 export interface NewPipeline {
   project: Project
+  /** Operations (rollback, scale, redeploy) run one deploy stage with a known image. */
+  operation?: { environmentId: string; imageDigest: string }
   ref: string
   commitSha: string
   commitTitle?: string | null
@@ -13,7 +16,8 @@ export interface NewPipeline {
 }
 
 /**
- * Creates a pipeline with its stages and, in the same transaction, the outbox job that
+ * Creates a pipeline with its stages (and supersedes older queued pipelines of the same ref
+ * when the project says so; their changes are returned for publishing) and, in the same transaction, the outbox job that
  * starts it: a crash after the commit cannot lose the pipeline's first step, and a crash
  * before it leaves nothing behind.
  */
@@ -29,6 +33,9 @@ export async function createPipeline(tx: Prisma.TransactionClient, input: NewPip
     where: { projectId: input.project.id },
     select: { id: true, name: true, position: true, requiredApprovals: true },
   })
+  const stages = input.operation
+    ? [{ position: 0, kind: 'deploy' as const, environmentId: input.operation.environmentId }]
+    : planStages(environments)
   const pipeline = await tx.pipeline.create({
     data: {
       projectId: input.project.id,
@@ -38,13 +45,29 @@ export async function createPipeline(tx: Prisma.TransactionClient, input: NewPip
       commitTitle: input.commitTitle ?? null,
       trigger: input.trigger,
       actorUserId: input.actorUserId ?? null,
-      stages: { create: planStages(environments) },
+      imageDigest: input.operation?.imageDigest ?? null,
+      stages: { create: stages },
     },
     include: { stages: { orderBy: { position: 'asc' } } },
   })
   await enqueueInTx(tx, 'pipeline.advance', { pipelineId: pipeline.id })
+  const changes: Change[] = []
+  if (input.project.supersedeQueued && !input.operation) {
+    // Older pipelines of the same ref that have not started yet will never be worth running.
+    const older = await tx.pipeline.findMany({
+      where: {
+        projectId: input.project.id,
+        ref: input.ref,
+        status: 'queued',
+        number: { lt: pipeline.number },
+      },
+      select: { id: true },
+    })
+    for (const { id } of older)
+      changes.push(await cancelPipeline(tx, id, `superseded by #${pipeline.number}`))
+  }
   if (input.project.gitlabBaseUrl && input.project.gitlabTokenEnc) {
     await enqueueInTx(tx, 'gitlab.commitStatus', { pipelineId: pipeline.id, state: 'pending' })
   }
-  return pipeline
+  return { pipeline, changes }
 }

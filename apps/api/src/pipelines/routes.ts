@@ -90,8 +90,8 @@ export function pipelineRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         const commitSha =
           request.body.sha ??
           (await resolveRef(project.gitUrl, ref, { signal: AbortSignal.timeout(20_000) })).sha
-        const created = await deps.db.$transaction(async (tx) => {
-          const pipeline = await createPipeline(tx, {
+        const { pipeline: created, changes } = await deps.db.$transaction(async (tx) => {
+          const result = await createPipeline(tx, {
             project,
             ref,
             commitSha,
@@ -101,13 +101,13 @@ export function pipelineRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           await audit(tx, request, {
             action: 'pipeline.create',
             targetType: 'pipeline',
-            targetId: pipeline.id,
+            targetId: result.pipeline.id,
             projectId: project.id,
-            after: { number: pipeline.number, ref, commitSha },
+            after: { number: result.pipeline.number, ref, commitSha },
           })
-          return pipeline
+          return result
         })
-        await deps.outbox.kick()
+        await Promise.all([deps.outbox.kick(), ...changes.map((change) => deps.publish(change))])
         const row = await deps.db.pipeline.findUniqueOrThrow({
           where: { id: created.id },
           include: pipelineInclude,

@@ -3,6 +3,7 @@ import { GitlabPushEvent, Id, type WebhookOutcome, WebhookReply } from '@slipway
 import { AppError } from '@slipway/core'
 import { Prisma, secretContext } from '@slipway/db'
 import { parsePushedRef, refSelected } from '@slipway/pipeline'
+import type { Change } from '@slipway/runs'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { safeEqual } from '../auth/crypto.ts'
@@ -99,6 +100,7 @@ export function gitlabWebhookRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           })
         }
 
+        const superseded: Change[] = []
         try {
           return await deps.db.$transaction(async (tx) => {
             if (!parsed) return record(tx, 'ignored', { reason: `${event} events do not start pipelines` })
@@ -122,7 +124,7 @@ export function gitlabWebhookRoutes(deps: AppDeps): FastifyPluginAsyncZod {
               return record(tx, 'rejected', { ...fields, reason: 'after is not a commit SHA' })
             }
             const commit = payload.commits?.find((c) => c.id === payload.after)
-            const pipeline = await createPipeline(tx, {
+            const { pipeline, changes } = await createPipeline(tx, {
               project,
               ref: ref.name,
               commitSha: payload.after,
@@ -137,6 +139,7 @@ export function gitlabWebhookRoutes(deps: AppDeps): FastifyPluginAsyncZod {
               after: { number: pipeline.number, ref: ref.name, commitSha: payload.after, event },
               actor: `gitlab webhook (${payload.user_username ?? 'unknown user'})`,
             })
+            superseded.push(...changes)
             return record(tx, 'started', { ...fields, pipelineId: pipeline.id })
           })
         } catch (error) {
@@ -153,6 +156,7 @@ export function gitlabWebhookRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           throw error
         } finally {
           void deps.outbox.kick()
+          for (const change of superseded) void deps.publish(change)
         }
       },
     )

@@ -1,11 +1,10 @@
 import type { Logger } from '@slipway/core'
 import type { Db, Prisma } from '@slipway/db'
+import { logStreamKey } from '@slipway/runs'
 import type { Redis } from 'ioredis'
 
 /** One log line: sequence number (from 1, per stage), time (epoch ms), masked text. */
 export type LogLine = [seq: number, at: number, text: string]
-
-export const logStreamKey = (prefix: string, stageId: string) => `${prefix}:logs:${stageId}`
 
 /** Replaces every occurrence of a secret value with a mask. Values shorter than 4 are left alone. */
 export function masker(secrets: readonly string[]): (text: string) => string {

@@ -1,0 +1,344 @@
+import {
+  ContainerLogs,
+  EnvironmentInstances,
+  Pipeline,
+  Release,
+  RollbackBody,
+  ScaleBody,
+} from '@slipway/contracts'
+import { AppError, errorMessage } from '@slipway/core'
+import type { Prisma, Project } from '@slipway/db'
+import { discoverSite, labelKeys } from '@slipway/deploy'
+import { DiscoveryRegistry } from '@slipway/gateway'
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import type { AppDeps } from '../deps.ts'
+import { requireProject } from '../http/access.ts'
+import { audit } from '../http/audit.ts'
+import { createPipeline } from '../pipelines/create.ts'
+import { actorNames, pipelineInclude, pipelineView } from '../pipelines/view.ts'
+import { findEnvironment } from './routes.ts'
+
+const Params = z.object({ project: z.string().min(1).max(100), environment: z.string().min(1).max(100) })
+
+type ReleaseRow = Prisma.ReleaseGetPayload<{ include: { pipeline: true } }>
+
+/**
+ * An environment's releases and the operations on it: rollback to a kept release, scale,
+ * redeploy. Operations are pipelines with one deploy stage (trigger rollback/scale/
+ * redeploy): the same rolling path, logs, cancel and audit as any deploy, by digest.
+ */
+export function environmentOperationRoutes(deps: AppDeps): FastifyPluginAsyncZod {
+  const registry = new DiscoveryRegistry({ redis: deps.redis, prefix: deps.redisPrefix, logger: deps.logger })
+
+  async function releaseViews(rows: ReleaseRow[]): Promise<Release[]> {
+    const versions = await deps.db.configVersion.findMany({
+      where: { id: { in: rows.map((r) => r.configVersionId).filter((id): id is string => id !== null) } },
+      select: { id: true, version: true },
+    })
+    const users = await deps.db.user.findMany({
+      where: { id: { in: rows.map((r) => r.actorUserId).filter((id): id is string => id !== null) } },
+      select: { id: true, email: true },
+    })
+    return rows.map((row) => ({
+      id: row.id,
+      number: row.number,
+      kind: row.kind,
+      status: row.status,
+      image: row.image,
+      digest: row.digest,
+      replicas: row.replicas,
+      configVersion: versions.find((v) => v.id === row.configVersionId)?.version ?? null,
+      pipeline: row.pipeline
+        ? {
+            id: row.pipeline.id,
+            number: row.pipeline.number,
+            commitSha: row.pipeline.commitSha,
+            ref: row.pipeline.ref,
+          }
+        : null,
+      actor: users.find((u) => u.id === row.actorUserId)?.email ?? null,
+      error: row.error,
+      createdAt: row.createdAt,
+      finishedAt: row.finishedAt,
+    }))
+  }
+
+  async function startOperation(
+    request: Parameters<typeof requireProject>[1],
+    project: Project,
+    actorUserId: string,
+    environmentId: string,
+    kind: 'rollback' | 'scale' | 'redeploy',
+    source: ReleaseRow,
+    details: Record<string, unknown>,
+    tx: Prisma.TransactionClient,
+  ) {
+    const { pipeline } = await createPipeline(tx, {
+      project,
+      ref: source.pipeline?.ref ?? 'release',
+      commitSha: source.pipeline?.commitSha ?? '0'.repeat(40),
+      commitTitle: `${kind} to release #${source.number}`,
+      trigger: kind,
+      actorUserId,
+      operation: { environmentId, imageDigest: source.image },
+    })
+    await audit(tx, request, {
+      action: `environment.${kind}`,
+      targetType: 'environment',
+      targetId: environmentId,
+      projectId: project.id,
+      after: { release: source.number, image: source.image, pipeline: pipeline.number, ...details },
+    })
+    return pipeline
+  }
+
+  async function operationResponse(pipelineId: string) {
+    await deps.outbox.kick()
+    const row = await deps.db.pipeline.findUniqueOrThrow({
+      where: { id: pipelineId },
+      include: pipelineInclude,
+    })
+    return pipelineView(row, await actorNames(deps.db, [row]))
+  }
+
+  return async (app) => {
+    app.get(
+      '/api/projects/:project/environments/:environment/releases',
+      { schema: { tags: ['releases'], params: Params, response: { 200: z.array(Release) } } },
+      async (request) => {
+        const { project } = await requireProject(deps, request, request.params.project, 'project.read')
+        const env = await findEnvironment(deps.db, project.id, request.params.environment)
+        const rows = await deps.db.release.findMany({
+          where: { environmentId: env.id },
+          orderBy: { number: 'desc' },
+          take: 100,
+          include: { pipeline: true },
+        })
+        return releaseViews(rows)
+      },
+    )
+
+    app.post(
+      '/api/projects/:project/environments/:environment/rollback',
+      { schema: { tags: ['releases'], params: Params, body: RollbackBody, response: { 201: Pipeline } } },
+      async (request, reply) => {
+        const found = await requireProject(deps, request, request.params.project, 'project.read')
+        const env = await findEnvironment(deps.db, found.project.id, request.params.environment)
+        const { project, actor } = await requireProject(deps, request, found.project.id, 'deploy', {
+          environmentProtected: env.protected,
+        })
+        const pipeline = await deps.db.$transaction(async (tx) => {
+          const live = await tx.release.findFirst({
+            where: { environmentId: env.id, status: 'live' },
+            orderBy: { number: 'desc' },
+          })
+          const target = request.body.releaseNumber
+            ? await tx.release.findUnique({
+                where: {
+                  environmentId_number: { environmentId: env.id, number: request.body.releaseNumber },
+                },
+                include: { pipeline: true },
+              })
+            : await tx.release.findFirst({
+                where: {
+                  environmentId: env.id,
+                  status: 'superseded',
+                  number: { lt: live?.number ?? Number.MAX_SAFE_INTEGER },
+                },
+                orderBy: { number: 'desc' },
+                include: { pipeline: true },
+              })
+          if (!target) throw new AppError('NOT_FOUND', 'no earlier release to roll back to')
+          if (target.status !== 'superseded' && target.status !== 'live') {
+            throw new AppError(
+              'CONFLICT',
+              `release #${target.number} never went live (${target.status}); pick one that did`,
+            )
+          }
+          if (live && target.id === live.id)
+            throw new AppError('CONFLICT', `release #${target.number} is already live`)
+          return startOperation(
+            request,
+            project,
+            actor.user.id,
+            env.id,
+            'rollback',
+            target,
+            { from: live?.number ?? null },
+            tx,
+          )
+        })
+        return reply.status(201).send(await operationResponse(pipeline.id))
+      },
+    )
+
+    for (const kind of ['scale', 'redeploy'] as const) {
+      app.post(
+        `/api/projects/:project/environments/:environment/${kind}`,
+        {
+          schema: {
+            tags: ['releases'],
+            params: Params,
+            body: kind === 'scale' ? ScaleBody : z.object({}).strict(),
+            response: { 201: Pipeline, 200: z.object({ replicas: z.number(), deployed: z.literal(false) }) },
+          },
+        },
+        async (request, reply) => {
+          const found = await requireProject(deps, request, request.params.project, 'project.read')
+          const env = await findEnvironment(deps.db, found.project.id, request.params.environment)
+          const { project, actor } = await requireProject(deps, request, found.project.id, 'deploy', {
+            environmentProtected: env.protected,
+          })
+          const replicas =
+            kind === 'scale' ? (request.body as unknown as z.infer<typeof ScaleBody>).replicas : env.replicas
+          const pipeline = await deps.db.$transaction(async (tx) => {
+            if (kind === 'scale') {
+              await tx.environment.update({ where: { id: env.id }, data: { replicas } })
+            }
+            const live = await tx.release.findFirst({
+              where: { environmentId: env.id, status: 'live' },
+              orderBy: { number: 'desc' },
+              include: { pipeline: true },
+            })
+            if (!live) {
+              if (kind === 'redeploy')
+                throw new AppError('CONFLICT', `nothing is live in ${env.name} to redeploy`)
+              await audit(tx, request, {
+                action: 'environment.scale',
+                targetType: 'environment',
+                targetId: env.id,
+                projectId: project.id,
+                before: { replicas: env.replicas },
+                after: { replicas },
+              })
+              return undefined
+            }
+            return startOperation(
+              request,
+              project,
+              actor.user.id,
+              env.id,
+              kind,
+              live,
+              { replicas, before: env.replicas },
+              tx,
+            )
+          })
+          if (!pipeline) return reply.status(200).send({ replicas, deployed: false as const })
+          return reply.status(201).send(await operationResponse(pipeline.id))
+        },
+      )
+    }
+
+    app.get(
+      '/api/projects/:project/environments/:environment/instances',
+      { schema: { tags: ['releases'], params: Params, response: { 200: EnvironmentInstances } } },
+      async (request) => {
+        const { project } = await requireProject(deps, request, request.params.project, 'project.read')
+        const env = await deps.db.environment.findUniqueOrThrow({
+          where: { projectId_name: { projectId: project.id, name: request.params.environment } },
+          include: { hosts: { include: { host: true } }, releases: { select: { id: true, number: true } } },
+        })
+        const hosts = env.hosts.map(({ host }) => ({
+          name: host.name,
+          driver: deps.hosts.get(deps.hostRecord(host)),
+        }))
+        const [inventories, discovery] = await Promise.all([
+          discoverSite(hosts, project.slug, env.name, AbortSignal.timeout(8000), 5000),
+          registry.list(project.slug, env.name).catch(() => []),
+        ])
+        const numberOf = (id: string) => env.releases.find((r) => r.id === id)?.number ?? null
+        const instances = inventories.flatMap((inventory) =>
+          inventory.running.map((instance) => {
+            const entry = discovery.find((d) => d.id === instance.id)
+            return {
+              id: instance.id,
+              host: instance.host,
+              port: instance.port,
+              containerId: instance.containerId,
+              state: 'running',
+              release: { id: instance.release, number: numberOf(instance.release) },
+              image: instance.image,
+              inGateway: Boolean(entry),
+              lastHeartbeatAt: entry ? new Date(entry.lastHeartbeatAt) : null,
+            }
+          }),
+        )
+        const broken = inventories.flatMap((inventory) =>
+          inventory.broken.map((container) => ({
+            id: container.labels[labelKeys.instance] ?? container.name,
+            host: inventory.host,
+            port: container.hostPort ?? null,
+            containerId: container.id,
+            state: container.state,
+            release: {
+              id: container.labels[labelKeys.release] ?? '',
+              number: numberOf(container.labels[labelKeys.release] ?? ''),
+            },
+            image: container.image,
+            inGateway: false,
+            lastHeartbeatAt: null,
+          })),
+        )
+        return {
+          instances: [...instances, ...broken],
+          unreachable: inventories
+            .filter((i) => i.error)
+            .map((i) => ({ host: i.host, error: errorMessage(i.error) })),
+          discovery,
+        }
+      },
+    )
+
+    app.get(
+      '/api/projects/:project/environments/:environment/instances/:host/:containerId/logs',
+      {
+        schema: {
+          tags: ['releases'],
+          params: Params.extend({
+            host: z.string().min(1).max(100),
+            containerId: z.string().regex(/^[0-9a-f]{12,64}$/),
+          }),
+          querystring: z.object({ tail: z.coerce.number().int().min(1).max(5000).default(500) }),
+          response: { 200: ContainerLogs },
+        },
+      },
+      async (request) => {
+        const { project } = await requireProject(deps, request, request.params.project, 'config.read')
+        const env = await deps.db.environment.findUniqueOrThrow({
+          where: { projectId_name: { projectId: project.id, name: request.params.environment } },
+          include: { hosts: { include: { host: true } } },
+        })
+        const host = env.hosts.find(({ host }) => host.name === request.params.host)?.host
+        if (!host) throw new AppError('NOT_FOUND', `host ${request.params.host} is not in ${env.name}`)
+        const driver = deps.hosts.get(deps.hostRecord(host))
+        const info = await driver.inspect(request.params.containerId)
+        if (
+          !info ||
+          info.labels[labelKeys.project] !== project.slug ||
+          info.labels[labelKeys.environment] !== env.name
+        ) {
+          throw new AppError('NOT_FOUND', 'no such instance in this environment')
+        }
+        return { lines: await driver.logs(info.id, { tail: request.query.tail }) }
+      },
+    )
+
+    app.get(
+      '/api/discovery/:project/:environment',
+      {
+        schema: {
+          tags: ['discovery'],
+          params: Params,
+          response: { 200: EnvironmentInstances.shape.discovery },
+        },
+      },
+      async (request) => {
+        const { project } = await requireProject(deps, request, request.params.project, 'project.read')
+        await findEnvironment(deps.db, project.id, request.params.environment)
+        return registry.list(project.slug, request.params.environment)
+      },
+    )
+  }
+}

@@ -1,0 +1,183 @@
+import { ApprovalState, DecisionBody, Id, Pipeline } from '@slipway/contracts'
+import { AppError } from '@slipway/core'
+import { cancelPipeline, decide, retryStage } from '@slipway/runs'
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import type { AppDeps } from '../deps.ts'
+import { requireProject } from '../http/access.ts'
+import { audit } from '../http/audit.ts'
+import { createPipeline } from './create.ts'
+import { actorNames, pipelineInclude, pipelineView } from './view.ts'
+
+const Params = z.object({ id: Id })
+const StageParams = Params.extend({ stageId: Id })
+
+/** Cancel, retry, re-run and approvals: people acting on a pipeline. */
+export function pipelineActionRoutes(deps: AppDeps): FastifyPluginAsyncZod {
+  async function load(id: string) {
+    const row = await deps.db.pipeline.findUnique({ where: { id }, include: pipelineInclude })
+    if (!row) throw new AppError('NOT_FOUND', 'pipeline not found')
+    return row
+  }
+  async function view(id: string) {
+    const row = await load(id)
+    return pipelineView(row, await actorNames(deps.db, [row]))
+  }
+
+  return async (app) => {
+    app.post(
+      '/api/pipelines/:id/cancel',
+      { schema: { tags: ['pipelines'], params: Params, response: { 200: Pipeline } } },
+      async (request) => {
+        const pipeline = await load(request.params.id)
+        const { actor } = await requireProject(deps, request, pipeline.projectId, 'pipeline.cancel')
+        const change = await deps.db.$transaction(async (tx) => {
+          const result = await cancelPipeline(tx, pipeline.id, `canceled by ${actor.user.email}`)
+          await audit(tx, request, {
+            action: 'pipeline.cancel',
+            targetType: 'pipeline',
+            targetId: pipeline.id,
+            projectId: pipeline.projectId,
+            before: { status: pipeline.status },
+          })
+          return result
+        })
+        await deps.publish(change)
+        return view(pipeline.id)
+      },
+    )
+
+    app.post(
+      '/api/pipelines/:id/stages/:stageId/retry',
+      { schema: { tags: ['pipelines'], params: StageParams, response: { 200: Pipeline } } },
+      async (request) => {
+        const pipeline = await load(request.params.id)
+        await requireProject(deps, request, pipeline.projectId, 'pipeline.retry')
+        const change = await deps.db.$transaction(async (tx) => {
+          const result = await retryStage(tx, pipeline.id, request.params.stageId)
+          await audit(tx, request, {
+            action: 'stage.retry',
+            targetType: 'stage',
+            targetId: request.params.stageId,
+            projectId: pipeline.projectId,
+          })
+          return result
+        })
+        await deps.publish(change)
+        return view(pipeline.id)
+      },
+    )
+
+    app.post(
+      '/api/pipelines/:id/rerun',
+      { schema: { tags: ['pipelines'], params: Params, response: { 201: Pipeline } } },
+      async (request, reply) => {
+        const original = await load(request.params.id)
+        const { actor, project } = await requireProject(deps, request, original.projectId, 'pipeline.trigger')
+        const { pipeline: created, changes } = await deps.db.$transaction(async (tx) => {
+          const result = await createPipeline(tx, {
+            project,
+            ref: original.ref,
+            commitSha: original.commitSha,
+            commitTitle: original.commitTitle,
+            trigger: 'rerun',
+            actorUserId: actor.user.id,
+          })
+          await audit(tx, request, {
+            action: 'pipeline.rerun',
+            targetType: 'pipeline',
+            targetId: result.pipeline.id,
+            projectId: project.id,
+            after: { number: result.pipeline.number, rerunOf: original.number },
+          })
+          return result
+        })
+        await Promise.all([deps.outbox.kick(), ...changes.map((change) => deps.publish(change))])
+        return reply.status(201).send(await view(created.id))
+      },
+    )
+
+    app.get(
+      '/api/pipelines/:id/stages/:stageId/approval',
+      { schema: { tags: ['approvals'], params: StageParams, response: { 200: ApprovalState } } },
+      async (request) => {
+        const pipeline = await load(request.params.id)
+        await requireProject(deps, request, pipeline.projectId, 'project.read')
+        const stage = await deps.db.stage.findFirst({
+          where: { id: request.params.stageId, pipelineId: pipeline.id, kind: 'approval' },
+          include: { environment: true, approvals: { orderBy: { createdAt: 'asc' } } },
+        })
+        if (!stage?.environment) throw new AppError('NOT_FOUND', 'approval stage not found')
+        const users = await deps.db.user.findMany({
+          where: {
+            id: { in: [...stage.approvals.map((a) => a.userId), pipeline.actorUserId ?? ''].filter(Boolean) },
+          },
+          select: { id: true, email: true },
+        })
+        const email = (id: string | null) => users.find((u) => u.id === id)?.email ?? null
+        return {
+          stageId: stage.id,
+          environment: stage.environment.name,
+          status: stage.status,
+          required: Math.max(1, stage.environment.requiredApprovals),
+          approvals: stage.approvals.map((a) => ({
+            id: a.id,
+            user: email(a.userId) ?? a.userId,
+            decision: a.decision as 'approved' | 'rejected',
+            comment: a.comment,
+            digest: a.digest,
+            createdAt: a.createdAt,
+          })),
+          commitSha: pipeline.commitSha,
+          ref: pipeline.ref,
+          imageDigest: pipeline.imageDigest,
+          allowSelfApproval: stage.environment.allowSelfApproval,
+          triggeredBy: email(pipeline.actorUserId),
+        }
+      },
+    )
+
+    for (const decision of ['approve', 'reject'] as const) {
+      app.post(
+        `/api/pipelines/:id/stages/:stageId/${decision}`,
+        {
+          schema: {
+            tags: ['approvals'],
+            params: StageParams,
+            body: DecisionBody,
+            response: { 200: Pipeline },
+          },
+        },
+        async (request) => {
+          const pipeline = await load(request.params.id)
+          const { actor, role } = await requireProject(deps, request, pipeline.projectId, 'project.read')
+          const change = await deps.db.$transaction(async (tx) => {
+            const result = await decide(tx, {
+              pipelineId: pipeline.id,
+              stageId: request.params.stageId,
+              user: { id: actor.user.id, isAdmin: actor.user.isAdmin },
+              role,
+              decision: decision === 'approve' ? 'approved' : 'rejected',
+              comment: request.body.comment,
+            })
+            await audit(tx, request, {
+              action: `approval.${decision}`,
+              targetType: 'stage',
+              targetId: request.params.stageId,
+              projectId: pipeline.projectId,
+              after: {
+                comment: request.body.comment,
+                digest: pipeline.imageDigest,
+                approvals: result.approvals,
+                required: result.required,
+              },
+            })
+            return result
+          })
+          await deps.publish(change)
+          return view(pipeline.id)
+        },
+      )
+    }
+  }
+}
