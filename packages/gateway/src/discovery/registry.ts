@@ -179,7 +179,7 @@ export class DiscoveryRegistry {
   ): Promise<RegistryWatch> {
     const { channel } = discoveryKeys(this.#prefix, project, environment)
     return watchSite({
-      subscribe: (handler) => this.#subscriber.on(channel, handler),
+      subscribe: (handler) => redisCall(`subscribe ${channel}`, this.#subscriber.on(channel, handler)),
       read: (signal) => this.snapshot(project, environment, { signal }),
       onChange,
       options,
