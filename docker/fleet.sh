@@ -157,14 +157,18 @@ host_up() {
   dir=$STATE/hosts/$name
   run=$RUN/$name
   mkdir -p "$dir" "$run"
-  if pid_alive "$dir/docker.pid"; then return; fi
   br=sw${HASH}-$idx
   subnet=10.$((100 + 16#${HASH:0:2} % 100)).$idx
   if ! ip link show "$br" >/dev/null 2>&1; then
     ip link add name "$br" type bridge
     ip addr add "$subnet.1/24" dev "$br"
   fi
+  # A bridge without a fixed MAC takes the lowest MAC of its ports and changes it when that
+  # container goes away; its neighbours keep the old MAC in their ARP cache and stall for
+  # seconds. A MAC set by hand never changes.
+  ip link set "$br" address "02:00:${HASH:0:2}:${HASH:2:2}:$(printf %02x "$idx"):01"
   ip link set "$br" up
+  if pid_alive "$dir/docker.pid"; then return; fi
   log "starting dockerd $name (bridge $br, $subnet.0/24)"
   setsid dockerd --data-root "$dir/data" --exec-root "$run/exec" -H "unix://$run/docker.sock" \
     --pidfile "$dir/docker.pid" --storage-driver=vfs --bridge "$br" --iptables=false \
