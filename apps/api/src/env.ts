@@ -17,6 +17,11 @@ const apiEnvSchema = z
     SLIPWAY_SECRET_KEYS: keyringSpecSchema,
     /** Folder with the built dashboard (apps/web/dist); empty = do not serve it. */
     SLIPWAY_WEB_DIST: z.string().default(''),
+    /** Prefix of every Redis key, stream and BullMQ queue (API and workers must agree). */
+    SLIPWAY_REDIS_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,40}$/)
+      .default('slipway'),
     /** pino level. */
     LOG_LEVEL: logLevel.default('info'),
     /** Connections in the API's PostgreSQL pool. */

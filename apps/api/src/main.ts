@@ -26,7 +26,7 @@ const secrets = createSecretBox(parseKeyring(env.SLIPWAY_SECRET_KEYS))
 const db = createDb({ url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE })
 const redis = new Redis(env.REDIS_URL, { lazyConnect: false })
 redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'))
-const redisPrefix = 'slipway'
+const redisPrefix = env.SLIPWAY_REDIS_PREFIX
 const queues = new Queues(redis, redisPrefix)
 const outbox = new OutboxDispatcher(db, queues, logger)
 

@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto'
-import { decideInstance, decideProject } from '@slipway/policy'
+import { decideApproval, decideInstance, decideProject } from '@slipway/policy'
 import { describe, expect } from 'vitest'
 import { sessionCookie } from '../src/auth/actor.ts'
 import { sha256 } from '../src/auth/crypto.ts'
 import { apiTest as test } from '../src/test-app.ts'
-import { type AccessRule, catalog, specialRoutes } from './support/catalog.ts'
+import { casesOf, catalog, specialRoutes } from './support/catalog.ts'
+import type { AccessRule } from './support/catalog-types.ts'
 import { discoverRoutes, fastifyPath, mutatingMethods, routeKey } from './support/routes.ts'
 import { describeResponse, send, watchChanges } from './support/send.ts'
-import { buildWorld, everyone, isRole, type Who } from './support/world.ts'
+import { buildWorld, everyone, isRole, type Who, type World } from './support/world.ts'
 
 type Expected = { allowed: true } | { allowed: false; status: number; code: string }
 
@@ -15,20 +16,40 @@ const allowed: Expected = { allowed: true }
 const refused = (status: number, code: string): Expected => ({ allowed: false, status, code })
 
 /** What @slipway/policy says a person may do, as the HTTP answer it implies. */
-function expectedFor(rule: AccessRule, who: Who): Expected {
+function expectedFor(rule: AccessRule, who: Who, world: World): Expected {
   if (who === 'anonymous') return refused(401, 'UNAUTHENTICATED')
   const subject = { isAdmin: who === 'instance-admin', role: isRole(who) ? who : undefined }
+  const verdict = (decision: { allowed: boolean }) => (decision.allowed ? allowed : refused(403, 'FORBIDDEN'))
   switch (rule.kind) {
     case 'self':
       return allowed
     case 'instance':
-      return decideInstance(subject, rule.action).allowed ? allowed : refused(403, 'FORBIDDEN')
+      return verdict(decideInstance(subject, rule.action))
     case 'project':
       // Non-members are not told that the project exists.
       if (!subject.isAdmin && !subject.role) return refused(404, 'NOT_FOUND')
-      return decideProject(subject, rule.action).allowed ? allowed : refused(403, 'FORBIDDEN')
+      return verdict(decideProject(subject, rule.action, rule.context))
+    case 'approval': {
+      if (!subject.isAdmin && !subject.role) return refused(404, 'NOT_FOUND')
+      const approver = world.users[who]?.id ?? ''
+      return verdict(
+        decideApproval(subject, {
+          triggeredByUserId: rule.ownPipeline ? approver : world.target.id,
+          approverUserId: approver,
+          allowSelfApproval: false,
+          alreadyApprovedBy: [],
+        }),
+      )
+    }
   }
 }
+
+const ruleName = (rule: AccessRule): string =>
+  rule.kind === 'project' || rule.kind === 'instance'
+    ? rule.action
+    : rule.kind === 'approval'
+      ? 'approval.decide'
+      : 'own things'
 
 describe('permission matrix: every mutating route × every person', () => {
   test('every mutating route the app serves has a matrix entry', async ({ app }) => {
@@ -49,9 +70,10 @@ describe('permission matrix: every mutating route × every person', () => {
     expect(problems).toEqual([])
   })
 
-  for (const [key, entry] of Object.entries(catalog)) {
+  const cases = Object.keys(catalog).flatMap((key) => casesOf(key).map((entry) => ({ key, entry })))
+  for (const { key, entry } of cases) {
     const [method = '', path = ''] = key.split(' ')
-    test(`${key} (${entry.rule.kind === 'self' ? 'own things' : entry.rule.action})`, async ({
+    test(`${key} (${ruleName(entry.rule)}${entry.label ? `, ${entry.label}` : ''})`, async ({
       app,
       db,
       deps,
@@ -62,7 +84,7 @@ describe('permission matrix: every mutating route × every person', () => {
       for (const who of everyone) {
         const request = await entry.prepare({ db, world }, who)
         expect(request.url.split('/').length, `${path} filled for ${who}`).toBe(path.split('/').length)
-        const expected = expectedFor(entry.rule, who)
+        const expected = expectedFor(entry.rule, who, world)
         const lastAudit = await db.auditEvent.findFirst({ orderBy: { id: 'desc' } })
         const changes = await watchChanges(deps)
         const response = await send(app, method, request, world.users[who]?.headers)
@@ -105,7 +127,7 @@ describe('CSRF', () => {
     const problems: string[] = []
     const routes = discoverRoutes(app).filter((route) => mutatingMethods.has(route.method))
     for (const key of routes.map(routeKey).filter((key) => !csrfExempt.has(key))) {
-      const entry = catalog[key]
+      const entry = casesOf(key)[0]
       if (!entry) {
         problems.push(`route ${key} has no matrix entry`)
         continue

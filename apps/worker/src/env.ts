@@ -24,6 +24,11 @@ const workerEnvSchema = z
     SLIPWAY_PUBLIC_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:3000'),
     /** The nginx gateway folder this worker keeps in line with discovery (fleet: GATEWAY_DIR); unset = none. */
     GATEWAY_DIR: z.string().min(1).optional(),
+    /** Prefix of every Redis key, stream and BullMQ queue (API and workers must agree). */
+    SLIPWAY_REDIS_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,40}$/)
+      .default('slipway'),
     /** pino level. */
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })

@@ -1,33 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import type { InstanceAction, ProjectAction } from '@slipway/policy'
-import type { AppDeps } from '../../src/deps.ts'
 import { makeProject, makeUser } from '../../src/test-app.ts'
-import { addMembers, suffix, unique, type Who, type World } from './world.ts'
-
-/** Who may call a route, in the terms of @slipway/policy. */
-export type AccessRule =
-  | { kind: 'project'; action: ProjectAction }
-  | { kind: 'instance'; action: InstanceAction }
-  /** Any signed-in person, on their own things (tokens, their session). */
-  | { kind: 'self' }
-
-interface CaseContext {
-  db: AppDeps['db']
-  world: World
-}
-
-export interface PreparedRequest {
-  url: string
-  body?: unknown
-}
-
-export interface RouteCase {
-  rule: AccessRule
-  /** Does an allowed request write an audit event? (default true) */
-  audited?: boolean
-  /** A valid request for `who`, creating first whatever it acts on. */
-  prepare(ctx: CaseContext, who: Who): Promise<PreparedRequest>
-}
+import { runCatalog } from './catalog-runs.ts'
+import type { CaseContext, RouteCase } from './catalog-types.ts'
+import { addMembers, suffix, unique, type Who } from './world.ts'
 
 const projectUrl = (ctx: CaseContext, rest = '') => `/api/projects/${ctx.world.project.slug}${rest}`
 const environmentUrl = (ctx: CaseContext, rest = '') =>
@@ -39,7 +14,7 @@ const selfId = (ctx: CaseContext, who: Who) => ctx.world.users[who]?.id ?? ctx.w
  * A valid request for every mutating route, keyed `METHOD /path`. The permission matrix sends
  * each to every person; the fuzz test mangles them.
  */
-export const catalog: Record<string, RouteCase> = {
+export const catalog: Record<string, RouteCase | RouteCase[]> = {
   'POST /api/auth/logout': {
     rule: { kind: 'self' },
     audited: false,
@@ -206,6 +181,13 @@ export const catalog: Record<string, RouteCase> = {
       return { url: `/api/registries/${registry.id}` }
     },
   },
+  ...runCatalog,
+}
+
+/** Every variant of a route's valid request. */
+export const casesOf = (key: string): RouteCase[] => {
+  const entry = catalog[key]
+  return entry === undefined ? [] : Array.isArray(entry) ? entry : [entry]
 }
 
 /** Mutating routes with their own rules, tested on their own (permissions.test.ts). */

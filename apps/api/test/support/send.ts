@@ -1,7 +1,7 @@
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
 import type { App } from '../../src/app.ts'
 import type { AppDeps } from '../../src/deps.ts'
-import type { PreparedRequest } from './catalog.ts'
+import type { PreparedRequest } from './catalog-types.ts'
 import { changedTables, dbSnapshot, redisKeys } from './snapshot.ts'
 
 type Method = NonNullable<InjectOptions['method']>

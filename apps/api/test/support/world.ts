@@ -20,10 +20,14 @@ export const isRole = (who: Who): who is Role => (roles as readonly string[]).in
 
 type Db = AppDeps['db']
 
-/** A project with an environment, a host, a registry, and one person per `Who`. */
+/**
+ * A project with two environments (pre-release; production, protected and approved), each
+ * with a live release and an earlier one, a host, a registry, and one person per `Who`.
+ */
 export interface World {
   project: { id: string; slug: string }
   environment: { id: string; name: string }
+  production: { id: string; name: string }
   host: { id: string }
   registry: { id: string }
   /** A user with no membership anywhere: the subject of member and user changes. */
@@ -50,6 +54,28 @@ export async function buildWorld(db: Db, options: { gitUrl?: string } = {}): Pro
   const environment = await db.environment.create({
     data: { projectId: project.id, name: 'pre-release', position: 0 },
   })
+  const production = await db.environment.create({
+    data: { projectId: project.id, name: 'production', position: 1, protected: true, requiredApprovals: 1 },
+  })
+  for (const env of [environment, production]) {
+    for (const [number, status] of [
+      [1, 'superseded'],
+      [2, 'live'],
+    ] as const) {
+      const digest = `sha256:${randomBytes(32).toString('hex')}`
+      await db.release.create({
+        data: {
+          environmentId: env.id,
+          number,
+          kind: 'deploy',
+          image: `127.0.0.1:5999/test/app@${digest}`,
+          digest,
+          replicas: 1,
+          status,
+        },
+      })
+    }
+  }
   const host = await db.host.create({
     data: { name: `h-${suffix()}`, endpoint: 'unix:///tmp/slipway-none.sock' },
   })
@@ -63,6 +89,7 @@ export async function buildWorld(db: Db, options: { gitUrl?: string } = {}): Pro
   const world = {
     project: { id: project.id, slug: project.slug },
     environment: { id: environment.id, name: environment.name },
+    production: { id: production.id, name: production.name },
     host: { id: host.id },
     registry: { id: registry.id },
     target: await makeUser(db),

@@ -1,0 +1,32 @@
+import type { InstanceAction, ProjectAction, ProjectContext } from '@slipway/policy'
+import type { AppDeps } from '../../src/deps.ts'
+import type { Who, World } from './world.ts'
+
+/** Who may call a route, in the terms of @slipway/policy. */
+export type AccessRule =
+  | { kind: 'project'; action: ProjectAction; context?: ProjectContext }
+  | { kind: 'instance'; action: InstanceAction }
+  /** Any signed-in person, on their own things (tokens, their session). */
+  | { kind: 'self' }
+  /** `decideApproval`: a project role that approves, and never one's own pipeline. */
+  | { kind: 'approval'; ownPipeline: boolean }
+
+export interface CaseContext {
+  db: AppDeps['db']
+  world: World
+}
+
+export interface PreparedRequest {
+  url: string
+  body?: unknown
+}
+
+export interface RouteCase {
+  /** Tells variants of one route apart (e.g. "protected environment"). */
+  label?: string
+  rule: AccessRule
+  /** Does an allowed request write an audit event? (default true) */
+  audited?: boolean
+  /** A valid request for `who`, creating first whatever it acts on. */
+  prepare(ctx: CaseContext, who: Who): Promise<PreparedRequest>
+}

@@ -1,0 +1,97 @@
+import type { Logger } from '@slipway/core'
+import type { WorkerDeps } from './deps.ts'
+import { startGateway } from './gateway.ts'
+import { probeHosts } from './hosts/probe.ts'
+import { reportCommitStatus } from './notify/gitlab.ts'
+import { deliverNotification, fanOutPipelineEvent } from './notify/webhooks.ts'
+import { advance } from './pipelines/advance.ts'
+import { startQueueWorker } from './runtime.ts'
+import { buildStage } from './stages/build.ts'
+import { deployStage } from './stages/deploy.ts'
+import { pushStage } from './stages/push.ts'
+import { reapStages } from './stages/reaper.ts'
+import { runStage } from './stages/runner.ts'
+import { stageSecrets } from './stages/secrets.ts'
+
+export interface WorkerOptions {
+  /** Stage jobs (builds, pushes, deploys) this process runs at once. */
+  concurrency: number
+  /** The dashboard address, for links in commit statuses and notifications. */
+  publicUrl: string
+  /** Run the gateway agent for the nginx in this folder. */
+  gatewayDir?: string
+  hostProbeIntervalMs: number
+  reapIntervalMs: number
+  logger: Logger
+}
+
+export interface RunningWorker {
+  /** Stops taking jobs; running ones get `graceMs` to finish, then are released. */
+  close(graceMs: number): Promise<void>
+}
+
+/** Starts every queue worker, the periodic jobs, the outbox dispatcher and (optionally) the gateway agent. */
+export async function startWorker(deps: WorkerDeps, options: WorkerOptions): Promise<RunningWorker> {
+  const maintenance = deps.queues.get('maintenance')
+  const every = (id: 'hosts.probe' | 'stages.reap', ms: number) =>
+    maintenance.upsertJobScheduler(
+      id,
+      { every: ms },
+      { name: id, data: {}, opts: { removeOnComplete: 100, removeOnFail: 1000 } },
+    )
+  await every('hosts.probe', options.hostProbeIntervalMs)
+  await every('stages.reap', options.reapIntervalMs)
+
+  const common = {
+    connection: deps.redis,
+    prefix: deps.prefix,
+    logger: options.logger,
+    workerId: deps.workerId,
+  }
+  const workers = [
+    startQueueWorker({
+      ...common,
+      queue: 'pipelines',
+      concurrency: 8,
+      processors: { 'pipeline.advance': advance(deps) },
+    }),
+    startQueueWorker({
+      ...common,
+      queue: 'stages',
+      concurrency: options.concurrency,
+      processors: {
+        'stage.run': runStage(deps, {
+          build: buildStage,
+          push: pushStage,
+          deploy: deployStage,
+          secretsOf: stageSecrets,
+        }),
+      },
+    }),
+    startQueueWorker({
+      ...common,
+      queue: 'notifications',
+      concurrency: 4,
+      processors: {
+        'gitlab.commitStatus': reportCommitStatus(deps, options.publicUrl),
+        'notify.pipeline': fanOutPipelineEvent(deps, options.publicUrl),
+        'notify.deliver': deliverNotification(deps),
+      },
+    }),
+    startQueueWorker({
+      ...common,
+      queue: 'maintenance',
+      concurrency: 2,
+      processors: { 'hosts.probe': probeHosts(deps), 'stages.reap': reapStages(deps) },
+    }),
+  ]
+  deps.outbox.start()
+  const gateway = options.gatewayDir ? await startGateway(deps, options.gatewayDir) : undefined
+  return {
+    async close(graceMs) {
+      await Promise.all(workers.map((worker) => worker.close(graceMs)))
+      await gateway?.stop()
+      await deps.outbox.stop()
+    },
+  }
+}

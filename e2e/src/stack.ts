@@ -1,0 +1,156 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { createWriteStream } from 'node:fs'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { generateKeySpec } from '@slipway/core'
+import { createDb, type Db } from '@slipway/db'
+import { freePort } from '@slipway/docker'
+import { NginxProcess } from '@slipway/gateway'
+import { createTestDatabase, fleet, type TestDatabase } from '@slipway/testing'
+import { Redis } from 'ioredis'
+
+/** A running Slipway: an API process, worker processes, its own database, Redis prefix and gateway nginx. */
+export interface Stack {
+  url: string
+  db: Db
+  redis: Redis
+  prefix: string
+  /** Folder with the processes' logs (kept when a test fails). */
+  dir: string
+  gatewayDir: string
+  workers: Map<string, ChildProcess>
+  startWorker(id?: string, env?: Record<string, string>): Promise<string>
+  /** kill -9, as a crash. */
+  killWorker(id: string): Promise<void>
+  stopWorker(id: string): Promise<void>
+  stop(): Promise<void>
+}
+
+const root = path.resolve(import.meta.dirname, '../..')
+
+function spawnApp(app: 'api' | 'worker', env: Record<string, string>, logFile: string): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: path.join(root, 'apps', app),
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const log = createWriteStream(logFile, { flags: 'a' })
+  child.stdout?.pipe(log)
+  child.stderr?.pipe(log)
+  return child
+}
+
+async function waitHttp(url: string, child: ChildProcess, what: string, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode}`)
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(1000) })
+      if (response.ok) return
+    } catch {}
+    await sleep(100)
+  }
+  throw new Error(`${what} did not answer ${url} within ${ms} ms`)
+}
+
+async function stopChild(
+  child: ChildProcess,
+  signal: NodeJS.Signals = 'SIGTERM',
+  ms = 30_000,
+): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = once(child, 'exit')
+  child.kill(signal)
+  const timer = setTimeout(() => child.kill('SIGKILL'), ms)
+  await exited
+  clearTimeout(timer)
+}
+
+export async function startStack(
+  options: { workers?: number; workerEnv?: Record<string, string> } = {},
+): Promise<Stack> {
+  const { redisUrl } = fleet()
+  const dir = await mkdtemp(path.join(tmpdir(), 'slipway-e2e-'))
+  const database: TestDatabase = await createTestDatabase()
+  const prefix = `e2e${randomBytes(4).toString('hex')}`
+  const gatewayDir = path.join(dir, 'gateway')
+  await mkdir(gatewayDir, { recursive: true })
+  const nginx = await NginxProcess.start({ dir: gatewayDir, port: await freePort() })
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  const shared = {
+    DATABASE_URL: database.url,
+    REDIS_URL: redisUrl,
+    SLIPWAY_SECRET_KEYS: generateKeySpec('e2e'),
+    SLIPWAY_REDIS_PREFIX: prefix,
+    LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'info',
+  }
+  const api = spawnApp(
+    'api',
+    { ...shared, SLIPWAY_PORT: String(port), SLIPWAY_WEB_DIST: process.env.E2E_WEB_DIST ?? '' },
+    path.join(dir, 'api.log'),
+  )
+  await waitHttp(`${url}/healthz`, api, 'the API')
+
+  const workers = new Map<string, ChildProcess>()
+  let counter = 0
+  const startWorker = async (id = `w${++counter}`, env: Record<string, string> = {}) => {
+    const child = spawnApp(
+      'worker',
+      {
+        ...shared,
+        WORKER_ID: id,
+        WORKER_CONCURRENCY: '4',
+        WORKER_SHUTDOWN_GRACE_SECONDS: '5',
+        WORKER_WORK_DIR: path.join(dir, 'work', id),
+        GATEWAY_DIR: gatewayDir,
+        SLIPWAY_PUBLIC_URL: url,
+        HOST_PROBE_INTERVAL_SECONDS: '5',
+        ...options.workerEnv,
+        ...env,
+      },
+      path.join(dir, `worker-${id}.log`),
+    )
+    workers.set(id, child)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    if (child.exitCode !== null) throw new Error(`worker ${id} exited with code ${child.exitCode}`)
+    return id
+  }
+  for (let i = 0; i < (options.workers ?? 1); i++) await startWorker()
+
+  const db = createDb({ url: database.url, poolSize: 4 })
+  const redis = new Redis(redisUrl)
+  return {
+    url,
+    db,
+    redis,
+    prefix,
+    dir,
+    gatewayDir,
+    workers,
+    startWorker,
+    async killWorker(id) {
+      const child = workers.get(id)
+      if (child) await stopChild(child, 'SIGKILL')
+    },
+    async stopWorker(id) {
+      const child = workers.get(id)
+      if (child) await stopChild(child)
+    },
+    async stop() {
+      await Promise.all([...workers.values()].map((child) => stopChild(child)))
+      await stopChild(api)
+      await nginx.stop()
+      await db.$disconnect()
+      const keys = await redis.keys(`${prefix}*`)
+      if (keys.length) await redis.del(...keys)
+      redis.disconnect()
+      await database.drop()
+      if (!process.env.E2E_KEEP) await rm(dir, { recursive: true, force: true })
+    },
+  }
+}
