@@ -1,0 +1,152 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Demo, eventually, pipelineIn, setupDemo, viaGateway } from './client.ts'
+import { type Stack, startStack } from './stack.ts'
+
+type StageRow = { id: string; kind: string; status: string; attempt: number; error: string | null }
+
+describe('pipelines survive failures', () => {
+  let stack: Stack
+  let demo: Demo
+
+  beforeAll(async () => {
+    stack = await startStack({ workers: 1 })
+    demo = await setupDemo(stack, { prodReplicas: 1, prodHosts: ['prod-1'] })
+  })
+  afterAll(async () => {
+    await stack?.stop()
+  })
+
+  it('a worker killed mid-build: another worker takes the stage over and the pipeline finishes', async () => {
+    const sha = await demo.commit({
+      version: '3.0.0',
+      files: {
+        Dockerfile:
+          'FROM slipway/busybox:1\nRUN echo long step && sleep 8\nCOPY www /www\nCOPY start.sh VERSION /app/\nENV PORT=8080\nCMD ["/app/start.sh"]\n',
+      },
+    })
+    const started = await demo.developer.post(`/api/projects/${demo.project.slug}/pipelines`, {
+      sha,
+      ref: 'main',
+    })
+    const buildId: string = started.body.stages[0].id
+    await eventually('the build to run', async () => {
+      const logs = await demo.developer.get(`/api/stages/${buildId}/logs`)
+      return logs.body.lines.some((l: string[]) => String(l[2]).includes('long step')) ? true : undefined
+    })
+    const [first] = [...stack.workers.keys()]
+    await stack.killWorker(first!)
+    await stack.startWorker('w2')
+
+    const waiting = await pipelineIn(demo.developer, started.body.id, ['waiting', 'failed'], 180_000)
+    expect(waiting.status).toBe('waiting')
+    const build = waiting.stages.find((s: StageRow) => s.kind === 'build')
+    expect(build.status).toBe('succeeded')
+    expect(build.attempt).toBe(2)
+    const logs = await demo.developer.get(`/api/stages/${buildId}/logs?limit=10000`)
+    const text = logs.body.lines.map((l: string[]) => l[2]).join('\n')
+    expect(text).toContain('attempt 1 · worker w1')
+    expect(text).toContain('attempt 2 · worker w2')
+    // Every line survived the crash, numbered without gaps.
+    expect(logs.body.lines.map((l: number[]) => l[0])).toEqual(
+      logs.body.lines.map((_: unknown, i: number) => i + 1),
+    )
+    expect((await viaGateway(demo.gatewayPorts['pre-release'])).text).toContain('demo 3.0.0')
+  })
+
+  it('an unreachable registry fails the push with a clear reason after retries', async () => {
+    const registry = await demo.admin.post('/api/registries', { name: 'nowhere', url: '127.0.0.1:1' })
+    const broken = await demo.admin.patch(`/api/projects/${demo.project.slug}`, {
+      registryId: registry.body.id,
+    })
+    expect(broken.status).toBe(200)
+    try {
+      const sha = await demo.commit({ version: '3.0.1' })
+      const started = await demo.developer.post(`/api/projects/${demo.project.slug}/pipelines`, {
+        sha,
+        ref: 'main',
+      })
+      const failed = await pipelineIn(demo.developer, started.body.id, ['failed', 'waiting'], 180_000)
+      expect(failed.status).toBe('failed')
+      const push = failed.stages.find((s: StageRow) => s.kind === 'push')
+      expect(push.status).toBe('failed')
+      expect(push.attempt).toBe(3)
+      expect(push.error).toMatch(/127\.0\.0\.1:1/)
+      expect(push.error).toMatch(/connection refused|dial tcp/)
+    } finally {
+      const local = (await demo.admin.get('/api/registries')).body.find(
+        (r: { name: string }) => r.name === 'local',
+      )
+      await demo.admin.patch(`/api/projects/${demo.project.slug}`, { registryId: local.id })
+    }
+  })
+
+  it('a second pipeline waits for the deploy lease; an older pipeline never deploys over a newer release', async () => {
+    const older = await demo.commit({ version: '4.0.0' })
+    const newer = await demo.commit({ version: '4.1.0' })
+    const first = await demo.developer.post(`/api/projects/${demo.project.slug}/pipelines`, {
+      sha: older,
+      ref: 'main',
+    })
+    // Different refs so the second does not supersede the first while it is queued.
+    const second = await demo.developer.post(`/api/projects/${demo.project.slug}/pipelines`, {
+      sha: newer,
+      ref: 'v-newer',
+    })
+    const a = await pipelineIn(demo.developer, first.body.id, ['waiting', 'failed'], 180_000)
+    const b = await pipelineIn(demo.developer, second.body.id, ['waiting', 'failed'], 180_000)
+    expect([a.status, b.status]).toEqual(['waiting', 'waiting'])
+    const preDeploys = [a, b].map((p) =>
+      p.stages.find((s: StageRow & { startedAt: string; finishedAt: string }) => s.kind === 'deploy'),
+    )
+    // One deploy at a time in pre-release: the two never overlapped.
+    const [x, y] = preDeploys.sort((p: { startedAt: string }, q: { startedAt: string }) =>
+      p.startedAt.localeCompare(q.startedAt),
+    )
+    expect(new Date(y.startedAt).getTime()).toBeGreaterThanOrEqual(new Date(x.finishedAt).getTime())
+
+    // Promote the newer one first; then the older one is refused in production.
+    const approve = (p: { id: string; stages: StageRow[] }) =>
+      demo.tester.post(
+        `/api/pipelines/${p.id}/stages/${p.stages.find((s) => s.kind === 'approval')!.id}/approve`,
+        {
+          comment: 'ok',
+        },
+      )
+    await approve(b)
+    expect((await pipelineIn(demo.developer, b.id, ['succeeded', 'failed'])).status).toBe('succeeded')
+    await approve(a)
+    const refused = await pipelineIn(demo.developer, a.id, ['succeeded', 'failed'])
+    expect(refused.status).toBe('failed')
+    expect(refused.stages.at(-1).error).toMatch(
+      /refusing to deploy pipeline #\d+ over #\d+, which is already live in production/,
+    )
+    expect((await viaGateway(demo.gatewayPorts.production)).text).toContain('demo 4.1.0')
+  })
+
+  it('rollback goes back to the previous release by digest, through the same rolling path', async () => {
+    const releases = await demo.developer.get(
+      `/api/projects/${demo.project.slug}/environments/pre-release/releases`,
+    )
+    const live = releases.body.find((r: { status: string }) => r.status === 'live')
+    const previous = releases.body.find(
+      (r: { status: string; number: number }) => r.status === 'superseded' && r.number < live.number,
+    )
+    const viewerTry = await demo.viewer.post(
+      `/api/projects/${demo.project.slug}/environments/pre-release/rollback`,
+      {},
+    )
+    expect(viewerTry.status).toBe(403)
+    const rollback = await demo.developer.post(
+      `/api/projects/${demo.project.slug}/environments/pre-release/rollback`,
+      {},
+    )
+    expect(rollback.status).toBe(201)
+    expect(rollback.body.trigger).toBe('rollback')
+    const done = await pipelineIn(demo.developer, rollback.body.id, ['succeeded', 'failed'])
+    expect(done.status).toBe('succeeded')
+    const after = await demo.developer.get(
+      `/api/projects/${demo.project.slug}/environments/pre-release/releases`,
+    )
+    expect(after.body[0]).toMatchObject({ kind: 'rollback', status: 'live', digest: previous.digest })
+  })
+})
