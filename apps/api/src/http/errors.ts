@@ -78,9 +78,18 @@ function uniqueFields(meta: Record<string, unknown> | undefined): string[] {
   return []
 }
 
+/** PostgreSQL's SQLSTATE behind a Prisma error, when the driver adapter reports one. */
+function sqlState(meta: Record<string, unknown> | undefined): string | undefined {
+  const cause = (meta?.driverAdapterError as { cause?: { originalCode?: string } } | undefined)?.cause
+  return cause?.originalCode
+}
+
 /** Constraint violations the database reports, as Slipway errors (unique -> 409, missing -> 404). */
 function databaseError(error: unknown): AppError | undefined {
   if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return undefined
+  // 22021: text PostgreSQL cannot store, i.e. a NUL character somewhere in the input.
+  if (sqlState(error.meta) === '22021')
+    return new AppError('VALIDATION_FAILED', 'text must not contain NUL (\\u0000) characters')
   switch (error.code) {
     case 'P2002': {
       const fields = uniqueFields(error.meta).filter((field) => !scopeFields.has(field))

@@ -1,0 +1,25 @@
+import { describe, expect } from 'vitest'
+import { makeProject, makeUser, apiTest as test } from '../src/test-app.ts'
+import { send, watchChanges } from './support/send.ts'
+
+/** Inputs the fuzz test found answered with a 500; each is a 4xx that changes nothing. */
+describe('bad input found by fuzzing', () => {
+  test('a NUL character in any text is a 400, not a database error', async ({ app, db, deps }) => {
+    const admin = await makeUser(db, { isAdmin: true })
+    const project = await makeProject(db)
+    const requests = [
+      { method: 'POST', url: '/api/tokens', body: { name: 'ci\u0000' } },
+      { method: 'PATCH', url: `/api/projects/${project.slug}`, body: { name: 'Shop\u0000' } },
+      { method: 'GET', url: '/api/projects/a%00b' },
+      { method: 'GET', url: `/api/projects/${project.slug}/environments/pre%00release` },
+      { method: 'GET', url: '/api/audit?action=a%00b' },
+    ]
+    for (const { method, ...request } of requests) {
+      const changes = await watchChanges(deps)
+      const response = await send(app, method, request, admin.headers)
+      expect(response.statusCode, `${method} ${request.url}`).toBe(400)
+      expect(response.json().error.code).toBe('VALIDATION_FAILED')
+      expect(await changes()).toEqual([])
+    }
+  })
+})
