@@ -3,16 +3,16 @@ import type { PlanBatch, PlannedRetire, PlannedStart } from '@slipway/rollout'
 import { retireInstance, type SiteContext, startInstance } from './lifecycle.ts'
 import { hostDown, type LiveInstance, type RetiredInstance } from './state.ts'
 import type { BatchReport, DeployHost } from './types.ts'
-import { within } from './util.ts'
+import { seconds, within } from './util.ts'
 
 /** How long a host gets to answer a ping before it counts as down. */
 const pingTimeoutMs = 3000
 
 /**
  * Runs plan batches against the hosts and keeps the truth of what runs: live instances,
- * retired ones, reports. Retirements of a batch run in the background while the next batch
- * starts, as long as running instances stay within `maxRunning`; every failure surfaces
- * before the next batch.
+ * retired ones, reports. Once a batch's new instances are healthy, the next batch starts
+ * while they enter the gateway and the old ones leave (drain, stop), as long as running
+ * instances stay within `maxRunning`; every failure there surfaces before the next batch.
  */
 export class BatchExecutor {
   readonly live = new Map<string, LiveInstance>()
@@ -21,8 +21,8 @@ export class BatchExecutor {
   readonly down = new Set<string>()
   readonly warnings: string[] = []
   readonly reports: BatchReport[] = []
-  private readonly retiring = new Map<string, Promise<void>>()
-  private retireErrors: unknown[] = []
+  private readonly background = new Set<Promise<void>>()
+  private backgroundErrors: unknown[] = []
   private readonly began = Date.now()
 
   constructor(
@@ -42,9 +42,11 @@ export class BatchExecutor {
     maxRunning?: number,
   ): Promise<void> {
     for (const batch of batches) {
-      if (maxRunning === undefined) await this.settleRetirements()
+      // Overlap with the previous batch's tail (gateway, retirements) only while running
+      // instances stay within maxRunning and nothing has to leave before this batch starts.
+      if (maxRunning === undefined || batch.retireFirst.length > 0) await this.settleBackground()
       else await this.makeRoom(batch.start.length, maxRunning)
-      this.throwRetireErrors()
+      this.throwBackgroundErrors()
       const involved = new Set([
         ...batch.start.map((s) => s.host),
         ...batch.retireFirst.map((r) => r.host),
@@ -66,19 +68,27 @@ export class BatchExecutor {
       const what = batch.start.map((s) => `${s.id}@${s.host}`).join(', ') || 'nothing'
       this.ctx.log(`${phase} batch ${batch.index + 1}/${batches.length}: starting ${what}`)
       await Promise.all(batch.retireFirst.map((r) => this.retire(r, signal, phase)))
-      await this.startAll(batch.start, signal, phase)
+      const healthy = await this.startAll(batch.start, signal, phase)
       report.healthyMs = Date.now() - at
-      const retirements = batch.retire.map((r) => this.retireInBackground(r, signal, phase))
-      void Promise.all(retirements).then(() => {
+      // The batch's new instances are healthy: the next batch may start while they enter
+      // the gateway and the old ones they replace leave it.
+      this.inBackground(async () => {
+        await Promise.all(healthy.map((entry) => this.admit(entry, signal)))
+        report.servingMs = Date.now() - at
+        await Promise.all(batch.retire.map((r) => this.retire(r, signal, phase)))
         report.doneMs = Date.now() - at
       })
     }
-    await this.settleRetirements()
-    this.throwRetireErrors()
+    await this.settleBackground()
+    this.throwBackgroundErrors()
   }
 
   /** Starts a batch's instances together; the first failure cancels the others. */
-  private async startAll(starts: readonly PlannedStart[], signal: AbortSignal, phase: BatchReport['phase']) {
+  private async startAll(
+    starts: readonly PlannedStart[],
+    signal: AbortSignal,
+    phase: BatchReport['phase'],
+  ): Promise<LiveInstance[]> {
     const controller = new AbortController()
     const batchSignal = AbortSignal.any([signal, controller.signal])
     let first: unknown
@@ -86,6 +96,7 @@ export class BatchExecutor {
       starts.map((start) =>
         this.startOne(start, batchSignal, phase).catch(async (error: unknown) => {
           if (first === undefined) {
+            first = error
             first = await this.explain(start.host, error, signal)
             controller.abort(first)
           }
@@ -94,13 +105,14 @@ export class BatchExecutor {
       ),
     )
     if (results.some((r) => r.status === 'rejected')) throw first
+    return results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
   }
 
   private async startOne(
     start: PlannedStart,
     signal: AbortSignal,
     phase: BatchReport['phase'],
-  ): Promise<void> {
+  ): Promise<LiveInstance> {
     const host = this.hosts.get(start.host)
     const image = this.images.get(start.release)
     if (!host || !image)
@@ -108,21 +120,28 @@ export class BatchExecutor {
         'INTERNAL',
         `no ${host ? 'image' : 'driver'} for ${start.id} (${start.release}) on ${start.host}`,
       )
-    const ours = phase === 'rollout'
     let entry: LiveInstance | undefined
-    await startInstance(
+    const { healthyMs } = await startInstance(
       this.ctx,
       host,
       { id: start.id, release: start.release, image },
       signal,
       (instance) => {
-        entry = { instance, traffic: 'none', ours }
+        entry = { instance, traffic: 'none', ours: phase === 'rollout' }
         this.live.set(instance.id, entry)
       },
-      (traffic) => {
-        if (entry) entry.traffic = traffic
-      },
     )
+    if (!entry) throw new AppError('INTERNAL', `${start.id} started without a container`)
+    this.ctx.log(`${start.id} on ${start.host}:${entry.instance.port} healthy after ${seconds(healthyMs)}`)
+    return entry
+  }
+
+  /** Puts a healthy instance into the gateway. */
+  private async admit(entry: LiveInstance, signal: AbortSignal): Promise<void> {
+    entry.traffic = 'adding'
+    await this.ctx.traffic.add(entry.instance, signal)
+    entry.traffic = 'in'
+    this.ctx.log(`${entry.instance.id} on ${entry.instance.host}:${entry.instance.port} is in the gateway`)
   }
 
   /** A failure on a host that no longer answers becomes that host's HOST_UNREACHABLE. */
@@ -145,32 +164,28 @@ export class BatchExecutor {
     if (phase === 'rollout' && !entry.ours) this.retired.push({ ...old, image: entry.instance.image })
   }
 
-  private retireInBackground(
-    old: PlannedRetire,
-    signal: AbortSignal,
-    phase: BatchReport['phase'],
-  ): Promise<void> {
-    const work = this.retire(old, signal, phase)
+  private inBackground(work: () => Promise<void>): void {
+    const task: Promise<void> = work()
       .catch((error: unknown) => {
-        this.retireErrors.push(error)
+        this.backgroundErrors.push(error)
       })
-      .finally(() => this.retiring.delete(old.id))
-    this.retiring.set(old.id, work)
-    return work
+      .finally(() => this.background.delete(task))
+    this.background.add(task)
   }
 
   private async makeRoom(starting: number, maxRunning: number): Promise<void> {
-    while (this.live.size + starting > maxRunning && this.retiring.size > 0)
-      await Promise.race(this.retiring.values())
+    while (this.live.size + starting > maxRunning && this.background.size > 0)
+      await Promise.race(this.background)
   }
 
-  async settleRetirements(): Promise<void> {
-    while (this.retiring.size > 0) await Promise.all(this.retiring.values())
+  /** Waits until every gateway change and retirement under way is done. */
+  async settleBackground(): Promise<void> {
+    while (this.background.size > 0) await Promise.all(this.background)
   }
 
-  private throwRetireErrors(): void {
-    const [first] = this.retireErrors
-    this.retireErrors = []
+  private throwBackgroundErrors(): void {
+    const [first] = this.backgroundErrors
+    this.backgroundErrors = []
     if (first !== undefined) throw first
   }
 

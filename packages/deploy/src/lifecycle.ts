@@ -3,7 +3,7 @@ import { AppError, errorMessage } from '@slipway/core'
 import { waitHealthy } from './health/wait.ts'
 import { containerName, instanceLabels } from './labels.ts'
 import type { DeployHost, RolloutRequest } from './types.ts'
-import { seconds, sleep, within } from './util.ts'
+import { sleep, within } from './util.ts'
 
 /** The parts of a request the lifecycle needs. */
 export type SiteContext = Pick<
@@ -25,9 +25,9 @@ export type TrafficState = 'none' | 'adding' | 'in'
 
 /**
  * Starts one instance: pulls its image if the host lacks it, runs the container (free
- * 127.0.0.1 port, labels, env with ENVT/PROJ, limits, init), waits until healthy, then adds
- * it to the gateway. `onCreated` learns about the container as soon as it exists, so a
- * failure later still lets the caller remove it.
+ * 127.0.0.1 port, labels, env with ENVT/PROJ, limits, init) and waits until it is healthy.
+ * It is not in the gateway yet: the caller adds it. `onCreated` learns about the container
+ * as soon as it exists, so a failure later still lets the caller remove it.
  */
 export async function startInstance(
   ctx: SiteContext,
@@ -35,8 +35,7 @@ export async function startInstance(
   spec: { id: string; release: string; image: string },
   signal: AbortSignal,
   onCreated: (instance: Instance) => void,
-  onTraffic: (state: TrafficState) => void,
-): Promise<Instance> {
+): Promise<{ instance: Instance; healthyMs: number }> {
   const { app } = ctx
   if (!(await host.driver.hasImage(spec.image, { signal })))
     await host.driver.pull(spec.image, ctx.registryAuth, { signal })
@@ -74,13 +73,7 @@ export async function startInstance(
     signal,
     container: { host: host.driver, id: info.id },
   })
-  onTraffic('adding')
-  await ctx.traffic.add(instance, signal)
-  onTraffic('in')
-  ctx.log(
-    `${instance.id} on ${host.name}:${instance.port} healthy after ${seconds(health.elapsedMs)}, in the gateway`,
-  )
-  return instance
+  return { instance, healthyMs: health.elapsedMs }
 }
 
 export interface RetireOptions {

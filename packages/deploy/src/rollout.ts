@@ -137,7 +137,7 @@ export async function rollout(request: RolloutRequest): Promise<RolloutResult> {
       const host = hostOf(error)
       if (!host || !skip || !hostReports.has(host) || attempt >= hosts.size || signal.aborted)
         return rollback(request, exec, current, error, idPrefix, result, failure)
-      await exec.settleRetirements()
+      await exec.settleBackground()
       await exec.dropHost(host, signal)
       await exec.discardUnfinished(signal)
       leaveOut(host, errorMessage(error))
@@ -165,7 +165,7 @@ async function rollback(
   const perBatchSeconds = strategy.healthTimeoutSeconds + strategy.drainSeconds + app.stopGraceSeconds + 60
   const signal = AbortSignal.timeout(perBatchSeconds * 1000 * (exec.retired.length + 2))
   try {
-    await exec.settleRetirements()
+    await exec.settleBackground()
     const hostsWithInstances = [...new Set([...exec.live.values()].map((e) => e.instance.host))]
     for (const down of await exec.unreachable(hostsWithInstances, signal))
       await exec.dropHost(down.host, signal)

@@ -54,9 +54,11 @@ export interface BatchReport {
   started: string[]
   retired: string[]
   atMs: number
-  /** From the batch's start until every new instance was healthy and in the gateway. */
+  /** From the batch's start until every new instance was running and healthy. */
   healthyMs: number
-  /** From the batch's start until its old instances were stopped and removed. */
+  /** From the batch's start until every new instance was in the gateway. */
+  servingMs?: number
+  /** From the batch's start until its old instances were out, drained, stopped and removed. */
   doneMs?: number
 }
 
