@@ -74,6 +74,17 @@ export const Environment = z.object({
   approvalTtlMinutes: z.number().nullable(),
   gatewayPort: z.number().nullable(),
   hosts: z.array(z.object({ id: Id, name: z.string(), status: z.string() })),
+  /** The release serving now, if any. */
+  live: z
+    .object({
+      id: Id,
+      number: z.number(),
+      image: z.string(),
+      digest: z.string(),
+      replicas: z.number(),
+      since: Timestamp.nullable(),
+    })
+    .nullable(),
   createdAt: Timestamp,
   updatedAt: Timestamp,
 })

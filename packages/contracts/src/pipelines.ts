@@ -53,6 +53,8 @@ export const Stage = z.object({
   queuedAt: Timestamp.nullable(),
   startedAt: Timestamp.nullable(),
   finishedAt: Timestamp.nullable(),
+  /** For a queued stage: 1 = next to run among stages waiting for the same resource. */
+  queuePosition: z.number().nullable(),
 })
 export type Stage = z.infer<typeof Stage>
 

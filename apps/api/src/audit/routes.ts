@@ -5,6 +5,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import type { AppDeps } from '../deps.ts'
 import { requireInstance, requireProject } from '../http/access.ts'
 
+const maxBigint = 2n ** 63n - 1n
+
 function auditView(row: AuditRow): AuditEvent {
   return {
     id: String(row.id),
@@ -32,7 +34,8 @@ export function auditRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         const q = request.query
         if (q.projectId) await requireProject(deps, request, q.projectId, 'audit.read')
         else requireInstance(request, 'audit.read.all')
-        if (q.cursor !== undefined && !/^\d{1,19}$/.test(q.cursor)) {
+        // Audit ids are PostgreSQL bigints: a cursor beyond them names no event.
+        if (q.cursor !== undefined && (!/^\d{1,19}$/.test(q.cursor) || BigInt(q.cursor) > maxBigint)) {
           throw new AppError('VALIDATION_FAILED', 'bad cursor', {
             details: { fields: [{ path: 'querystring.cursor', message: 'bad cursor' }] },
           })

@@ -16,7 +16,7 @@ import type { AppDeps } from '../deps.ts'
 import { requireProject } from '../http/access.ts'
 import { audit } from '../http/audit.ts'
 import { createPipeline } from '../pipelines/create.ts'
-import { actorNames, pipelineInclude, pipelineView } from '../pipelines/view.ts'
+import { pipelineInclude, pipelineView, viewContext } from '../pipelines/view.ts'
 import { findEnvironment } from './routes.ts'
 
 const Params = z.object({ project: z.string().min(1).max(100), environment: z.string().min(1).max(100) })
@@ -99,7 +99,7 @@ export function environmentOperationRoutes(deps: AppDeps): FastifyPluginAsyncZod
       where: { id: pipelineId },
       include: pipelineInclude,
     })
-    return pipelineView(row, await actorNames(deps.db, [row]))
+    return pipelineView(row, await viewContext(deps.db, [row]))
   }
 
   return async (app) => {

@@ -7,7 +7,7 @@ import type { AppDeps } from '../deps.ts'
 import { requireProject } from '../http/access.ts'
 import { audit } from '../http/audit.ts'
 import { createPipeline } from './create.ts'
-import { actorNames, pipelineInclude, pipelineView } from './view.ts'
+import { pipelineInclude, pipelineView, viewContext } from './view.ts'
 
 const Params = z.object({ id: Id })
 const StageParams = Params.extend({ stageId: Id })
@@ -21,7 +21,7 @@ export function pipelineActionRoutes(deps: AppDeps): FastifyPluginAsyncZod {
   }
   async function view(id: string) {
     const row = await load(id)
-    return pipelineView(row, await actorNames(deps.db, [row]))
+    return pipelineView(row, await viewContext(deps.db, [row]))
   }
 
   return async (app) => {

@@ -8,7 +8,7 @@ import type { AppDeps } from '../deps.ts'
 import { requireProject } from '../http/access.ts'
 import { audit } from '../http/audit.ts'
 import { createPipeline } from './create.ts'
-import { actorNames, pipelineInclude, pipelineView } from './view.ts'
+import { pipelineInclude, pipelineView, viewContext } from './view.ts'
 
 const Params = z.object({ project: z.string().min(1).max(100) })
 
@@ -47,9 +47,9 @@ export function pipelineRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           include: pipelineInclude,
         })
         const items = rows.slice(0, limit)
-        const names = await actorNames(deps.db, items)
+        const context = await viewContext(deps.db, items)
         return {
-          items: items.map((row) => pipelineView(row, names)),
+          items: items.map((row) => pipelineView(row, context)),
           nextCursor: rows.length > limit ? String(items.at(-1)?.number) : null,
         }
       },
@@ -65,7 +65,7 @@ export function pipelineRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         })
         if (!row) throw new AppError('NOT_FOUND', 'pipeline not found')
         await requireProject(deps, request, row.projectId, 'project.read')
-        return pipelineView(row, await actorNames(deps.db, [row]))
+        return pipelineView(row, await viewContext(deps.db, [row]))
       },
     )
 
@@ -112,7 +112,7 @@ export function pipelineRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           where: { id: created.id },
           include: pipelineInclude,
         })
-        return reply.status(201).send(pipelineView(row, await actorNames(deps.db, [row])))
+        return reply.status(201).send(pipelineView(row, await viewContext(deps.db, [row])))
       },
     )
   }

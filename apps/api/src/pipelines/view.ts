@@ -13,8 +13,38 @@ export const pipelineInclude = {
   stages: { orderBy: { position: 'asc' }, include: { environment: { select: { id: true, name: true } } } },
 } as const
 
+export interface ViewContext {
+  /** user id -> email */
+  names: Map<string, string>
+  /** stage id -> position among queued stages waiting for the same resource */
+  queue: Map<string, number>
+}
+
+/** Position of each queued stage: builds share the build queue, deploys queue per environment. */
+async function queuePositions(db: Db, rows: PipelineRow[]): Promise<Map<string, number>> {
+  const positions = new Map<string, number>()
+  for (const stage of rows.flatMap((row) => row.stages)) {
+    if (stage.status !== 'queued' || !stage.queuedAt) continue
+    const ahead = await db.stage.count({
+      where: {
+        status: 'queued',
+        kind: stage.kind,
+        queuedAt: { lt: stage.queuedAt },
+        ...(stage.kind === 'deploy' ? { environmentId: stage.environmentId } : {}),
+      },
+    })
+    positions.set(stage.id, ahead + 1)
+  }
+  return positions
+}
+
+/** Who acted (emails) and queue positions, for viewing these pipelines. */
+export async function viewContext(db: Db, rows: PipelineRow[]): Promise<ViewContext> {
+  return { names: await actorNames(db, rows), queue: await queuePositions(db, rows) }
+}
+
 /** Emails of the users named on these pipelines and stages, to show who acted. */
-export async function actorNames(db: Db, rows: PipelineRow[]): Promise<Map<string, string>> {
+async function actorNames(db: Db, rows: PipelineRow[]): Promise<Map<string, string>> {
   const ids = new Set<string>()
   for (const row of rows) {
     if (row.actorUserId) ids.add(row.actorUserId)
@@ -26,7 +56,7 @@ export async function actorNames(db: Db, rows: PipelineRow[]): Promise<Map<strin
   return new Map(users.map((user) => [user.id, user.email]))
 }
 
-function stageView(stage: PipelineRow['stages'][number], names: Map<string, string>): StageContract {
+function stageView(stage: PipelineRow['stages'][number], { names, queue }: ViewContext): StageContract {
   return {
     id: stage.id,
     position: stage.position,
@@ -40,10 +70,12 @@ function stageView(stage: PipelineRow['stages'][number], names: Map<string, stri
     queuedAt: stage.queuedAt,
     startedAt: stage.startedAt,
     finishedAt: stage.finishedAt,
+    queuePosition: queue.get(stage.id) ?? null,
   }
 }
 
-export function pipelineView(row: PipelineRow, names: Map<string, string>): PipelineContract {
+export function pipelineView(row: PipelineRow, context: ViewContext): PipelineContract {
+  const { names } = context
   return {
     id: row.id,
     projectId: row.projectId,
@@ -63,6 +95,6 @@ export function pipelineView(row: PipelineRow, names: Map<string, string>): Pipe
     createdAt: row.createdAt,
     startedAt: row.startedAt,
     finishedAt: row.finishedAt,
-    stages: row.stages.map((stage) => stageView(stage, names)),
+    stages: row.stages.map((stage) => stageView(stage, context)),
   }
 }
