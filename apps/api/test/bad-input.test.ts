@@ -22,4 +22,15 @@ describe('bad input found by fuzzing', () => {
       expect(await changes()).toEqual([])
     }
   })
+
+  test('an audit cursor beyond the 64-bit ids is a 400 naming the cursor', async ({ app, db }) => {
+    const admin = await makeUser(db, { isAdmin: true })
+    for (const cursor of ['9223372036854775808', '9999999999999999999']) {
+      const response = await send(app, 'GET', { url: `/api/audit?cursor=${cursor}` }, admin.headers)
+      expect(response.statusCode, cursor).toBe(400)
+      expect(response.json().error.details.fields[0].path).toBe('querystring.cursor')
+    }
+    const last = await send(app, 'GET', { url: '/api/audit?cursor=9223372036854775807' }, admin.headers)
+    expect(last.statusCode).toBe(200)
+  })
 })
