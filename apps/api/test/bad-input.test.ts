@@ -33,4 +33,25 @@ describe('bad input found by fuzzing', () => {
     const last = await send(app, 'GET', { url: '/api/audit?cursor=9223372036854775807' }, admin.headers)
     expect(last.statusCode).toBe(200)
   })
+
+  test('a webhook payload nested too deeply to hash is a 400', async ({ app, db, deps }) => {
+    const admin = await makeUser(db, { isAdmin: true })
+    const project = await makeProject(db)
+    const patch = { url: `/api/projects/${project.slug}`, body: { webhookSecret: 'hook-secret' } }
+    expect((await send(app, 'PATCH', patch, admin.headers)).statusCode).toBe(200)
+    const changes = await watchChanges(deps)
+    const response = await app.inject({
+      method: 'POST',
+      url: `/api/webhooks/gitlab/${project.id}`,
+      headers: {
+        'content-type': 'application/json',
+        'x-gitlab-token': 'hook-secret',
+        'x-gitlab-event': 'Push Hook',
+      },
+      payload: `${'['.repeat(200_000)}${']'.repeat(200_000)}`,
+    })
+    expect(response.statusCode).toBe(400)
+    expect(response.json().error.code).toBe('VALIDATION_FAILED')
+    expect(await changes()).toEqual([])
+  })
 })

@@ -16,6 +16,17 @@ const failureRule = { limit: 20, windowSeconds: 10 * 60 }
 const zeroSha = /^0{40}$/
 const handledEvents = new Set(['Push Hook', 'Tag Push Hook'])
 
+/** The delivery's identity when GitLab sends none; JSON.stringify overflows on absurd nesting. */
+function bodyHash(body: unknown): string {
+  try {
+    return createHash('sha256')
+      .update(JSON.stringify(body) ?? '')
+      .digest('hex')
+  } catch {
+    throw new AppError('VALIDATION_FAILED', 'the payload is nested too deeply to be a GitLab event')
+  }
+}
+
 function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value
 }
@@ -65,7 +76,7 @@ export function gitlabWebhookRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         const eventId =
           header(request.headers['x-gitlab-event-uuid']) ??
           header(request.headers['idempotency-key']) ??
-          `body:${createHash('sha256').update(JSON.stringify(request.body)).digest('hex')}`
+          `body:${bodyHash(request.body)}`
         const parsed = handledEvents.has(event) ? GitlabPushEvent.safeParse(request.body) : undefined
 
         const record = async (
