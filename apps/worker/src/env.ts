@@ -29,6 +29,13 @@ const workerEnvSchema = z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,40}$/)
       .default('slipway'),
+    /** Watch live environments (health monitors, self-healing); one worker leads at a time. */
+    SUPERVISE: z
+      .enum(['true', 'false', '1', '0'])
+      .default('true')
+      .transform((value) => value === 'true' || value === '1'),
+    /** Seconds between routine reconciles of each live environment. */
+    RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(5).max(3600).default(30),
     /** pino level. */
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })

@@ -57,6 +57,9 @@ const worker = await startWorker(deps, {
   gatewayDir: env.GATEWAY_DIR,
   hostProbeIntervalMs: env.HOST_PROBE_INTERVAL_SECONDS * 1000,
   reapIntervalMs: 5000,
+  supervise: env.SUPERVISE
+    ? { intervalMs: 5000, reconcileEveryMs: env.RECONCILE_INTERVAL_SECONDS * 1000, monitorIntervalMs: 5000 }
+    : undefined,
   logger,
 })
 logger.info({ concurrency: env.WORKER_CONCURRENCY, gateway: env.GATEWAY_DIR ?? null }, 'worker started')

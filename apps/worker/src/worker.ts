@@ -1,5 +1,7 @@
 import type { Logger } from '@slipway/core'
 import type { WorkerDeps } from './deps.ts'
+import { reconcileEnvironment } from './environments/reconcile.ts'
+import { EnvironmentSupervisor } from './environments/supervisor.ts'
 import { startGateway } from './gateway.ts'
 import { probeHosts } from './hosts/probe.ts'
 import { reportCommitStatus } from './notify/gitlab.ts'
@@ -22,6 +24,8 @@ export interface WorkerOptions {
   gatewayDir?: string
   hostProbeIntervalMs: number
   reapIntervalMs: number
+  /** Health monitors and self-healing for live environments (one worker leads at a time). */
+  supervise?: { intervalMs: number; reconcileEveryMs: number; monitorIntervalMs: number }
   logger: Logger
 }
 
@@ -82,13 +86,22 @@ export async function startWorker(deps: WorkerDeps, options: WorkerOptions): Pro
       ...common,
       queue: 'maintenance',
       concurrency: 2,
-      processors: { 'hosts.probe': probeHosts(deps), 'stages.reap': reapStages(deps) },
+      processors: {
+        'hosts.probe': probeHosts(deps),
+        'stages.reap': reapStages(deps),
+        'environment.reconcile': reconcileEnvironment(deps),
+      },
     }),
   ]
   deps.outbox.start()
   const gateway = options.gatewayDir ? await startGateway(deps, options.gatewayDir) : undefined
+  const supervisor = options.supervise
+    ? new EnvironmentSupervisor(deps, options.logger, options.supervise)
+    : undefined
+  supervisor?.start()
   return {
     async close(graceMs) {
+      await supervisor?.stop()
       await Promise.all(workers.map((worker) => worker.close(graceMs)))
       await gateway?.stop()
       await deps.outbox.stop()

@@ -48,6 +48,18 @@ export const jobCatalog = {
     backoffMs: 1000,
     timeoutMs: 60_000,
   },
+  /**
+   * Self-healing: brings an environment back to its live release and replicas (dead or
+   * failing containers replaced, a host that came back refilled). Skipped while a deploy
+   * holds the environment.
+   */
+  'environment.reconcile': {
+    queue: 'maintenance',
+    payload: z.object({ environmentId: z.uuid() }).strict(),
+    attempts: 1,
+    backoffMs: 1000,
+    timeoutMs: 10 * 60_000,
+  },
   /** Delivers a pipeline event to the project's outgoing webhooks (HMAC-signed). */
   'notify.pipeline': {
     queue: 'notifications',

@@ -39,7 +39,7 @@ async function pickBuildHost(tx: Tx, agentGroup: string): Promise<string | 'none
 }
 
 /** Takes the environment's deploy lease for this stage, unless another live holder has it. */
-async function takeDeployLease(
+export async function takeDeployLease(
   tx: Tx,
   environmentId: string,
   stageId: string,

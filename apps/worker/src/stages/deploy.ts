@@ -1,29 +1,41 @@
-import { AppSpec, DeployStrategy } from '@slipway/contracts'
 import { AppError } from '@slipway/core'
-import { secretContext } from '@slipway/db'
-import { type DeployHost, rollout } from '@slipway/deploy'
+import { type DeployHost, pruneImages, rollout } from '@slipway/deploy'
 import type { WorkerDeps } from '../deps.ts'
-import { registryAuth } from '../registry.ts'
+import { containerEnv, siteInclude, siteRequest } from '../environments/site.ts'
 import { permanent, type StageContext, type StageResult } from './runner.ts'
+
+/**
+ * Removes images of this environment's older releases from its hosts, keeping the newest
+ * `keep` releases (and anything a container still uses). Best effort: a failure is logged.
+ */
+async function pruneOldImages(
+  deps: WorkerDeps,
+  environmentId: string,
+  keep: number,
+  hosts: DeployHost[],
+  log: (line: string) => void,
+): Promise<void> {
+  const releases = await deps.db.release.findMany({
+    where: { environmentId },
+    orderBy: { number: 'desc' },
+    select: { image: true },
+  })
+  const images = [...new Set(releases.map((r) => r.image))]
+  if (images.length <= keep) return
+  const result = await pruneImages({
+    hosts,
+    images,
+    keep: images.slice(0, keep),
+    signal: AbortSignal.timeout(60_000),
+    log,
+  })
+  if (result.removed.length)
+    log(`pruned ${result.removed.length} old image(s): keeping the last ${keep} releases`)
+  for (const error of result.errors) log(`prune on ${error.host}: ${error.error}`)
+}
 
 /** Pipelines that exist to move an environment deliberately (they may go back in time). */
 const operations = new Set(['rollback', 'scale', 'redeploy'])
-
-/** The container environment of a release: ENVT, PROJ and the config version's values. */
-async function releaseEnv(deps: WorkerDeps, environmentId: string, envName: string, project: string) {
-  const latest = await deps.db.configVersion.findFirst({
-    where: { environmentId },
-    orderBy: { version: 'desc' },
-    include: { entries: true },
-  })
-  const vars: Record<string, string> = {}
-  for (const entry of latest?.entries ?? []) {
-    vars[entry.key] = entry.secret
-      ? deps.secrets.decrypt(entry.valueEnc ?? '', secretContext.configSecret(environmentId, entry.key))
-      : (entry.value ?? '')
-  }
-  return { configVersionId: latest?.id ?? null, env: { ...vars, ENVT: envName, PROJ: project } }
-}
 
 /**
  * Deploys the pipeline's image, by digest, to the stage's environment through a rolling
@@ -36,7 +48,7 @@ export async function deployStage(context: StageContext): Promise<StageResult> {
   if (!pipeline.imageDigest) throw permanent('no image digest: the push stage has not run')
   const environment = await deps.db.environment.findUniqueOrThrow({
     where: { id: stage.environmentId },
-    include: { hosts: { include: { host: true } } },
+    include: siteInclude,
   })
   const live = await deps.db.release.findFirst({
     where: { environmentId: environment.id, status: 'live' },
@@ -49,10 +61,15 @@ export async function deployStage(context: StageContext): Promise<StageResult> {
     )
   }
   if (!environment.hosts.length) throw permanent(`environment ${environment.name} has no Docker hosts`)
-  const registry = project.registryId
-    ? await deps.db.registry.findUnique({ where: { id: project.registryId } })
-    : null
-  const { configVersionId, env } = await releaseEnv(deps, environment.id, environment.name, project.slug)
+  const config = await deps.db.configVersion.findFirst({
+    where: { environmentId: environment.id },
+    orderBy: { version: 'desc' },
+  })
+  const configVersionId = config?.id ?? null
+  const env = await containerEnv(deps, environment.id, configVersionId, {
+    environment: environment.name,
+    project: project.slug,
+  })
   const digest = pipeline.imageDigest.slice(pipeline.imageDigest.indexOf('@') + 1)
 
   const release = await deps.db.$transaction(async (tx) => {
@@ -86,20 +103,12 @@ export async function deployStage(context: StageContext): Promise<StageResult> {
     `release #${release.number} of ${environment.name}: ${pipeline.imageDigest} × ${environment.replicas}`,
   )
 
-  const hosts: DeployHost[] = environment.hosts.map(({ host }) => ({
-    name: host.name,
-    driver: deps.hosts.get(deps.hostRecord(host)),
-  }))
+  const site = await siteRequest(deps, environment)
   const result = await rollout({
-    project: project.slug,
-    environment: environment.name,
+    ...site,
     release: { id: release.id, image: pipeline.imageDigest },
-    hosts,
     replicas: environment.replicas,
-    app: AppSpec.parse(project.appSpec),
     env,
-    strategy: DeployStrategy.parse(environment.strategy),
-    registryAuth: registry ? registryAuth(deps, registry) : undefined,
     traffic: deps.traffic,
     signal,
     log: (line) => log.write(line),
@@ -135,6 +144,8 @@ export async function deployStage(context: StageContext): Promise<StageResult> {
     ],
     cancelRunning: [],
   })
+  if (succeeded)
+    await pruneOldImages(deps, environment.id, project.keepReleases, site.hosts, (line) => log.write(line))
   if (!succeeded) {
     const reason = result.error?.message ?? 'rollout failed'
     const rolledBack = result.rolledBack

@@ -1,0 +1,108 @@
+import { DockerodeHost } from '@slipway/docker'
+import { hostEndpoint } from '@slipway/testing'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Demo, eventually, pipelineIn, setupDemo, viaGateway } from './client.ts'
+import { type Stack, startStack } from './stack.ts'
+
+type InstanceRow = {
+  id: string
+  host: string
+  state: string
+  inGateway: boolean
+  release: { number: number | null }
+}
+
+describe('operating an environment', () => {
+  let stack: Stack
+  let demo: Demo
+  const pre = new DockerodeHost('pre-1', { endpoint: hostEndpoint('pre-1') })
+
+  beforeAll(async () => {
+    stack = await startStack({ workers: 1, workerEnv: { RECONCILE_INTERVAL_SECONDS: '5' } })
+    demo = await setupDemo(stack, { preReplicas: 2, prodReplicas: 1, prodHosts: ['prod-1'] })
+    const sha = await demo.commit({ version: '6.0.0' })
+    const started = await demo.developer.post(`/api/projects/${demo.project.slug}/pipelines`, {
+      sha,
+      ref: 'main',
+    })
+    const waiting = await pipelineIn(demo.developer, started.body.id, ['waiting', 'failed'])
+    expect(waiting.status).toBe('waiting')
+  })
+  afterAll(async () => {
+    await stack?.stop()
+  })
+
+  const instances = async () =>
+    (await demo.developer.get(`/api/projects/${demo.project.slug}/environments/pre-release/instances`)).body
+      .instances as InstanceRow[]
+
+  it('lists the live instances with their host, release and gateway state', async () => {
+    const rows = await instances()
+    expect(rows).toHaveLength(2)
+    expect(rows.every((row) => row.host === 'pre-1' && row.state === 'running' && row.inGateway)).toBe(true)
+    const discovery = await demo.developer.get(`/api/discovery/${demo.project.slug}/pre-release`)
+    expect(discovery.body.map((entry: { id: string }) => entry.id).sort()).toEqual(
+      rows.map((row) => row.id).sort(),
+    )
+  })
+
+  it('heals: a container that disappears is replaced and the gateway keeps serving', async () => {
+    const [victim] = await pre.list({
+      'slipway.project': demo.project.slug,
+      'slipway.environment': 'pre-release',
+    })
+    await pre.remove(victim!.id)
+    expect((await viaGateway(demo.gatewayPorts['pre-release'])).status).toBe(200)
+    const healed = await eventually(
+      'two healthy instances again',
+      async () => {
+        const rows = await instances()
+        const running = rows.filter((row) => row.state === 'running' && row.inGateway)
+        return running.length === 2 && !running.some((row) => row.id === victim!.labels['slipway.instance'])
+          ? running
+          : undefined
+      },
+      90_000,
+      1000,
+    )
+    expect(healed).toHaveLength(2)
+    const audit = await demo.admin.get(`/api/audit?projectId=${demo.project.id}&action=environment.reconcile`)
+    expect(audit.body.items[0]).toMatchObject({
+      action: 'environment.reconcile',
+      actor: expect.stringMatching(/^system/),
+    })
+    expect((await viaGateway(demo.gatewayPorts['pre-release'])).text).toContain('demo 6.0.0')
+  })
+
+  it('scales up and down through the rolling path', async () => {
+    const up = await demo.developer.post(
+      `/api/projects/${demo.project.slug}/environments/pre-release/scale`,
+      { replicas: 3 },
+    )
+    expect(up.status).toBe(201)
+    expect((await pipelineIn(demo.developer, up.body.id, ['succeeded', 'failed'])).status).toBe('succeeded')
+    expect((await instances()).filter((row) => row.state === 'running')).toHaveLength(3)
+
+    const down = await demo.developer.post(
+      `/api/projects/${demo.project.slug}/environments/pre-release/scale`,
+      { replicas: 1 },
+    )
+    expect((await pipelineIn(demo.developer, down.body.id, ['succeeded', 'failed'])).status).toBe('succeeded')
+    expect((await instances()).filter((row) => row.state === 'running')).toHaveLength(1)
+    const env = await demo.developer.get(`/api/projects/${demo.project.slug}/environments/pre-release`)
+    expect(env.body).toMatchObject({ replicas: 1, live: { replicas: 1 } })
+  })
+
+  it('shows a container’s own log', async () => {
+    const [row] = (await instances()).filter((r) => r.state === 'running')
+    const all = await demo.developer.get(
+      `/api/projects/${demo.project.slug}/environments/pre-release/instances`,
+    )
+    const containerId = all.body.instances.find((i: { id: string }) => i.id === row!.id).containerId
+    const logs = await demo.developer.get(
+      `/api/projects/${demo.project.slug}/environments/pre-release/instances/pre-1/${containerId}/logs?tail=20`,
+    )
+    expect(logs.status).toBe(200)
+    expect(logs.body.lines.join('\n')).toContain('demo 6.0.0 listening on 8080')
+  })
+})
