@@ -181,9 +181,6 @@ host_base_image() {
   local name=$1 sock
   sock=$(host_socket "$name")
   if DOCKER_HOST=unix://$sock docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then return; fi
-  mkdir -p "$STATE/base"
-  cp /bin/busybox "$STATE/base/busybox"
-  printf 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox","--install","-s","/bin"]\n' >"$STATE/base/Dockerfile"
   DOCKER_HOST=unix://$sock DOCKER_BUILDKIT=0 docker build -q -t "$BASE_IMAGE" "$STATE/base" >/dev/null 2>"$STATE/hosts/$name/base-build.log" ||
     die "building $BASE_IMAGE on $name failed, see $STATE/hosts/$name/base-build.log"
 }
@@ -365,6 +362,10 @@ up() {
   gateway_up
   demo_repo_up
   for h in "${list[@]}"; do wait_until 60 "dockerd $h" host_ready "$h"; done
+  # The base image's context is written once, before the hosts build from it in parallel.
+  mkdir -p "$STATE/base"
+  cmp -s /bin/busybox "$STATE/base/busybox" || cp /bin/busybox "$STATE/base/busybox"
+  printf 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox","--install","-s","/bin"]\n' >"$STATE/base/Dockerfile"
   local pids=()
   for h in "${list[@]}"; do
     host_base_image "$h" &
