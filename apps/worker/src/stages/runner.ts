@@ -1,11 +1,10 @@
 import { AppError, errorMessage, isAppError } from '@slipway/core'
 import type { Pipeline, Project, Stage } from '@slipway/db'
-import { cancelChannel, finishStage } from '@slipway/runs'
+import { cancelChannel, finishStage, StageLog } from '@slipway/runs'
 import { DelayedError } from 'bullmq'
 import type { WorkerDeps } from '../deps.ts'
 import type { Processor } from '../runtime.ts'
 import { claimStage, leaseMs, maxAttempts, renewLease } from './claim.ts'
-import { StageLog } from './logs.ts'
 
 export interface StageContext {
   deps: WorkerDeps

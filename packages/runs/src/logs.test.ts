@@ -1,7 +1,7 @@
 import { createLogger } from '@slipway/core'
-import { logStreamKey } from '@slipway/runs'
 import { integrationTest } from '@slipway/testing'
 import { describe, expect } from 'vitest'
+import { logStreamKey } from './events.ts'
 import { masker, StageLog } from './logs.ts'
 
 const logger = createLogger({ name: 'logs-test', level: 'silent' })

@@ -1,7 +1,7 @@
 import type { Logger } from '@slipway/core'
 import type { Db, Prisma } from '@slipway/db'
-import { logStreamKey } from '@slipway/runs'
 import type { Redis } from 'ioredis'
+import { logStreamKey } from './events.ts'
 
 /** One log line: sequence number (from 1, per stage), time (epoch ms), masked text. */
 export type LogLine = [seq: number, at: number, text: string]
