@@ -13,7 +13,7 @@ const webhookHeaders = (uuid = randomUUID()) => ({
 function pushPayload(sha: string) {
   return {
     object_kind: 'push',
-    before: '0'.repeat(39) + '1',
+    before: `${'0'.repeat(39)}1`,
     after: sha,
     ref: 'refs/heads/main',
     checkout_sha: sha,
