@@ -1,6 +1,7 @@
 import { StrictMode } from 'react'
 import { createRoot } from 'react-dom/client'
-import { App } from './App.tsx'
+import { App } from './app/App.tsx'
+import './ui/styles.css'
 
 const root = document.getElementById('root')
 if (!root) throw new Error('#root is missing from index.html')

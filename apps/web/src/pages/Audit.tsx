@@ -1,0 +1,3 @@
+export default function Audit(_props: Record<string, unknown>) {
+  return <p>todo</p>
+}

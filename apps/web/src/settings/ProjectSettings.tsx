@@ -1,0 +1,3 @@
+export default function ProjectSettings(_props: Record<string, unknown>) {
+  return <p>todo</p>
+}
