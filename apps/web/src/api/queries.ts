@@ -72,13 +72,13 @@ export const useInstances = (projectId: string, env: string | null) =>
     api.get(`${envPath(projectId, env!)}/instances`, EnvironmentInstances, { signal, timeoutMs: 30_000 }),
   )
 
-export const useConfig = (projectId: string, env: string) =>
-  useResource(`config:${projectId}:${env}`, (signal) =>
+export const useConfig = (projectId: string, env: string, enabled = true) =>
+  useResource(enabled && env ? `config:${projectId}:${env}` : null, (signal) =>
     api.get(`${envPath(projectId, env)}/config`, ConfigSnapshot, { signal }),
   )
 
-export const useConfigVersions = (projectId: string, env: string) =>
-  useResource(`config:${projectId}:${env}:versions`, (signal) =>
+export const useConfigVersions = (projectId: string, env: string, enabled = true) =>
+  useResource(enabled && env ? `config:${projectId}:${env}:versions` : null, (signal) =>
     api.get(`${envPath(projectId, env)}/config/versions`, ConfigVersionSummary.array(), { signal }),
   )
 
@@ -87,13 +87,13 @@ export const useMembers = (projectId: string) =>
     api.get(`/api/projects/${projectId}/members`, Member.array(), { signal }),
   )
 
-export const useHooks = (projectId: string) =>
-  useResource(`hooks:${projectId}`, (signal) =>
+export const useHooks = (projectId: string, enabled = true) =>
+  useResource(enabled ? `hooks:${projectId}` : null, (signal) =>
     api.get(`/api/projects/${projectId}/notification-hooks`, NotificationHook.array(), { signal }),
   )
 
-export const useWebhookDeliveries = (projectId: string) =>
-  useResource(`deliveries:${projectId}`, (signal) =>
+export const useWebhookDeliveries = (projectId: string, enabled = true) =>
+  useResource(enabled ? `deliveries:${projectId}` : null, (signal) =>
     api.get(`/api/projects/${projectId}/webhook-deliveries?limit=20`, WebhookDelivery.array(), { signal }),
   )
 

@@ -1,0 +1,239 @@
+import {
+  CreateEnvironmentBody,
+  type Environment,
+  Environment as EnvironmentSchema,
+  UpdateEnvironmentBody,
+} from '@slipway/contracts'
+import { type ChangeEvent, useState } from 'react'
+import { api } from '../api/client.ts'
+import { useEnvironments, useHosts } from '../api/queries.ts'
+import { invalidate } from '../api/resource.ts'
+import { reasonIfDenied, usePermissions } from '../app/permissions.ts'
+import { useProjectScope } from '../pages/ProjectLayout.tsx'
+import { Alert, Async } from '../ui/Async.tsx'
+import { ActionButton, Button } from '../ui/Button.tsx'
+import { CheckboxField, SelectField, TextField } from '../ui/Field.tsx'
+import { Form, useSubmit } from '../ui/form.tsx'
+import { Section } from '../ui/Layout.tsx'
+import { countOrPercent, num } from './draft.ts'
+
+function draftOf(env?: Environment) {
+  const s = env?.strategy
+  return {
+    name: env?.name ?? '',
+    position: String(env?.position ?? 0),
+    replicas: String(env?.replicas ?? 1),
+    protected: env?.protected ?? false,
+    requiredApprovals: String(env?.requiredApprovals ?? 0),
+    allowSelfApproval: env?.allowSelfApproval ?? false,
+    approvalTtlMinutes: env?.approvalTtlMinutes == null ? '' : String(env.approvalTtlMinutes),
+    gatewayPort: env?.gatewayPort == null ? '' : String(env.gatewayPort),
+    hostIds: env?.hosts.map((h) => h.id) ?? [],
+    batchSize: String(s?.batchSize ?? 'auto'),
+    maxUnavailable: String(s?.maxUnavailable ?? 0),
+    maxSurge: String(s?.maxSurge ?? '100%'),
+    drainSeconds: String(s?.drainSeconds ?? 2),
+    onPullFailure: s?.onPullFailure ?? 'abort',
+    healthTimeoutSeconds: String(s?.healthTimeoutSeconds ?? 60),
+  }
+}
+type Draft = ReturnType<typeof draftOf>
+
+function bodyOf(d: Draft) {
+  return {
+    name: d.name,
+    position: num(d.position),
+    replicas: num(d.replicas),
+    protected: d.protected,
+    requiredApprovals: num(d.requiredApprovals),
+    allowSelfApproval: d.allowSelfApproval,
+    approvalTtlMinutes: num(d.approvalTtlMinutes) ?? null,
+    gatewayPort: num(d.gatewayPort) ?? null,
+    hostIds: d.hostIds,
+    strategy: {
+      batchSize: d.batchSize.trim() === 'auto' ? 'auto' : countOrPercent(d.batchSize),
+      maxUnavailable: countOrPercent(d.maxUnavailable),
+      maxSurge: countOrPercent(d.maxSurge),
+      drainSeconds: num(d.drainSeconds),
+      onPullFailure: d.onPullFailure,
+      healthTimeoutSeconds: num(d.healthTimeoutSeconds),
+    },
+  }
+}
+
+function EnvironmentForm({ env, denied }: { env?: Environment; denied: string | undefined }) {
+  const { project } = useProjectScope()
+  const can = usePermissions(project.id)
+  const hosts = useHosts(can.instance('host.manage').allowed)
+  const [d, setDraft] = useState(() => draftOf(env))
+  const path = `/api/projects/${project.id}/environments`
+  const form = useSubmit<unknown>(env ? UpdateEnvironmentBody : CreateEnvironmentBody, async (body) => {
+    if (env) await api.patch(`${path}/${env.name}`, body, EnvironmentSchema)
+    else {
+      await api.post(path, body, EnvironmentSchema)
+      setDraft(draftOf())
+    }
+    invalidate(`envs:${project.id}`)
+  })
+  const text = (key: keyof Draft) => ({
+    value: String(d[key]),
+    onChange: (event: ChangeEvent<HTMLInputElement | HTMLSelectElement>) =>
+      setDraft({ ...d, [key]: event.target.value }),
+  })
+  const e = form.error
+  const hostChoices = hosts.data ?? env?.hosts ?? []
+  return (
+    <Form
+      onSubmit={() => void form.submit(bodyOf(d))}
+      state={form}
+      label={env ? `Environment ${env.name}` : 'New environment'}
+    >
+      <fieldset disabled={Boolean(denied)}>
+        <div className="form-grid">
+          <TextField label="Name" {...text('name')} error={e('name')} />
+          <TextField
+            label="Position in the pipeline"
+            type="number"
+            {...text('position')}
+            error={e('position')}
+          />
+          <TextField label="Replicas" type="number" {...text('replicas')} error={e('replicas')} />
+          <TextField label="Gateway port" type="number" {...text('gatewayPort')} error={e('gatewayPort')} />
+        </div>
+        <fieldset>
+          <legend>Protection</legend>
+          <div className="form-grid">
+            <CheckboxField
+              label="Protected (maintainers deploy, approvals needed)"
+              checked={d.protected}
+              onChange={(event) => setDraft({ ...d, protected: event.target.checked })}
+            />
+            <TextField
+              label="Approvals required"
+              type="number"
+              {...text('requiredApprovals')}
+              error={e('requiredApprovals')}
+            />
+            <CheckboxField
+              label="Whoever triggered may approve"
+              checked={d.allowSelfApproval}
+              onChange={(event) => setDraft({ ...d, allowSelfApproval: event.target.checked })}
+            />
+            <TextField
+              label="Approval expires after (minutes)"
+              type="number"
+              {...text('approvalTtlMinutes')}
+              error={e('approvalTtlMinutes')}
+              hint="Empty: never."
+            />
+          </div>
+        </fieldset>
+        <fieldset>
+          <legend>Hosts</legend>
+          {hosts.data ? null : (
+            <p className="hint">Only administrators can list every host; the current ones are shown.</p>
+          )}
+          <div className="row">
+            {hostChoices.map((host) => (
+              <CheckboxField
+                key={host.id}
+                label={host.name}
+                checked={d.hostIds.includes(host.id)}
+                onChange={(event) =>
+                  setDraft({
+                    ...d,
+                    hostIds: event.target.checked
+                      ? [...d.hostIds, host.id]
+                      : d.hostIds.filter((id) => id !== host.id),
+                  })
+                }
+              />
+            ))}
+          </div>
+          {e('hostIds') ? <div className="field-error">{e('hostIds')}</div> : null}
+        </fieldset>
+        <fieldset>
+          <legend>Rollout</legend>
+          <div className="form-grid">
+            <TextField
+              label="Batch size"
+              {...text('batchSize')}
+              error={e('strategy.batchSize')}
+              hint='"auto", a count or "25%".'
+            />
+            <TextField
+              label="Max unavailable"
+              {...text('maxUnavailable')}
+              error={e('strategy.maxUnavailable')}
+            />
+            <TextField label="Max surge" {...text('maxSurge')} error={e('strategy.maxSurge')} />
+            <TextField
+              label="Drain (s)"
+              type="number"
+              {...text('drainSeconds')}
+              error={e('strategy.drainSeconds')}
+            />
+            <TextField
+              label="Health timeout (s)"
+              type="number"
+              {...text('healthTimeoutSeconds')}
+              error={e('strategy.healthTimeoutSeconds')}
+            />
+            <SelectField
+              label="When a host cannot pull"
+              {...text('onPullFailure')}
+              options={[
+                { value: 'abort', label: 'stop the rollout' },
+                { value: 'skip-host', label: 'leave the host out' },
+              ]}
+            />
+          </div>
+        </fieldset>
+      </fieldset>
+      <div className="form-actions">
+        <Button type="submit" variant="primary" busy={form.busy} disabledReason={denied}>
+          {env ? `Save ${env.name}` : 'Add environment'}
+        </Button>
+        {env && !denied ? (
+          <ActionButton
+            variant="danger"
+            onAction={async () => {
+              if (!window.confirm(`Delete the environment ${env.name}?`)) return
+              await api.delete(`${path}/${env.name}`)
+              invalidate(`envs:${project.id}`)
+            }}
+          >
+            Delete {env.name}
+          </ActionButton>
+        ) : null}
+      </div>
+    </Form>
+  )
+}
+
+/** Environments and their protection, hosts and rollout strategy. */
+export function EnvironmentSettings() {
+  const { project } = useProjectScope()
+  const can = usePermissions(project.id)
+  const denied = reasonIfDenied(can.project('environment.manage'))
+  const envs = useEnvironments(project.id)
+  return (
+    <>
+      {denied ? <Alert tone="info">Read only: {denied}.</Alert> : null}
+      <Async resource={envs} what="environments">
+        {(list) =>
+          list.map((env) => (
+            <Section key={env.id} title={env.name}>
+              <EnvironmentForm key={env.updatedAt.getTime()} env={env} denied={denied} />
+            </Section>
+          ))
+        }
+      </Async>
+      {denied ? null : (
+        <Section title="Add an environment">
+          <EnvironmentForm denied={denied} />
+        </Section>
+      )}
+    </>
+  )
+}
