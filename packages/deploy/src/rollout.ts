@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { setMaxListeners } from 'node:events'
 import { AppError, errorMessage } from '@slipway/core'
 import { PlanError, planRestore, planRollout, type RolloutPlan } from '@slipway/rollout'
 import { discoverSite } from './discover.ts'
@@ -6,7 +7,7 @@ import { BatchExecutor } from './executor.ts'
 import { prePull } from './prepull.ts'
 import { hostOf, releaseSlug } from './state.ts'
 import type { DeployHost, HostReport, RolloutRequest, RolloutResult } from './types.ts'
-import { seconds } from './util.ts'
+import { linkedSignal, seconds } from './util.ts'
 
 /**
  * Rolls an environment to `request.release` with `request.replicas` instances: discovers
@@ -15,7 +16,17 @@ import { seconds } from './util.ts'
  * drain, stop). A failed batch rolls the whole rollout back. Scaling and rolling back to an
  * older release are the same call. Never throws for a failed rollout: the result says why.
  */
-export async function rollout(request: RolloutRequest): Promise<RolloutResult> {
+export async function rollout(given: RolloutRequest): Promise<RolloutResult> {
+  // Many calls at once listen on the rollout's signal: give them one of ours to listen on.
+  const linked = linkedSignal(given.signal)
+  try {
+    return await run({ ...given, signal: linked.signal })
+  } finally {
+    linked.dispose()
+  }
+}
+
+async function run(request: RolloutRequest): Promise<RolloutResult> {
   const began = Date.now()
   const hosts = new Map<string, DeployHost>()
   for (const host of [...(request.formerHosts ?? []), ...request.hosts]) hosts.set(host.name, host)
@@ -163,7 +174,9 @@ async function rollback(
   request.log(`rollout failed: ${error.message}; rolling back`)
   const { strategy, app } = request
   const perBatchSeconds = strategy.healthTimeoutSeconds + strategy.drainSeconds + app.stopGraceSeconds + 60
+  // Its own bound: a rollback also runs when the rollout was canceled.
   const signal = AbortSignal.timeout(perBatchSeconds * 1000 * (exec.retired.length + 2))
+  setMaxListeners(0, signal)
   try {
     await exec.settleBackground()
     const hostsWithInstances = [...new Set([...exec.live.values()].map((e) => e.instance.host))]

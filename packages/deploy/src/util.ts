@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { AppError } from '@slipway/core'
 
 /** Resolves after `ms`, or rejects with CANCELED when `signal` aborts first. */
@@ -50,4 +51,17 @@ export function within(ms: number, signal?: AbortSignal): AbortSignal {
 
 export function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`
+}
+
+/**
+ * A signal that aborts with `parent`, for code that hangs many short-lived listeners on it
+ * (the parent keeps one listener; ours has no listener limit). Call `dispose()` when done.
+ */
+export function linkedSignal(parent: AbortSignal): { signal: AbortSignal; dispose: () => void } {
+  const inner = new AbortController()
+  setMaxListeners(0, inner.signal)
+  const forward = () => inner.abort(parent.reason)
+  if (parent.aborted) forward()
+  else parent.addEventListener('abort', forward, { once: true })
+  return { signal: inner.signal, dispose: () => parent.removeEventListener('abort', forward) }
 }

@@ -1,8 +1,7 @@
-import { setMaxListeners } from 'node:events'
 import type { HealthCheck } from '@slipway/contracts'
 import { AppError } from '@slipway/core'
 import type { DockerHost } from '@slipway/docker'
-import { canceled, seconds, sleep } from '../util.ts'
+import { canceled, linkedSignal, seconds, sleep } from '../util.ts'
 import { type ProbeOutcome, probeHttp, probeTcp } from './probe.ts'
 
 export interface WaitHealthyOptions {
@@ -54,15 +53,11 @@ export async function waitHealthy(
   options: WaitHealthyOptions,
 ): Promise<{ probes: number; elapsedMs: number }> {
   // One listener on the caller's signal; the many short calls below listen on ours.
-  const inner = new AbortController()
-  setMaxListeners(0, inner.signal)
-  const forward = () => inner.abort(options.signal.reason)
-  if (options.signal.aborted) forward()
-  else options.signal.addEventListener('abort', forward, { once: true })
+  const linked = linkedSignal(options.signal)
   try {
-    return await poll({ ...options, signal: inner.signal })
+    return await poll({ ...options, signal: linked.signal })
   } finally {
-    options.signal.removeEventListener('abort', forward)
+    linked.dispose()
   }
 }
 

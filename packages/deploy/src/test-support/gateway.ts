@@ -12,7 +12,13 @@ import {
   NginxProcess,
   type TrafficSwitchOptions,
 } from '@slipway/gateway'
+import { Redis } from 'ioredis'
 import type { TrafficSwitch } from '../types.ts'
+
+/** A Redis connection for a gateway outside vitest's fixtures (the benchmark). */
+export function openRedis(url: string): Redis {
+  return new Redis(url, { maxRetriesPerRequest: 3, connectTimeout: 5000 })
+}
 
 export interface SiteGateway {
   /** The 127.0.0.1 port the site is served on. */

@@ -16,6 +16,8 @@ export interface LoadOptions {
   /** Hard bounds: the loop ends at whichever comes first (or at `stop()`). */
   maxRequests: number
   maxMs: number
+  /** Pause of each lane between two requests (default 0: a closed loop). */
+  pauseMs?: number
 }
 
 export interface LoadRun {
@@ -29,7 +31,7 @@ export interface LoadRun {
 // request opens a fresh connection; failures are status 0 with the error message.
 const script = `
 const http = require('node:http')
-const { port, path, concurrency, maxRequests, maxMs } = JSON.parse(process.argv[1])
+const { port, path, concurrency, maxRequests, maxMs, pauseMs } = JSON.parse(process.argv[1])
 const now = () => performance.timeOrigin + performance.now()
 const samples = []
 let stopped = false
@@ -58,6 +60,7 @@ async function lane(startedAt) {
   while (!stopped && issued < maxRequests && now() - startedAt < maxMs) {
     issued++
     samples.push(await one())
+    if (pauseMs) await new Promise((resolve) => setTimeout(resolve, pauseMs))
   }
 }
 const startedAt = now()
@@ -69,9 +72,13 @@ Promise.all(Array.from({ length: concurrency }, () => lane(startedAt))).then(() 
 
 /** Continuous GET load from a second process, bounded in count and time. */
 export function startLoad(options: LoadOptions): LoadRun {
-  const child = spawn(process.execPath, ['-e', script, JSON.stringify({ path: '/', ...options })], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
+  const child = spawn(
+    process.execPath,
+    ['-e', script, JSON.stringify({ path: '/', pauseMs: 0, ...options })],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  )
   child.stdin.on('error', () => undefined)
   let done = 0
   let output = ''

@@ -1,0 +1,188 @@
+/**
+ * Rollout benchmark: `pnpm --filter @slipway/bench rollout [--sizes 8,16,28] [--write]`.
+ *
+ * For each N, on the local fleet's hosts (prod-1..3 and pre-1), behind the real gateway and
+ * under continuous load from a second process, measured in the same run:
+ *   (a) Slipway: rollout() of N instances from one release to the next (pre-pull, batches,
+ *       health checks, gateway, drain, stop) — wall time and failed requests;
+ *   (b) the lower bound: max raw pull time + batches x (raw start of one batch + healthy);
+ *   (c) article 000's original single-threaded loop (per host: pull; per container: stop,
+ *       rm, run on the same port; no health check) — wall time and failed requests.
+ * `--write` puts the table into docs/PERFORMANCE.md.
+ */
+import { randomBytes } from 'node:crypto'
+import { readFile, writeFile } from 'node:fs/promises'
+import { cpus, loadavg } from 'node:os'
+import path from 'node:path'
+import { DeployStrategy } from '@slipway/contracts'
+import { rollout } from '@slipway/deploy'
+import {
+  demoApp,
+  demoRequest,
+  deployHosts,
+  failures,
+  openRedis,
+  type Sample,
+  startLoad,
+  startSiteGateway,
+} from '@slipway/deploy/testing'
+import { autoBatchSize } from '@slipway/rollout'
+import {
+  type ArticlePhases,
+  articleLoop,
+  articleSetup,
+  articleTeardown,
+  makeAbsent,
+  rawBatch,
+  rawPulls,
+} from './baselines.ts'
+import { demoImage, fleet } from './fleet.ts'
+import { type Row, renderTable, writeSection } from './report.ts'
+
+const args = process.argv.slice(2)
+const option = (name: string) => {
+  const at = args.indexOf(name)
+  return at >= 0 ? args[at + 1] : undefined
+}
+const sizes = (option('--sizes') ?? '8,16,28').split(',').map(Number)
+const hostNames = ['prod-1', 'prod-2', 'prod-3', 'pre-1']
+const out = (line: string) => process.stdout.write(`${line}\n`)
+const seconds = (ms: number) => ms / 1000
+
+const loadAtStart = loadavg()[0] ?? 0
+const f = fleet()
+const run = randomBytes(3).toString('hex')
+const project = `bench${run}`
+const environment = 'production'
+const labels = { 'slipway.bench': run }
+const auth = { serveraddress: f.registry.url, ...f.registry }
+const redis = openRedis(f.redisUrl)
+const gateway = await startSiteGateway({
+  redis,
+  prefix: `bench-${run}`,
+  project,
+  environment,
+  ttlSeconds: 1800,
+})
+const hosts = deployHosts(f.hosts, hostNames)
+const base = { project, environment, hosts, traffic: gateway.traffic, registryAuth: auth, labels }
+const app = {
+  ...demoApp,
+  healthCheck: { ...demoApp.healthCheck, intervalSeconds: 0.1, retries: 1 },
+}
+
+out(`rollout benchmark ${run}: hosts ${hostNames.join(', ')}; building two demo releases`)
+const [from, to] = await Promise.all([
+  demoImage({ ref: 'v1.0.0', version: `1.0.0-b${run}` }),
+  demoImage({ ref: 'v1.1.0', version: `1.1.0-b${run}` }),
+])
+const fromRelease = { id: 'from', image: from.image }
+const toRelease = { id: 'to', image: to.image }
+await Promise.all(hosts.map((h) => h.driver.pull(from.image, auth)))
+
+/** Runs `work` under load through the gateway; returns its time and the load's samples. */
+async function underLoad(work: () => Promise<void>): Promise<{ ms: number; samples: Sample[] }> {
+  // Paced (about 100 requests/s at most): clients, not a load test that starves the hosts.
+  const load = startLoad({
+    port: gateway.port,
+    concurrency: 2,
+    pauseMs: 20,
+    maxRequests: 20_000,
+    maxMs: 180_000,
+  })
+  const t = performance.now()
+  await work()
+  const ms = performance.now() - t
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  return { ms, samples: await load.stop() }
+}
+
+/** A rollout with the default strategy; `setup` ones (not measured) go in one batch. */
+async function deploy(release: { id: string; image: string }, replicas: number, setup = false) {
+  const request = demoRequest(base, release, replicas, {
+    app,
+    strategy: DeployStrategy.parse(setup ? { batchSize: '100%' } : {}),
+    signal: AbortSignal.timeout(600_000),
+  })
+  const result = await rollout(request)
+  if (result.status !== 'succeeded')
+    throw new Error(`rollout to ${release.id} x${replicas}: ${result.error?.message}`)
+  return result
+}
+
+const rows: Row[] = []
+try {
+  for (const n of sizes) {
+    const size = autoBatchSize(n)
+    const batches = Math.ceil(n / size)
+    out(`\nN=${n}: batches of ${size} -> ${batches} batches`)
+
+    // (b) raw Docker calls, with N instances of `from` serving under load.
+    await makeAbsent(hosts, to.image)
+    await deploy(fromRelease, n, true)
+    let pullMs = 0
+    let batchMs = 0
+    await underLoad(async () => {
+      pullMs = await rawPulls(hosts, to.image, auth)
+      batchMs = await rawBatch(hosts, to.image, size, 3, labels)
+    })
+    const lowerMs = pullMs + batches * batchMs
+    out(
+      `  (b) max pull ${seconds(pullMs).toFixed(2)} s + ${batches} x ${seconds(batchMs).toFixed(2)} s = ${seconds(lowerMs).toFixed(1)} s`,
+    )
+
+    // (a) Slipway, from a fresh state of the hosts: `to` not pulled yet.
+    await makeAbsent(hosts, to.image)
+    let result: Awaited<ReturnType<typeof deploy>> | undefined
+    const a = await underLoad(async () => {
+      result = await deploy(toRelease, n)
+    })
+    const failedA = failures(a.samples).length
+    out(`  (a) Slipway ${seconds(a.ms).toFixed(1)} s, ${a.samples.length} requests, ${failedA} failed`)
+    await deploy(toRelease, 0, true)
+
+    // (c) article 000's loop over the same hosts.
+    await makeAbsent(hosts, to.image)
+    const site = { project, environment, release: 'from' }
+    const article = await articleSetup(hosts, n, from.image, site, labels, gateway.traffic)
+    let phases: ArticlePhases = { pullMs: 0, stopMs: 0, removeMs: 0, runMs: 0 }
+    const c = await underLoad(async () => {
+      phases = await articleLoop(hosts, article, to.image, site, labels, auth)
+    })
+    const failedC = failures(c.samples).length
+    const spent = Object.entries(phases).map(([k, v]) => `${k.replace('Ms', '')} ${seconds(v).toFixed(1)} s`)
+    out(
+      `  (c) article loop ${seconds(c.ms).toFixed(1)} s (${spent.join(', ')}), ${c.samples.length} requests, ${failedC} failed`,
+    )
+    await articleTeardown(article, gateway.traffic)
+
+    rows.push({
+      n,
+      batchSize: size,
+      batches,
+      slipwayMs: a.ms,
+      pullMs,
+      batchMs,
+      lowerMs,
+      articleMs: c.ms,
+      requestsA: a.samples.length,
+      failedA,
+      requestsC: c.samples.length,
+      failedC,
+      batchReports: result?.batches ?? [],
+    })
+  }
+} finally {
+  await gateway.close()
+  redis.disconnect()
+}
+
+const machine = `${cpus().length} cores; 1-minute load average ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0]?.toFixed(1)} at the end`
+const table = `${renderTable(rows)}\n\nMachine: ${machine}.`
+out(`\n${table}`)
+if (args.includes('--write')) {
+  const file = path.join(f.root, 'docs', 'PERFORMANCE.md')
+  const current = await readFile(file, 'utf8').catch(() => '')
+  await writeFile(file, writeSection(current, table, new Date().toISOString().slice(0, 10)))
+  out(`written to ${file}`)
+}

@@ -1,0 +1,53 @@
+import type { BatchReport } from '@slipway/deploy'
+
+export interface Row {
+  n: number
+  batchSize: number
+  batches: number
+  slipwayMs: number
+  pullMs: number
+  batchMs: number
+  lowerMs: number
+  articleMs: number
+  requestsA: number
+  failedA: number
+  requestsC: number
+  failedC: number
+  batchReports: BatchReport[]
+}
+
+const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`
+const x = (ratio: number) => `${ratio.toFixed(2)}x`
+
+/** The benchmark's table, in Markdown. */
+export function renderTable(rows: readonly Row[]): string {
+  const lines = [
+    '| N | batches | (a) Slipway | (b) lower bound = max pull + batches x (start+healthy) | (a)/(b) | (c) article loop | (c)/(a) | (d) failed requests (a) | (d) failed requests (c) |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ]
+  for (const r of rows) {
+    lines.push(
+      `| ${r.n} | ${r.batches} x ${r.batchSize} | ${s(r.slipwayMs)} | ${s(r.lowerMs)} = ${s(r.pullMs)} + ${r.batches} x ${s(r.batchMs)} | ${x(r.slipwayMs / r.lowerMs)} | ${s(r.articleMs)} | ${x(r.articleMs / r.slipwayMs)} | ${r.failedA} of ${r.requestsA} | ${r.failedC} of ${r.requestsC} |`,
+    )
+  }
+  const detail = rows.map((r) => {
+    const rollout = r.batchReports.filter((b) => b.phase === 'rollout')
+    const healthy = rollout.map((b) => b.healthyMs)
+    const mean = healthy.reduce((sum, v) => sum + v, 0) / Math.max(1, healthy.length)
+    const first = rollout[0]?.atMs ?? 0
+    return `- N=${r.n}: first batch began ${s(first)} after the call (discovery + pre-pull); a batch took ${s(mean)} on average from its start to healthy (raw: ${s(r.batchMs)}).`
+  })
+  return [...lines, '', ...detail].join('\n')
+}
+
+const start = '<!-- bench:rollout:start -->'
+const end = '<!-- bench:rollout:end -->'
+
+/** Replaces the rollout section of docs/PERFORMANCE.md (between its markers) with `table`. */
+export function writeSection(current: string, table: string, date: string): string {
+  const section = `${start}\nMeasured ${date} with \`pnpm --filter @slipway/bench rollout --write\`:\n\n${table}\n${end}`
+  const from = current.indexOf(start)
+  const to = current.indexOf(end)
+  if (from >= 0 && to > from) return current.slice(0, from) + section + current.slice(to + end.length)
+  return `${current.trimEnd()}\n\n${section}\n`
+}
