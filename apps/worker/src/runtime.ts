@@ -3,7 +3,7 @@ import { AppError, errorMessage, type Logger } from '@slipway/core'
 import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq'
 import type { Redis } from 'ioredis'
 
-export interface JobContext {
+interface JobContext {
   job: Job
   /** The job's lock token (to move it back to the queue: job.moveToDelayed(ts, token)). */
   token: string | undefined

@@ -21,7 +21,7 @@ export interface ProjectAccess {
 }
 
 /** A project by id or slug; NOT_FOUND when it does not exist. */
-export async function findProject(deps: AppDeps, idOrSlug: string): Promise<Project> {
+async function findProject(deps: AppDeps, idOrSlug: string): Promise<Project> {
   const project = await deps.db.project.findUnique({
     where: uuidPattern.test(idOrSlug) ? { id: idOrSlug } : { slug: idOrSlug },
   })

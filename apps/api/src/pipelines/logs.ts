@@ -18,7 +18,7 @@ const batchLines = 500
 const keepAliveMs = 15_000
 
 /** Stored lines with seq > after, in order, at most `limit`. */
-export async function storedLines(db: Db, stageId: string, after: number, limit: number): Promise<Line[]> {
+async function storedLines(db: Db, stageId: string, after: number, limit: number): Promise<Line[]> {
   const chunks = await db.stageLogChunk.findMany({
     where: { stageId, lastSeq: { gt: after } },
     orderBy: { firstSeq: 'asc' },

@@ -6,7 +6,7 @@ import type { WorkerDeps } from '../deps.ts'
 import type { Processor } from '../runtime.ts'
 
 /** `X-Slipway-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`. */
-export function signature(secret: string, timestamp: string, body: string): string {
+function signature(secret: string, timestamp: string, body: string): string {
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`
 }
 

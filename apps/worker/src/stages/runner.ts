@@ -22,7 +22,7 @@ export interface StageResult {
   result?: Record<string, unknown>
 }
 
-export type StageHandler = (context: StageContext) => Promise<StageResult>
+type StageHandler = (context: StageContext) => Promise<StageResult>
 
 /** Secrets a stage may print by accident; known before the log opens so every line is masked. */
 export type SecretsOf = (deps: WorkerDeps, stage: Stage, project: Project) => Promise<string[]>
