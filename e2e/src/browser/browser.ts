@@ -7,7 +7,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 
 const run = promisify(execFile)
 const root = path.resolve(import.meta.dirname, '../../..')
-export const webDist = path.join(root, 'apps/web/dist')
+const webDist = path.join(root, 'apps/web/dist')
 
 /** Debian's Chromium, headless, with nothing that reaches outside the machine. */
 export async function launchBrowser(): Promise<Browser> {
@@ -69,7 +69,7 @@ export async function initialJsGzipBytes(): Promise<{ files: string[]; bytes: nu
   return { files, bytes }
 }
 
-export const password = 'e2e password 1234'
+const password = 'e2e password 1234'
 
 /** A browser context signed in as `<role>@e2e.test` through the sign-in page. */
 export async function signedIn(

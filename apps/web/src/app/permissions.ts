@@ -23,7 +23,7 @@ export interface Permissions {
   }): Decision
 }
 
-export function permissionsFor(me: Me, projectId: string | undefined): Permissions {
+function permissionsFor(me: Me, projectId: string | undefined): Permissions {
   const role = me.memberships.find((m) => m.projectId === projectId)?.role
   const subject = { isAdmin: me.user.isAdmin, role }
   return {

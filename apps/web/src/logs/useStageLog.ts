@@ -3,7 +3,7 @@ import { useEffect, useRef, useState } from 'react'
 import { api } from '../api/client.ts'
 import { type Line, LogBuffer } from './buffer.ts'
 
-export type LogState = 'loading' | 'live' | 'reconnecting' | 'complete' | 'error'
+type LogState = 'loading' | 'live' | 'reconnecting' | 'complete' | 'error'
 
 export interface LogSource {
   buffer: LogBuffer

@@ -12,7 +12,7 @@ import { StatusBadge } from '../ui/Status.tsx'
 import { useProjectScope } from './ProjectLayout.tsx'
 
 /** A release can be gone back to if it went live once and is not live now. */
-export function canRollBackTo(release: Release): boolean {
+function canRollBackTo(release: Release): boolean {
   return release.status === 'superseded'
 }
 

@@ -44,7 +44,7 @@ function draftOf(project: Project) {
 
 type Draft = ReturnType<typeof draftOf>
 
-export function bodyOf(d: Draft) {
+function bodyOf(d: Draft) {
   const timing = {
     intervalSeconds: num(d.interval),
     timeoutSeconds: num(d.timeout),

@@ -15,7 +15,7 @@ interface FieldProps {
 }
 
 /** A label, the control, a hint and the field's error, wired for screen readers. */
-export function Field({ label, error, hint, children, className }: FieldProps) {
+function Field({ label, error, hint, children, className }: FieldProps) {
   const id = useId()
   const hintId = hint ? `${id}-hint` : ''
   const errorId = error ? `${id}-error` : ''

@@ -12,7 +12,7 @@ const timeFormat = new Intl.DateTimeFormat(undefined, {
 /** The viewer's own time zone name, e.g. Europe/Paris. */
 export const localZone = Intl.DateTimeFormat().resolvedOptions().timeZone
 
-export function formatDuration(ms: number): string {
+function formatDuration(ms: number): string {
   if (ms < 0) ms = 0
   const seconds = Math.round(ms / 1000)
   if (seconds < 60) return `${seconds}s`
