@@ -10,6 +10,7 @@ import { safeEqual } from '../auth/crypto.ts'
 import type { AppDeps } from '../deps.ts'
 import { audit } from '../http/audit.ts'
 import { RateLimiter } from '../http/rate-limit.ts'
+import { keyedSerial } from '../http/serial.ts'
 import { createPipeline } from '../pipelines/create.ts'
 
 const failureRule = { limit: 20, windowSeconds: 10 * 60 }
@@ -39,6 +40,7 @@ function header(value: string | string[] | undefined): string | undefined {
  */
 export function gitlabWebhookRoutes(deps: AppDeps): FastifyPluginAsyncZod {
   const limiter = new RateLimiter(deps.redis, deps.redisPrefix)
+  const serial = keyedSerial()
   return async (app) => {
     app.post(
       '/api/webhooks/gitlab/:projectId',
@@ -113,46 +115,50 @@ export function gitlabWebhookRoutes(deps: AppDeps): FastifyPluginAsyncZod {
 
         const superseded: Change[] = []
         try {
-          return await deps.db.$transaction(async (tx) => {
-            if (!parsed) return record(tx, 'ignored', { reason: `${event} events do not start pipelines` })
-            const payload = parsed.data
-            const ref = parsePushedRef(payload.ref)
-            const fields = { ref: payload.ref, commitSha: payload.after }
-            if (zeroSha.test(payload.after))
-              return record(tx, 'ignored', { ...fields, reason: 'ref deleted' })
-            if (!ref)
-              return record(tx, 'ignored', {
-                ...fields,
-                reason: `${payload.ref} is neither a branch nor a tag`,
+          // One delivery of a project at a time: they queue here rather than holding pooled
+          // connections while they wait for the project's pipeline-number lock.
+          return await serial(projectId, () =>
+            deps.db.$transaction(async (tx) => {
+              if (!parsed) return record(tx, 'ignored', { reason: `${event} events do not start pipelines` })
+              const payload = parsed.data
+              const ref = parsePushedRef(payload.ref)
+              const fields = { ref: payload.ref, commitSha: payload.after }
+              if (zeroSha.test(payload.after))
+                return record(tx, 'ignored', { ...fields, reason: 'ref deleted' })
+              if (!ref)
+                return record(tx, 'ignored', {
+                  ...fields,
+                  reason: `${payload.ref} is neither a branch nor a tag`,
+                })
+              if (!refSelected(ref, project)) {
+                return record(tx, 'ignored', {
+                  ...fields,
+                  reason: `${ref.kind} ${ref.name} does not match the project rules`,
+                })
+              }
+              if (!/^[0-9a-f]{40}$/.test(payload.after)) {
+                return record(tx, 'rejected', { ...fields, reason: 'after is not a commit SHA' })
+              }
+              const commit = payload.commits?.find((c) => c.id === payload.after)
+              const { pipeline, changes } = await createPipeline(tx, {
+                project,
+                ref: ref.name,
+                commitSha: payload.after,
+                commitTitle: commit?.title ?? commit?.message?.split('\n')[0] ?? null,
+                trigger: ref.kind === 'tag' ? 'gitlab-tag' : 'gitlab-push',
               })
-            if (!refSelected(ref, project)) {
-              return record(tx, 'ignored', {
-                ...fields,
-                reason: `${ref.kind} ${ref.name} does not match the project rules`,
+              await audit(tx, request, {
+                action: 'pipeline.create',
+                targetType: 'pipeline',
+                targetId: pipeline.id,
+                projectId,
+                after: { number: pipeline.number, ref: ref.name, commitSha: payload.after, event },
+                actor: `gitlab webhook (${payload.user_username ?? 'unknown user'})`,
               })
-            }
-            if (!/^[0-9a-f]{40}$/.test(payload.after)) {
-              return record(tx, 'rejected', { ...fields, reason: 'after is not a commit SHA' })
-            }
-            const commit = payload.commits?.find((c) => c.id === payload.after)
-            const { pipeline, changes } = await createPipeline(tx, {
-              project,
-              ref: ref.name,
-              commitSha: payload.after,
-              commitTitle: commit?.title ?? commit?.message?.split('\n')[0] ?? null,
-              trigger: ref.kind === 'tag' ? 'gitlab-tag' : 'gitlab-push',
-            })
-            await audit(tx, request, {
-              action: 'pipeline.create',
-              targetType: 'pipeline',
-              targetId: pipeline.id,
-              projectId,
-              after: { number: pipeline.number, ref: ref.name, commitSha: payload.after, event },
-              actor: `gitlab webhook (${payload.user_username ?? 'unknown user'})`,
-            })
-            superseded.push(...changes)
-            return record(tx, 'started', { ...fields, pipelineId: pipeline.id })
-          })
+              superseded.push(...changes)
+              return record(tx, 'started', { ...fields, pipelineId: pipeline.id })
+            }),
+          )
         } catch (error) {
           if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
             const first = await deps.db.webhookDelivery.findUnique({
