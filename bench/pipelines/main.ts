@@ -14,7 +14,7 @@ import { createLogger } from '@slipway/core'
 import { Client, eventually } from '@slipway/e2e/client'
 import { startStack } from '@slipway/e2e/stack'
 import { StageLog } from '@slipway/runs'
-import { fleet } from '@slipway/testing'
+import { fleet } from '@slipway/testing/services'
 import { Queue, Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 

@@ -116,9 +116,16 @@ describe('a commit walks to production', () => {
     })
   })
 
-  it('a broken Dockerfile fails the build with Docker’s own error in the log', async () => {
+  it('a broken Dockerfile fails the build with Docker’s own error; build secrets are masked', async () => {
+    const secret = await demo.admin.patch(`/api/projects/${demo.project.slug}`, {
+      buildSecrets: { NPM_TOKEN: 'very-secret-token-123' },
+    })
+    expect(secret.body.buildSecrets).toEqual(['NPM_TOKEN'])
+    expect(JSON.stringify(secret.body)).not.toContain('very-secret-token-123')
     const sha = await demo.commit({
-      files: { Dockerfile: 'FROM slipway/busybox:1\nRUN echo building && exit 7\n' },
+      files: {
+        Dockerfile: 'FROM slipway/busybox:1\nARG NPM_TOKEN\nRUN echo "token is $NPM_TOKEN" && exit 7\n',
+      },
     })
     const started = await demo.developer.post(`/api/projects/${demo.project.slug}/pipelines`, {
       ref: 'main',
@@ -132,9 +139,12 @@ describe('a commit walks to production', () => {
     expect(build.error).toMatch(/returned a non-zero code: 7/)
     expect(rest.every((stage: { status: string }) => stage.status === 'skipped')).toBe(true)
     const logs = await demo.developer.get(`/api/stages/${build.id}/logs`)
-    expect(logs.body.lines.map((line: string[]) => line[2]).join('\n')).toContain(
-      'returned a non-zero code: 7',
-    )
+    const text = logs.body.lines.map((line: string[]) => line[2]).join('\n')
+    expect(text).toContain('returned a non-zero code: 7')
+    expect(text).toContain('token is ••••••')
+    expect(text).not.toContain('very-secret-token-123')
+    expect(build.error).not.toContain('very-secret-token-123')
+    await demo.admin.patch(`/api/projects/${demo.project.slug}`, { buildSecrets: { NPM_TOKEN: null } })
   })
 
   it('cancel during a build stops the build', async () => {

@@ -10,7 +10,7 @@ import { generateKeySpec } from '@slipway/core'
 import { createDb, type Db } from '@slipway/db'
 import { freePort } from '@slipway/docker'
 import { NginxProcess } from '@slipway/gateway'
-import { createTestDatabase, fleet, type TestDatabase } from '@slipway/testing'
+import { createTestDatabase, fleet, type TestDatabase } from '@slipway/testing/services'
 import { Redis } from 'ioredis'
 
 /** A running Slipway: an API process, worker processes, its own database, Redis prefix and gateway nginx. */

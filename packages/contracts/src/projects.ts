@@ -112,6 +112,8 @@ export const CreateProjectBody = z
     ...projectFields,
     /** X-Gitlab-Token expected on webhook deliveries: write-only. */
     webhookSecret: SecretInput.optional(),
+    /** Build args whose values are secret: write-only, masked in build logs. */
+    buildSecrets: z.record(EnvKey, SecretInput).default({}),
     gitlab: GitlabSettings.nullable().optional(),
   })
   .strict()
@@ -135,6 +137,8 @@ export const UpdateProjectBody = z
     keepReleases: z.number().int().min(1).max(100),
     /** null removes the secret (disables the webhook). */
     webhookSecret: SecretInput.nullable(),
+    /** Sets the named build secrets; null removes one. Others are left as they are. */
+    buildSecrets: z.record(EnvKey, SecretInput.nullable()),
     gitlab: GitlabSettings.nullable(),
   })
   .partial()
@@ -152,6 +156,8 @@ export const Project = z.object({
   dockerfilePath: z.string(),
   buildContext: z.string(),
   buildArgs: z.record(z.string(), z.string()),
+  /** Names of the build secrets (values are never returned). */
+  buildSecrets: z.array(z.string()),
   appSpec: AppSpec,
   registryId: Id.nullable(),
   imageRepository: z.string(),

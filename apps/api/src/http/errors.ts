@@ -101,6 +101,11 @@ function databaseError(error: unknown): AppError | undefined {
       return new AppError('NOT_FOUND', 'the record does not exist (any more)')
     case 'P2003':
       return new AppError('CONFLICT', 'the change refers to, or is referred to by, another record')
+    case 'P2028':
+      // No connection for a transaction in time: the database is saturated, not the request wrong.
+      return new AppError('DEPENDENCY_UNAVAILABLE', 'the database is busy; retry shortly', {
+        details: { retryAfterSeconds: 1 },
+      })
     default:
       return undefined
   }
@@ -115,8 +120,13 @@ export function registerErrorHandling(app: FastifyInstance): void {
       return reply.status(status).send(body(error.code, error.message, error.details))
     }
     const fromDb = databaseError(error)
-    if (fromDb)
+    if (fromDb) {
+      if (fromDb.code === 'DEPENDENCY_UNAVAILABLE') {
+        request.log.warn({ err: error }, 'database saturated')
+        reply.header('retry-after', '1')
+      }
       return reply.status(httpStatusOf(fromDb.code)).send(body(fromDb.code, fromDb.message, fromDb.details))
+    }
     if (hasZodFastifySchemaValidationErrors(error) || error.validation) {
       return reply
         .status(400)

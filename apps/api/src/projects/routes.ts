@@ -14,9 +14,18 @@ const ProjectParams = z.object({ project: z.string().min(1).max(100) })
 function secretColumns(
   deps: AppDeps,
   projectId: string,
-  body: Pick<UpdateProjectBody, 'webhookSecret' | 'gitlab'>,
+  body: Pick<UpdateProjectBody, 'webhookSecret' | 'gitlab' | 'buildSecrets'>,
+  currentBuildSecrets: Record<string, string> = {},
 ): Prisma.ProjectUncheckedUpdateInput {
   const data: Prisma.ProjectUncheckedUpdateInput = {}
+  if (body.buildSecrets) {
+    const sealed = { ...currentBuildSecrets }
+    for (const [name, value] of Object.entries(body.buildSecrets)) {
+      if (value === null) delete sealed[name]
+      else sealed[name] = deps.secrets.encrypt(value, secretContext.projectBuildSecret(projectId, name))
+    }
+    data.buildSecrets = sealed
+  }
   if (body.webhookSecret !== undefined) {
     data.webhookSecretEnc =
       body.webhookSecret === null
@@ -58,12 +67,12 @@ export function projectRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       { schema: { tags: ['projects'], body: CreateProjectBody, response: { 201: Project } } },
       async (request, reply) => {
         const actor = requireInstance(request, 'project.create')
-        const { webhookSecret, gitlab, ...fields } = request.body
+        const { webhookSecret, gitlab, buildSecrets, ...fields } = request.body
         const project = await deps.db.$transaction(async (tx) => {
           const created = await tx.project.create({ data: fields })
           const withSecrets = await tx.project.update({
             where: { id: created.id },
-            data: secretColumns(deps, created.id, { webhookSecret, gitlab }),
+            data: secretColumns(deps, created.id, { webhookSecret, gitlab, buildSecrets }),
           })
           await tx.membership.create({
             data: { userId: actor.user.id, projectId: created.id, role: 'admin' },
@@ -100,11 +109,19 @@ export function projectRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       },
       async (request) => {
         const { project } = await requireProject(deps, request, request.params.project, 'project.update')
-        const { webhookSecret, gitlab, ...fields } = request.body
+        const { webhookSecret, gitlab, buildSecrets, ...fields } = request.body
         const updated = await deps.db.$transaction(async (tx) => {
           const after = await tx.project.update({
             where: { id: project.id },
-            data: { ...fields, ...secretColumns(deps, project.id, { webhookSecret, gitlab }) },
+            data: {
+              ...fields,
+              ...secretColumns(
+                deps,
+                project.id,
+                { webhookSecret, gitlab, buildSecrets },
+                project.buildSecrets as Record<string, string>,
+              ),
+            },
           })
           await audit(tx, request, {
             action: 'project.update',

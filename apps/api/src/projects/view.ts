@@ -14,6 +14,7 @@ export function projectView(project: Project): ProjectContract {
     dockerfilePath: project.dockerfilePath,
     buildContext: project.buildContext,
     buildArgs: project.buildArgs as Record<string, string>,
+    buildSecrets: Object.keys(project.buildSecrets as Record<string, string>).sort(),
     appSpec: AppSpec.parse(project.appSpec),
     registryId: project.registryId,
     imageRepository: project.imageRepository,

@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises'
 import path from 'node:path'
+import { secretContext } from '@slipway/db'
 import { imageTagRef } from '@slipway/docker'
 import { checkoutCommit } from '@slipway/git'
 import { permanent, type StageContext, type StageResult } from './runner.ts'
@@ -21,6 +22,20 @@ export async function buildTag(context: StageContext): Promise<string> {
     : null
   if (!registry) throw permanent(`project ${project.slug} has no registry to push to`)
   return imageTagRef(registry.url, project.imageRepository, pipeline.commitSha)
+}
+
+/** The project's secret build args, decrypted (their values are masked in the log). */
+export function buildSecrets({
+  deps,
+  project,
+}: Pick<StageContext, 'deps' | 'project'>): Record<string, string> {
+  const sealed = project.buildSecrets as Record<string, string>
+  return Object.fromEntries(
+    Object.entries(sealed).map(([name, envelope]) => [
+      name,
+      deps.secrets.decrypt(envelope, secretContext.projectBuildSecret(project.id, name)),
+    ]),
+  )
 }
 
 /**
@@ -46,7 +61,7 @@ export async function buildStage(context: StageContext): Promise<StageResult> {
       contextDir,
       dockerfile,
       tags: [tag],
-      buildArgs: project.buildArgs as Record<string, string>,
+      buildArgs: { ...(project.buildArgs as Record<string, string>), ...buildSecrets(context) },
       labels: {
         'slipway.project': project.slug,
         'slipway.pipeline': pipeline.id,

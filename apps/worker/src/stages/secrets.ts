@@ -1,5 +1,6 @@
 import { secretContext } from '@slipway/db'
 import { maskUrl } from '@slipway/git'
+import { buildSecrets } from './build.ts'
 import type { SecretsOf } from './runner.ts'
 
 /**
@@ -17,6 +18,7 @@ export const stageSecrets: SecretsOf = async (deps, stage, project) => {
   if (credentials && maskUrl(project.gitUrl) !== project.gitUrl) {
     values.push(credentials, ...credentials.split(':').filter((part) => part.length >= 4))
   }
+  if (stage.kind === 'build') values.push(...Object.values(buildSecrets({ deps, project })))
   if (stage.kind === 'deploy' && stage.environmentId) {
     const latest = await deps.db.configVersion.findFirst({
       where: { environmentId: stage.environmentId },

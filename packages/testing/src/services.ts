@@ -1,0 +1,4 @@
+// The fleet, test databases and demo images without vitest: for benchmarks and scripts.
+export * from './fleet.ts'
+export * from './images.ts'
+export * from './postgres.ts'
