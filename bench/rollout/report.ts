@@ -35,7 +35,11 @@ export function renderTable(rows: readonly Row[]): string {
     const healthy = rollout.map((b) => b.healthyMs)
     const mean = healthy.reduce((sum, v) => sum + v, 0) / Math.max(1, healthy.length)
     const first = rollout[0]?.atMs ?? 0
-    return `- N=${r.n}: first batch began ${s(first)} after the call (discovery + pre-pull); a batch took ${s(mean)} on average from its start to healthy (raw: ${s(r.batchMs)}).`
+    const last = rollout.at(-1)
+    const tail = last
+      ? ` The last batch was healthy at ${s(last.atMs + last.healthyMs)}, in the gateway at ${s(last.atMs + (last.servingMs ?? 0))}, its old instances drained, stopped and removed at ${s(last.atMs + (last.doneMs ?? 0))}.`
+      : ''
+    return `- N=${r.n}: the first batch began ${s(first)} after the call (discovery + pre-pull); a batch took ${s(mean)} on average from its start to healthy (raw: ${s(r.batchMs)}).${tail}`
   })
   return [...lines, '', ...detail].join('\n')
 }

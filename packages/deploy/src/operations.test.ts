@@ -1,6 +1,7 @@
 import { DockerodeHost } from '@slipway/docker'
 import { demoImage, type Fleet, integrationTest as test } from '@slipway/testing'
 import { describe, expect } from 'vitest'
+import { instanceLabels } from './labels.ts'
 import { HealthMonitor } from './monitor.ts'
 import { pruneImages } from './prune.ts'
 import { reconcile } from './reconcile.ts'
@@ -102,7 +103,7 @@ describe('operations on prod-1..3', () => {
     }
   })
 
-  test('reconcile replaces a killed container and puts the environment back in the gateway', async ({
+  test('reconcile replaces a killed container, removes a stray release and puts the site back in the gateway', async ({
     fleet,
     redis,
     redisPrefix,
@@ -137,6 +138,23 @@ describe('operations on prod-1..3', () => {
       const victim = first.instances.find((i) => i.host === 'prod-2')
       if (!victim) throw new Error('no instance on prod-2')
       await hosts[1]?.driver.stop(victim.containerId, 0)
+      // A stray of another release (e.g. left by a crashed worker), labelled as the site's.
+      const stray = await hosts[2]?.driver.run({
+        name: `${project}-production-stray`,
+        image: v1.image,
+        labels: {
+          'slipway.test': testId,
+          ...instanceLabels({
+            id: 'stray',
+            project,
+            environment: 'production',
+            release: 'v0',
+            image: v1.image,
+          }),
+        },
+        containerPort: 8080,
+        hostPort: 'auto',
+      })
       // The monitor notices and takes it out of the gateway after `retries` failed probes.
       for (let tick = 0; tick < demoApp.healthCheck.retries; tick++) await monitor.tick()
       expect((await gateway.registry.list(project, 'production')).map((e) => e.id)).not.toContain(victim.id)
@@ -146,10 +164,11 @@ describe('operations on prod-1..3', () => {
       expect(healed.changed).toBe(true)
       expect(countByHost(healed.instances)).toEqual({ 'prod-1': 1, 'prod-2': 1, 'prod-3': 1 })
       expect(healed.instances.map((i) => i.id)).not.toContain(victim.id)
+      expect(healed.instances.every((i) => i.release === 'v1')).toBe(true)
       expect(await hosts[1]?.driver.inspect(victim.containerId)).toBeUndefined()
-      expect(await releasesOn(hosts[1]?.driver as DockerodeHost, project, 'production')).toEqual([
-        'running:v1',
-      ])
+      expect(await hosts[2]?.driver.inspect(stray?.id ?? '')).toBeUndefined()
+      for (const host of hosts)
+        expect(await releasesOn(host.driver, project, 'production')).toEqual(['running:v1'])
       const served = (await gateway.registry.list(project, 'production')).map((e) => e.id).sort()
       expect(served).toEqual(healed.instances.map((i) => i.id).sort())
     } finally {

@@ -7,7 +7,7 @@ import { BatchExecutor } from './executor.ts'
 import { prePull } from './prepull.ts'
 import { hostOf, releaseSlug } from './state.ts'
 import type { DeployHost, HostReport, RolloutRequest, RolloutResult } from './types.ts'
-import { linkedSignal, seconds } from './util.ts'
+import { canceled, linkedSignal, seconds } from './util.ts'
 
 /**
  * Rolls an environment to `request.release` with `request.replicas` instances: discovers
@@ -104,6 +104,7 @@ async function run(request: RolloutRequest): Promise<RolloutResult> {
         concurrency: request.pullConcurrency,
         signal,
       })
+      if (signal.aborted) throw canceled(signal)
       for (const outcome of outcomes) {
         const report = hostReports.get(outcome.host)
         if (report) report.pullMs = outcome.ms
