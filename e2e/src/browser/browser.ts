@@ -4,6 +4,7 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { gzipSync } from 'node:zlib'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
+import { type Demo, pipelineIn } from '../client.ts'
 
 const run = promisify(execFile)
 const root = path.resolve(import.meta.dirname, '../../..')
@@ -55,7 +56,12 @@ export async function ensureDashboardBuilt(): Promise<string> {
     (await stat(path.join(root, 'apps/web/index.html'))).mtimeMs,
   )
   if (built < sources) {
-    await run('pnpm', ['--filter', '@slipway/web', 'build'], { cwd: root, timeout: 180_000 })
+    // vitest sets NODE_ENV=test; a build must not inherit it (React would ship its development build).
+    await run('pnpm', ['--filter', '@slipway/web', 'build'], {
+      cwd: root,
+      timeout: 180_000,
+      env: { ...process.env, NODE_ENV: 'production' },
+    })
   }
   return webDist
 }
@@ -91,4 +97,22 @@ export async function signedIn(
 /** Prints a measured figure (reports, never thresholds). */
 export function report(name: string, value: unknown): void {
   process.stdout.write(`[dashboard] ${name}: ${typeof value === 'string' ? value : JSON.stringify(value)}\n`)
+}
+
+/** Runs a pipeline at `ref` through the API, a tester approves, and waits until it is done. */
+export async function releaseThroughApi(demo: Demo, ref = 'main'): Promise<ReleasedPipeline> {
+  const started = await demo.developer.post(`/api/projects/${demo.project.slug}/pipelines`, { ref })
+  const waiting = await pipelineIn(demo.developer, started.body.id, ['waiting', 'failed'])
+  if (waiting.status !== 'waiting') throw new Error(`pipeline failed: ${JSON.stringify(waiting.stages)}`)
+  const approval = waiting.stages.find((s: { kind: string }) => s.kind === 'approval')
+  await demo.tester.post(`/api/pipelines/${waiting.id}/stages/${approval.id}/approve`, { comment: 'ok' })
+  return pipelineIn(demo.developer, started.body.id, ['succeeded', 'failed'])
+}
+
+export interface ReleasedPipeline {
+  id: string
+  status: string
+  imageDigest: string
+  commitSha: string
+  stages: { id: string; kind: string; status: string }[]
 }

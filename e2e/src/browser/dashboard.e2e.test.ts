@@ -1,9 +1,17 @@
 /// <reference lib="dom" />
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Demo, pipelineIn, setupDemo, viaGateway } from '../client.ts'
+import { type Demo, setupDemo, viaGateway } from '../client.ts'
 import { type Stack, startStack } from '../stack.ts'
-import { ensureDashboardBuilt, initialJsGzipBytes, launchBrowser, report, signedIn } from './browser.ts'
+import {
+  ensureDashboardBuilt,
+  initialJsGzipBytes,
+  launchBrowser,
+  type ReleasedPipeline,
+  releaseThroughApi,
+  report,
+  signedIn,
+} from './browser.ts'
 
 /**
  * The dashboard in Debian's Chromium against the real API, worker and fleet: a developer
@@ -15,12 +23,7 @@ describe('the dashboard in a real browser', () => {
   let stack: Stack
   let demo: Demo
   let browser: Browser
-  let firstPipeline: {
-    id: string
-    status: string
-    imageDigest: string
-    stages: { id: string; kind: string }[]
-  }
+  let firstPipeline: ReleasedPipeline
   let pipelineId: string
   const pages: Page[] = []
 
@@ -30,12 +33,7 @@ describe('the dashboard in a real browser', () => {
     demo = await setupDemo(stack)
     browser = await launchBrowser()
     // A first release in production (1.1.0 at the demo's main), so there is one to roll back to.
-    const started = await demo.developer.post(`/api/projects/${demo.project.slug}/pipelines`, { ref: 'main' })
-    const waiting = await pipelineIn(demo.developer, started.body.id, ['waiting', 'failed'])
-    expect(waiting.status).toBe('waiting')
-    const approval = waiting.stages.find((s: { kind: string }) => s.kind === 'approval')
-    await demo.tester.post(`/api/pipelines/${waiting.id}/stages/${approval.id}/approve`, { comment: 'first' })
-    firstPipeline = await pipelineIn(demo.developer, started.body.id, ['succeeded', 'failed'])
+    firstPipeline = await releaseThroughApi(demo)
     expect(firstPipeline.status).toBe('succeeded')
   }, 300_000)
 
@@ -80,9 +78,28 @@ describe('the dashboard in a real browser', () => {
     pipelineId = page.url().split('/pipelines/')[1]!.split('?')[0]!
     const log = page.getByRole('log', { name: 'Log of build' })
     await expect.poll(() => log.textContent(), { timeout: 120_000 }).toContain('Step 1/')
+    // Keep the build's log on screen while later stages run.
+    await page.locator('li[data-stage="build"] button').click()
+    // The connection drops while the build prints; the viewer resumes after the last line it holds.
+    await page.context().setOffline(true)
+    const dropped = await page
+      .locator('.log[data-state="reconnecting"]')
+      .waitFor({ timeout: 5000 })
+      .then(() => true)
+      .catch(() => false)
+    await page.context().setOffline(false)
+    report('log stream seen dropping while offline', dropped)
     // The stages move on by themselves: no reload (the marker set before survives).
     const build = page.locator('li[data-stage="build"]')
     await expect.poll(() => build.getAttribute('data-status'), { timeout: 120_000 }).toBe('succeeded')
+    // Every stored line arrived exactly once (the viewer drops repeats by sequence number).
+    const pipeline = await demo.developer.get(`/api/pipelines/${pipelineId}`)
+    const stored = await demo.developer.get(`/api/stages/${pipeline.body.stages[0].id}/logs?limit=10000`)
+    const viewer = page.locator('.log')
+    await expect
+      .poll(() => viewer.getAttribute('data-lines'), { timeout: 30_000 })
+      .toBe(String(stored.body.lines.length))
+    expect(stored.body.lastSeq).toBe(stored.body.lines.length)
     const approval = page.locator('li[data-stage="approval production"]')
     await expect.poll(() => approval.getAttribute('data-status'), { timeout: 180_000 }).toBe('waiting')
     expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(1)
@@ -171,6 +188,27 @@ describe('the dashboard in a real browser', () => {
       .toBe('3:live')
     expect(await top.textContent()).toContain(firstPipeline.imageDigest.split('@')[1]!.slice(0, 19))
     expect((await viaGateway(demo.gatewayPorts.production)).text).not.toContain('demo 2.0.0')
+  })
+
+  it('settings say what is wrong next to the field, from the contract and from the API', async () => {
+    const page = pages.at(-1)!
+    await page.goto(`${stack.url}/p/${demo.project.slug}/settings`)
+    const port = page.getByLabel('Container port')
+    await port.fill('70000')
+    await page.getByRole('button', { name: 'Save project' }).click()
+    await expect.poll(() => port.getAttribute('aria-invalid')).toBe('true')
+    const errorId = (await port.getAttribute('aria-describedby'))!
+      .split(' ')
+      .find((id) => id.endsWith('-error'))!
+    expect(await page.locator(`[id="${errorId}"]`).textContent()).toContain('65535')
+    const project = await demo.admin.get(`/api/projects/${demo.project.slug}`)
+    expect(project.body.appSpec.containerPort).toBe(8080)
+
+    await page.goto(`${stack.url}/p/${demo.project.slug}/settings/environments`)
+    const form = page.getByRole('form', { name: 'New environment' })
+    await form.getByLabel('Name').fill('production')
+    await form.getByRole('button', { name: 'Add environment' }).click()
+    await expect.poll(() => form.textContent()).toContain('already taken')
   })
 
   it('the log viewer loads, searches and scrolls 100k lines', async () => {

@@ -175,7 +175,7 @@ function EnvironmentView({ env }: { env: Environment }) {
                         <th scope="col">Version</th>
                         <th scope="col">State</th>
                         <th scope="col">Health</th>
-                        <th scope="col">In service</th>
+                        <th scope="col">In the gateway since</th>
                         <th scope="col">
                           <span className="visually-hidden">Logs</span>
                         </th>

@@ -103,7 +103,7 @@ export default function Projects() {
       <Async resource={projects} what="projects">
         {(list) =>
           list.length ? (
-            <div className="grid">
+            <div className="grid-wide">
               {list.map((project) => (
                 <ProjectCard key={project.id} project={project} />
               ))}
