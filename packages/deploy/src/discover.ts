@@ -48,12 +48,16 @@ export function discoverSite(
         running.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
         return { host: host.name, running, broken }
       } catch (error) {
-        const appError =
-          error instanceof AppError
-            ? error
-            : new AppError('HOST_UNREACHABLE', `Docker host ${host.name}: ${errorMessage(error)}`, {
-                cause: error,
-              })
+        const code = error instanceof AppError ? error.code : 'HOST_UNREACHABLE'
+        const message = errorMessage(error)
+        const appError = new AppError(
+          code,
+          message.includes(host.name) ? message : `Docker host ${host.name}: ${message}`,
+          {
+            details: { host: host.name },
+            cause: error,
+          },
+        )
         return { host: host.name, error: appError, running: [], broken: [] }
       }
     }),

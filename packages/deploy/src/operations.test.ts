@@ -33,9 +33,11 @@ async function deleteFromRegistry(fleet: Fleet, image: string): Promise<void> {
 
 async function containerIds(options: DemoRequestOptions): Promise<string[]> {
   const all = await Promise.all(
-    options.hosts.map((h) =>
-      h.driver.list({ 'slipway.project': options.project, 'slipway.environment': options.environment }),
-    ),
+    options.hosts
+      .filter((h) => !h.name.startsWith('gone-'))
+      .map((h) =>
+        h.driver.list({ 'slipway.project': options.project, 'slipway.environment': options.environment }),
+      ),
   )
   return all
     .flat()
@@ -98,6 +100,47 @@ describe('operations on prod-1..3', () => {
       expect(none.status).toBe('succeeded')
       expect(await containerIds(base)).toEqual([])
       for (const host of base.hosts.slice(0, 2)) await host.driver.removeImage(partial.image)
+    } finally {
+      await gateway.close()
+    }
+  })
+
+  test('a host down at the start: abort fails naming it before touching anything; skip-host goes on', async ({
+    fleet,
+    redis,
+    redisPrefix,
+    testId,
+  }) => {
+    const v1 = await demoImage({ ref: 'v1.0.0' })
+    const project = `p${testId}`
+    const gateway = await startSiteGateway({ redis, prefix: redisPrefix, project, environment: 'production' })
+    // A host whose daemon is not there: its socket does not exist.
+    const gone = {
+      name: 'gone-1',
+      driver: new DockerodeHost('gone-1', { endpoint: `unix:///tmp/swx-${testId}/docker.sock` }),
+    }
+    const base: DemoRequestOptions = {
+      project,
+      environment: 'production',
+      hosts: [...deployHosts(fleet.hosts, ['prod-1', 'prod-2']), gone],
+      traffic: gateway.traffic,
+      registryAuth: { serveraddress: fleet.registry.url, ...fleet.registry },
+      labels: { 'slipway.test': testId },
+    }
+    try {
+      const release = { id: 'v1', image: v1.image }
+      const aborted = await rollout(demoRequest(base, release, 3))
+      expect(aborted.status).toBe('failed')
+      expect(aborted.error).toMatchObject({ code: 'HOST_UNREACHABLE', host: 'gone-1' })
+      expect(aborted.batches).toEqual([])
+      expect(await containerIds(base)).toEqual([])
+
+      const skipped = await rollout(
+        demoRequest(base, release, 3, { strategy: strategy({ onPullFailure: 'skip-host' }) }),
+      )
+      expect(skipped.status).toBe('succeeded')
+      expect(skipped.hosts.find((h) => h.host === 'gone-1')?.skipped).toMatch(/gone-1 is unreachable/)
+      expect(countByHost(skipped.instances)).toEqual({ 'prod-1': 2, 'prod-2': 1 })
     } finally {
       await gateway.close()
     }
