@@ -26,6 +26,8 @@ export interface Stack {
   startWorker(id?: string, env?: Record<string, string>): Promise<string>
   /** kill -9, as a crash. */
   killWorker(id: string): Promise<void>
+  /** kill -9 the API and start it again. */
+  restartApi(): Promise<void>
   stopWorker(id: string): Promise<void>
   stop(): Promise<void>
 }
@@ -71,9 +73,9 @@ async function stopChild(
 }
 
 export async function startStack(
-  options: { workers?: number; workerEnv?: Record<string, string> } = {},
+  options: { workers?: number; workerEnv?: Record<string, string>; redisUrl?: string } = {},
 ): Promise<Stack> {
-  const { redisUrl } = fleet()
+  const redisUrl = options.redisUrl ?? fleet().redisUrl
   const dir = await mkdtemp(path.join(tmpdir(), 'slipway-e2e-'))
   const database: TestDatabase = await createTestDatabase()
   const prefix = `e2e${randomBytes(4).toString('hex')}`
@@ -89,11 +91,8 @@ export async function startStack(
     SLIPWAY_REDIS_PREFIX: prefix,
     LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'info',
   }
-  const api = spawnApp(
-    'api',
-    { ...shared, SLIPWAY_PORT: String(port), SLIPWAY_WEB_DIST: process.env.E2E_WEB_DIST ?? '' },
-    path.join(dir, 'api.log'),
-  )
+  const apiEnv = { ...shared, SLIPWAY_PORT: String(port), SLIPWAY_WEB_DIST: process.env.E2E_WEB_DIST ?? '' }
+  let api = spawnApp('api', apiEnv, path.join(dir, 'api.log'))
   await waitHttp(`${url}/healthz`, api, 'the API')
 
   const workers = new Map<string, ChildProcess>()
@@ -133,6 +132,11 @@ export async function startStack(
     gatewayDir,
     workers,
     startWorker,
+    async restartApi() {
+      await stopChild(api, 'SIGKILL')
+      api = spawnApp('api', apiEnv, path.join(dir, 'api.log'))
+      await waitHttp(`${url}/healthz`, api, 'the API')
+    },
     async killWorker(id) {
       const child = workers.get(id)
       if (child) await stopChild(child, 'SIGKILL')

@@ -43,8 +43,17 @@ export async function startWorker(deps: WorkerDeps, options: WorkerOptions): Pro
       { every: ms },
       { name: id, data: {}, opts: { removeOnComplete: 100, removeOnFail: 1000 } },
     )
-  await every('hosts.probe', options.hostProbeIntervalMs)
-  await every('stages.reap', options.reapIntervalMs)
+  const schedule = async () => {
+    await every('hosts.probe', options.hostProbeIntervalMs)
+    await every('stages.reap', options.reapIntervalMs)
+  }
+  await schedule()
+  // Redis may come back empty (no persistence, failover): put the periodic jobs back.
+  const reschedule = () =>
+    void schedule().catch((error) =>
+      options.logger.warn({ err: error }, 'could not re-create the periodic jobs'),
+    )
+  deps.redis.on('ready', reschedule)
 
   const common = {
     connection: deps.redis,
@@ -101,6 +110,7 @@ export async function startWorker(deps: WorkerDeps, options: WorkerOptions): Pro
   supervisor?.start()
   return {
     async close(graceMs) {
+      deps.redis.off('ready', reschedule)
       await supervisor?.stop()
       await Promise.all(workers.map((worker) => worker.close(graceMs)))
       await gateway?.stop()

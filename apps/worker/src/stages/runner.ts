@@ -34,6 +34,9 @@ export interface StageHandlers {
   secretsOf: SecretsOf
 }
 
+/** The longest a stage may run before it fails (the queue job's own limit is above these). */
+const stageLimitsMs = { build: 30 * 60_000, push: 10 * 60_000, deploy: 30 * 60_000 }
+
 /** Errors worth another attempt (the infrastructure hiccupped); everything else fails the stage. */
 function isTransient(error: unknown): boolean {
   if (!isAppError(error)) return false
@@ -96,7 +99,9 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
     })
 
     const cancel = new AbortController()
-    const signal = AbortSignal.any([cancel.signal, jobSignal])
+    const kind = stage.kind as 'build' | 'push' | 'deploy'
+    const limit = AbortSignal.timeout(stageLimitsMs[kind])
+    const signal = AbortSignal.any([cancel.signal, jobSignal, limit])
     const secrets = await handlers.secretsOf(deps, stage, project).catch(() => [])
     const stageLog = await StageLog.open({
       db: deps.db,
@@ -155,6 +160,15 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
         )
         return { outcome: 'canceled' }
       }
+      if (limit.aborted) {
+        const reason = `${kind} ran longer than its limit of ${stageLimitsMs[kind] / 60_000} min`
+        stageLog.write(`✖ ${reason}`)
+        await stageLog.close()
+        await deps.publish(
+          await deps.db.$transaction((tx) => finishStage(tx, stageId, 'fail', { error: reason })),
+        )
+        return { outcome: 'failed', error: reason }
+      }
       if (jobSignal.aborted) {
         // The worker is shutting down: the stage goes back to the queue as a new attempt,
         // which another worker picks up.
@@ -167,7 +181,6 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
         )
         return { outcome: 'released' }
       }
-      const kind = stage.kind as 'build' | 'push' | 'deploy'
       const retry = isTransient(error) && stage.attempt < maxAttempts[kind]
       stageLog.write(
         `✖ ${message}${retry ? ` (will retry: attempt ${stage.attempt + 1} of ${maxAttempts[kind]})` : ''}`,
