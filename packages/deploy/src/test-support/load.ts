@@ -25,6 +25,8 @@ export interface LoadRun {
   done(): number
   /** Ends the loop and returns every sample. */
   stop(): Promise<Sample[]>
+  /** Every sample, once the loop ended by its own bounds. */
+  finished(): Promise<Sample[]>
 }
 
 // A second process with its own event loop and CPU time, as real clients would be. Every
@@ -109,7 +111,19 @@ export function startLoad(options: LoadOptions): LoadRun {
         clearTimeout(guard)
       }
     },
+    async finished() {
+      try {
+        return await finished
+      } finally {
+        clearTimeout(guard)
+      }
+    },
   }
+}
+
+/** `count` requests from a fresh second process, after whatever happened before (bounded). */
+export function requestsNow(port: number, count: number): Promise<Sample[]> {
+  return startLoad({ port, concurrency: 2, maxRequests: count, maxMs: 30_000 }).finished()
 }
 
 /** Failed samples: anything but 200. */
