@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import fastifyCompress from '@fastify/compress'
 import fastifyCookie from '@fastify/cookie'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
@@ -75,6 +76,8 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
   })
   await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' })
 
+  // JSON and the dashboard's files; SSE streams are hijacked and never compressed.
+  await app.register(fastifyCompress, { threshold: 2048, encodings: ['gzip', 'deflate'] })
   await app.register(fastifyCookie)
   registerActor(app, deps)
 

@@ -59,3 +59,11 @@ export const Host = z.object({
   createdAt: Timestamp,
 })
 export type Host = z.infer<typeof Host>
+
+/** What a project maintainer may pick from when editing environments and the build (no secrets, no endpoints). */
+export const InfrastructureChoices = z.object({
+  hosts: z.array(
+    z.object({ id: Id, name: z.string(), status: z.string(), agentGroup: z.string().nullable() }),
+  ),
+  registries: z.array(z.object({ id: Id, name: z.string(), url: z.string() })),
+})

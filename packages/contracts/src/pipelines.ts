@@ -88,6 +88,7 @@ export const DecisionBody = z.object({ comment: z.string().trim().min(1, 'say wh
 
 export const ApprovalRecord = z.object({
   id: Id,
+  userId: Id,
   user: z.string(),
   decision: z.enum(['approved', 'rejected']),
   comment: z.string(),
@@ -108,12 +109,13 @@ export const ApprovalState = z.object({
   imageDigest: z.string().nullable(),
   allowSelfApproval: z.boolean(),
   triggeredBy: z.string().nullable(),
+  triggeredByUserId: Id.nullable(),
 })
 
 export const LogQuery = z.object({
   /** Lines after this sequence number (0 = from the start). */
   after: z.coerce.number().int().min(0).default(0),
-  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+  limit: z.coerce.number().int().min(1).max(50_000).default(1000),
 })
 
 /** [seq, epoch ms, text] */

@@ -41,6 +41,8 @@ export const InstanceView = z.object({
   image: z.string(),
   inGateway: z.boolean(),
   lastHeartbeatAt: Timestamp.nullable(),
+  /** When the container (last) started, for uptime. */
+  startedAt: Timestamp.nullable(),
 })
 
 export const EnvironmentInstances = z.object({

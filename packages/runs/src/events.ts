@@ -1,17 +1,5 @@
+import type { RunEvent } from '@slipway/contracts'
 import type { Redis } from 'ioredis'
-
-/** What the dashboard hears about on a project's live channel. */
-export type RunEvent =
-  | { type: 'pipeline'; pipelineId: string; status: string; number: number }
-  | {
-      type: 'stage'
-      pipelineId: string
-      stageId: string
-      status: string
-      attempt: number
-      error?: string | null
-    }
-  | { type: 'release'; environmentId: string; releaseId: string; status: string }
 
 export const eventsKey = (prefix: string, projectId: string) => `${prefix}:events:${projectId}`
 

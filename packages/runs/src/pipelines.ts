@@ -1,9 +1,8 @@
-import type { PipelineStatus } from '@slipway/contracts'
+import type { PipelineStatus, RunEvent } from '@slipway/contracts'
 import { AppError } from '@slipway/core'
 import type { Prisma } from '@slipway/db'
 import { enqueueInTx } from '@slipway/jobs'
 import { nextStep, pipelineStatusOf } from '@slipway/pipeline'
-import type { RunEvent } from './events.ts'
 import { applyStageEvent } from './stages.ts'
 
 type Tx = Prisma.TransactionClient

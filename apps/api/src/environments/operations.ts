@@ -249,10 +249,25 @@ export function environmentOperationRoutes(deps: AppDeps): FastifyPluginAsyncZod
           registry.list(project.slug, env.name).catch(() => []),
         ])
         const numberOf = (id: string) => env.releases.find((r) => r.id === id)?.number ?? null
+        const driverOf = new Map(hosts.map((host) => [host.name, host.driver]))
+        const started = new Map(
+          await Promise.all(
+            inventories.flatMap((inventory) =>
+              inventory.running.map(async (instance) => {
+                const info = await driverOf
+                  .get(instance.host)
+                  ?.inspect(instance.containerId, { signal: AbortSignal.timeout(5000) })
+                  .catch(() => undefined)
+                return [instance.id, info?.startedAt ?? null] as const
+              }),
+            ),
+          ),
+        )
         const instances = inventories.flatMap((inventory) =>
           inventory.running.map((instance) => {
             const entry = discovery.find((d) => d.id === instance.id)
             return {
+              startedAt: started.get(instance.id) ?? null,
               id: instance.id,
               host: instance.host,
               port: instance.port,
@@ -279,6 +294,7 @@ export function environmentOperationRoutes(deps: AppDeps): FastifyPluginAsyncZod
             image: container.image,
             inGateway: false,
             lastHeartbeatAt: null,
+            startedAt: null,
           })),
         )
         return {

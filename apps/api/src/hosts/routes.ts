@@ -1,10 +1,10 @@
-import { CreateHostBody, Host, Id, UpdateHostBody } from '@slipway/contracts'
+import { CreateHostBody, Host, Id, InfrastructureChoices, UpdateHostBody } from '@slipway/contracts'
 import { AppError } from '@slipway/core'
 import { type Host as HostRow, type Prisma, secretContext } from '@slipway/db'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { AppDeps } from '../deps.ts'
-import { requireInstance } from '../http/access.ts'
+import { requireInstance, requireProject } from '../http/access.ts'
 import { audit } from '../http/audit.ts'
 
 function hostView(host: HostRow): Host {
@@ -55,6 +55,31 @@ export function hostRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       async (request) => {
         requireInstance(request, 'host.manage')
         return (await deps.db.host.findMany({ orderBy: { name: 'asc' } })).map(hostView)
+      },
+    )
+
+    app.get(
+      '/api/projects/:project/infrastructure-choices',
+      {
+        schema: {
+          tags: ['hosts'],
+          params: z.object({ project: z.string().min(1).max(100) }),
+          response: { 200: InfrastructureChoices },
+        },
+      },
+      async (request) => {
+        await requireProject(deps, request, request.params.project, 'environment.manage')
+        const [hosts, registries] = await Promise.all([
+          deps.db.host.findMany({
+            orderBy: { name: 'asc' },
+            select: { id: true, name: true, status: true, agentGroup: true },
+          }),
+          deps.db.registry.findMany({
+            orderBy: { name: 'asc' },
+            select: { id: true, name: true, url: true },
+          }),
+        ])
+        return { hosts, registries }
       },
     )
 

@@ -122,6 +122,7 @@ export function pipelineActionRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           required: Math.max(1, stage.environment.requiredApprovals),
           approvals: stage.approvals.map((a) => ({
             id: a.id,
+            userId: a.userId,
             user: email(a.userId) ?? a.userId,
             decision: a.decision as 'approved' | 'rejected',
             comment: a.comment,
@@ -133,6 +134,7 @@ export function pipelineActionRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           imageDigest: pipeline.imageDigest,
           allowSelfApproval: stage.environment.allowSelfApproval,
           triggeredBy: email(pipeline.actorUserId),
+          triggeredByUserId: pipeline.actorUserId,
         }
       },
     )
