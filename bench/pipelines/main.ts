@@ -135,6 +135,9 @@ async function main() {
       })
     }
     const raw = await rawBullmqLatency(`${stack.prefix}raw`)
+    console.log(
+      `queue latency (${latencyRuns} deliveries): p50 ${ms(quantile(latencies, 0.5))}, p99 ${ms(quantile(latencies, 0.99))}; raw BullMQ p50 ${ms(quantile(raw, 0.5))}, p99 ${ms(quantile(raw, 0.99))}`,
+    )
 
     // 2. A burst of pipelines at once.
     const burstStart = Date.now()
@@ -160,6 +163,7 @@ async function main() {
     const burstSeconds = (Date.now() - burstStart) / 1000
     const byStatus: Record<string, number> = {}
     for (const row of finished) byStatus[row.status] = (byStatus[row.status] ?? 0) + 1
+    console.log(`${burst} pipelines at once: ${burstSeconds.toFixed(1)} s, ${JSON.stringify(byStatus)}`)
 
     // 3. Log throughput with a live SSE reader.
     const pipeline = await stack.db.pipeline.findFirstOrThrow({
