@@ -175,6 +175,9 @@ try {
 } finally {
   await gateway.close()
   redis.disconnect()
+  // This run's releases are of no use to anyone else.
+  for (const image of [from.image, to.image])
+    await Promise.all(hosts.map((h) => h.driver.removeImage(image).catch(() => undefined)))
 }
 
 const machine = `${cpus().length} cores; 1-minute load average ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0]?.toFixed(1)} at the end`
