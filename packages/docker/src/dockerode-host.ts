@@ -277,6 +277,7 @@ export class DockerodeHost implements DockerHost {
           hostPort: bound?.HostPort ? Number(bound.HostPort) : undefined,
           exitCode: data.State.Running ? undefined : data.State.ExitCode,
           startedAt: data.State.StartedAt ? new Date(data.State.StartedAt) : undefined,
+          health: healthOf(data.State.Health),
         }
       } catch (error) {
         if (statusOf(error) === 404) return undefined
@@ -372,6 +373,18 @@ function withSignal<T extends object>(options: T, abortSignal: AbortSignal): T {
 /** Calls a dockerode method whose type definitions only declare the callback form. */
 function withOptions<T>(self: Docker, method: (...args: never[]) => unknown, options: object): Promise<T> {
   return (method as unknown as (this: Docker, options: object) => Promise<T>).call(self, options)
+}
+
+function healthOf(
+  health: Docker.ContainerInspectInfo['State']['Health'] | undefined,
+): ContainerInfo['health'] {
+  if (!health?.Status || health.Status === 'none') return undefined
+  const last = health.Log?.at(-1)?.Output?.trim()
+  return {
+    status: health.Status as 'starting' | 'healthy' | 'unhealthy',
+    failingStreak: health.FailingStreak ?? 0,
+    lastOutput: last ? last.slice(0, 500) : undefined,
+  }
 }
 
 function isTimeout(reason: unknown): boolean {

@@ -73,6 +73,8 @@ export interface ContainerInfo {
   hostPort?: number
   exitCode?: number
   startedAt?: Date
+  /** The image's own HEALTHCHECK, when it has one (from inspect). */
+  health?: { status: 'starting' | 'healthy' | 'unhealthy'; failingStreak: number; lastOutput?: string }
 }
 
 export interface DockerHost {

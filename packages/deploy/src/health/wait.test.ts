@@ -141,3 +141,63 @@ describe('waitHealthy against real containers on pre-1', () => {
     expect(aborted.code).toBe('CANCELED')
   })
 })
+
+describe('waitHealthy with the image’s own HEALTHCHECK', () => {
+  const host = () => new DockerodeHost('pre-1', { endpoint: hostEndpoint('pre-1') })
+  const withHealthcheck = (check: string, version: string) =>
+    demoImage({
+      ref: 'v1.0.0',
+      version,
+      patch: async (dir) => {
+        const dockerfile = path.join(dir, 'Dockerfile')
+        const { readFile } = await import('node:fs/promises')
+        await writeFile(
+          dockerfile,
+          `${await readFile(dockerfile, 'utf8')}HEALTHCHECK --interval=1s --timeout=1s --retries=2 CMD ${check}\n`,
+        )
+      },
+    })
+
+  test('waits for Docker to call the container healthy, and fails with its output when it is not', async ({
+    fleet,
+    testId,
+  }) => {
+    const auth = { serveraddress: fleet.registry.url, ...fleet.registry }
+    const healthy = await withHealthcheck('wget -q -O /dev/null http://127.0.0.1:8080/healthz', '1.0.0-hc-ok')
+    const sick = await withHealthcheck('sh -c "echo database unreachable; exit 1"', '1.0.0-hc-bad')
+    const start = async (name: string, image: string) => {
+      await host().pull(image, auth)
+      const info = await host().run({
+        name: `hc-${testId}-${name}`,
+        image,
+        labels: { 'slipway.test': testId },
+        containerPort: 8080,
+        hostPort: 'auto',
+        stopGraceSeconds: 1,
+      })
+      return { id: info.id, port: info.hostPort ?? 0 }
+    }
+    const ok = await start('ok', healthy.image)
+    await waitHealthy({
+      check: http({ retries: 1 }),
+      port: ok.port,
+      deadlineSeconds: 30,
+      signal: AbortSignal.timeout(40_000),
+      container: { host: host(), id: ok.id },
+    })
+    expect((await host().inspect(ok.id))?.health?.status).toBe('healthy')
+
+    const bad = await start('bad', sick.image)
+    const error = await failure(
+      waitHealthy({
+        check: http({ retries: 1 }),
+        port: bad.port,
+        deadlineSeconds: 30,
+        signal: AbortSignal.timeout(40_000),
+        container: { host: host(), id: bad.id },
+      }),
+    )
+    expect(error.code).toBe('HEALTH_CHECK_FAILED')
+    expect(error.message).toMatch(/HEALTHCHECK reports unhealthy .*database unreachable/)
+  })
+})

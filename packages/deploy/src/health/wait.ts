@@ -1,6 +1,6 @@
 import type { HealthCheck } from '@slipway/contracts'
 import { AppError } from '@slipway/core'
-import type { DockerHost } from '@slipway/docker'
+import type { ContainerInfo, DockerHost } from '@slipway/docker'
 import { canceled, linkedSignal, seconds, sleep } from '../util.ts'
 import { type ProbeOutcome, probeHttp, probeTcp } from './probe.ts'
 
@@ -72,7 +72,19 @@ async function poll(options: WaitHealthyOptions): Promise<{ probes: number; elap
   let run: FailureRun | undefined
   for (;;) {
     if (signal.aborted) throw canceled(signal)
-    if (options.container) await assertRunning(options.container.host, options.container.id, signal)
+    const info = options.container
+      ? await assertRunning(options.container.host, options.container.id, signal)
+      : undefined
+    if (info?.health?.status === 'unhealthy') {
+      const output = info.health.lastOutput ? `: ${info.health.lastOutput}` : ''
+      throw new AppError(
+        'HEALTH_CHECK_FAILED',
+        `the image's HEALTHCHECK reports unhealthy (${info.health.failingStreak} failures)${output}`,
+        {
+          details: { port, probes },
+        },
+      )
+    }
     const outcome = await probeOnce(check, port, signal)
     probes++
     const now = Date.now()
@@ -80,7 +92,9 @@ async function poll(options: WaitHealthyOptions): Promise<{ probes: number; elap
       successes++
       answeredFailures = 0
       run = undefined
-      if (successes >= check.retries) return { probes, elapsedMs: now - started }
+      // An image with its own HEALTHCHECK must also say healthy.
+      const dockerHealthy = !info?.health || info.health.status === 'healthy'
+      if (successes >= check.retries && dockerHealthy) return { probes, elapsedMs: now - started }
     } else {
       successes = 0
       const what = describeFailure(check, port, outcome)
@@ -102,10 +116,10 @@ async function poll(options: WaitHealthyOptions): Promise<{ probes: number; elap
   }
 }
 
-async function assertRunning(host: DockerHost, id: string, signal: AbortSignal): Promise<void> {
+async function assertRunning(host: DockerHost, id: string, signal: AbortSignal): Promise<ContainerInfo> {
   const info = await host.inspect(id, { signal })
   if (!info) throw new AppError('CONTAINER_FAILED', `container ${id.slice(0, 12)} on ${host.name} is gone`)
-  if (info.state === 'running') return
+  if (info.state === 'running') return info
   const lines = await host.logs(id, { signal, tail: 5 }).catch(() => [] as string[])
   const tail = lines.length ? `; last output: ${lines.join(' | ')}` : ''
   const what =
