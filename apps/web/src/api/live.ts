@@ -1,28 +1,40 @@
+import { RunEvent } from '@slipway/contracts'
 import { useEffect, useState } from 'react'
 import { invalidate } from './resource.ts'
 
 export type LiveState = 'connecting' | 'live' | 'reconnecting'
 
-/** The fields of a project event the dashboard reads to know what to refetch. */
-interface RunEventIds {
-  type?: unknown
-  pipelineId?: unknown
-  environmentId?: unknown
+/** Which cached resources an event from the project's live channel makes stale. */
+export function keysToRefresh(projectId: string, event: RunEvent): string[] {
+  const lists = [`envs:${projectId}`, `env:${projectId}:`, 'projects']
+  switch (event.type) {
+    case 'stage':
+      return [`pipelines:${projectId}`, `pipeline:${event.pipelineId}`, `approval:${event.pipelineId}`]
+    case 'pipeline':
+      // A pipeline that ends may have changed what is live.
+      return [
+        `pipelines:${projectId}`,
+        `pipeline:${event.pipelineId}`,
+        `approval:${event.pipelineId}`,
+        ...lists,
+      ]
+    case 'release':
+      return lists
+  }
 }
 
-/** Which cached resources an event from the project's live channel makes stale. */
-export function keysToRefresh(projectId: string, event: RunEventIds): string[] {
-  const keys: string[] = []
-  if (event.type === 'pipeline' || event.type === 'stage') {
-    keys.push(`pipelines:${projectId}`)
-    if (typeof event.pipelineId === 'string')
-      keys.push(`pipeline:${event.pipelineId}`, `approval:${event.pipelineId}`)
+/** The `run` event's data as the contract says, or null (noted in the console) when it is not one. */
+export function parseRunEvent(data: string): RunEvent | null {
+  let json: unknown
+  try {
+    json = JSON.parse(data)
+  } catch {
+    json = undefined
   }
-  if (event.type === 'release' || event.type === 'pipeline') {
-    // A pipeline that ends may have changed what is live.
-    keys.push(`envs:${projectId}`, `env:${projectId}:`, 'projects')
-  }
-  return keys
+  const parsed = RunEvent.safeParse(json)
+  if (parsed.success) return parsed.data
+  console.warn('ignored a project event this page does not know', data)
+  return null
 }
 
 /**
@@ -55,13 +67,8 @@ export function useProjectEvents(projectId: string | undefined): LiveState {
       setState('reconnecting')
     }
     source.addEventListener('run', (message) => {
-      let event: RunEventIds
-      try {
-        event = JSON.parse((message as MessageEvent<string>).data) as RunEventIds
-      } catch {
-        return
-      }
-      for (const key of keysToRefresh(projectId, event)) invalidate(key)
+      const event = parseRunEvent((message as MessageEvent<string>).data)
+      if (event) for (const key of keysToRefresh(projectId, event)) invalidate(key)
     })
     return () => source.close()
   }, [projectId])

@@ -7,6 +7,7 @@ import {
   Environment,
   EnvironmentInstances,
   Host,
+  InfrastructureChoices,
   Member,
   NotificationHook,
   Pipeline,
@@ -99,6 +100,12 @@ export const useWebhookDeliveries = (projectId: string, enabled = true) =>
 
 export const useHosts = (enabled = true) =>
   useResource(enabled ? 'hosts' : null, (signal) => api.get('/api/hosts', Host.array(), { signal }))
+
+/** Hosts and registries a maintainer may pick from (names and ids, no endpoints or secrets). */
+export const useInfrastructureChoices = (projectId: string, enabled = true) =>
+  useResource(enabled ? `choices:${projectId}` : null, (signal) =>
+    api.get(`/api/projects/${projectId}/infrastructure-choices`, InfrastructureChoices, { signal }),
+  )
 
 export const useRegistries = (enabled = true) =>
   useResource(enabled ? 'registries' : null, (signal) =>

@@ -1,6 +1,6 @@
 import { decideApproval, decideInstance, decideProject } from '@slipway/policy'
 import { describe, expect, it } from 'vitest'
-import { reasonIfDenied } from './permissions.ts'
+import { permissionsFor, reasonIfDenied } from './permissions.ts'
 
 describe('reasons in plain words', () => {
   it('names the action and the roles that may do it', () => {
@@ -26,5 +26,37 @@ describe('reasons in plain words', () => {
       /^This environment does not accept an approval from the person who triggered/,
     )
     expect(reasonIfDenied(decideProject({ isAdmin: true }, 'project.delete'))).toBeUndefined()
+  })
+})
+
+describe('approvals by user id', () => {
+  const me = (id: string, role: 'tester' | 'developer') => ({
+    user: { id, email: `${id}@x.test`, name: id, isAdmin: false, disabled: false, createdAt: new Date(0) },
+    csrfToken: null,
+    memberships: [{ projectId: 'p', projectSlug: 'p', role }],
+    via: 'session' as const,
+  })
+
+  it('refuses whoever triggered the pipeline and whoever already approved, by id', () => {
+    const tester = permissionsFor(me('u1', 'tester'), 'p')
+    const own = { triggeredByUserId: 'u1', approvedByUserIds: [], allowSelfApproval: false }
+    expect(tester.approval(own).allowed).toBe(false)
+    expect(tester.approval({ ...own, allowSelfApproval: true }).allowed).toBe(true)
+    const twice = { triggeredByUserId: 'u2', approvedByUserIds: ['u1'], allowSelfApproval: false }
+    expect(reasonIfDenied(tester.approval(twice))).toBe('You have already approved this stage')
+    // An email equal to nothing: only ids are compared.
+    const other = {
+      triggeredByUserId: 'u1@x.test',
+      approvedByUserIds: ['u1@x.test'],
+      allowSelfApproval: false,
+    }
+    expect(tester.approval(other).allowed).toBe(true)
+  })
+
+  it('treats a webhook pipeline (no one triggered it) as anyone may approve', () => {
+    const tester = permissionsFor(me('u1', 'tester'), 'p')
+    expect(
+      tester.approval({ triggeredByUserId: null, approvedByUserIds: [], allowSelfApproval: false }).allowed,
+    ).toBe(true)
   })
 })

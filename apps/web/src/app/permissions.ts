@@ -16,25 +16,25 @@ export type { Decision }
 export interface Permissions {
   project(action: ProjectAction, context?: ProjectContext): Decision
   instance(action: InstanceAction): Decision
+  /** User ids, as the approval view gives them (`triggeredByUserId`, `approvals[].userId`). */
   approval(context: {
-    triggeredBy: string | null
-    approvedBy: string[]
+    triggeredByUserId: string | null
+    approvedByUserIds: string[]
     allowSelfApproval: boolean
   }): Decision
 }
 
-function permissionsFor(me: Me, projectId: string | undefined): Permissions {
+export function permissionsFor(me: Me, projectId: string | undefined): Permissions {
   const role = me.memberships.find((m) => m.projectId === projectId)?.role
   const subject = { isAdmin: me.user.isAdmin, role }
   return {
     project: (action, context) => decideProject(subject, action, context),
     instance: (action) => decideInstance(subject, action),
-    approval: ({ triggeredBy, approvedBy, allowSelfApproval }) =>
-      // The approval view names people by email; emails identify users as ids do.
+    approval: ({ triggeredByUserId, approvedByUserIds, allowSelfApproval }) =>
       decideApproval(subject, {
-        approverUserId: me.user.email,
-        triggeredByUserId: triggeredBy ?? undefined,
-        alreadyApprovedBy: approvedBy,
+        approverUserId: me.user.id,
+        triggeredByUserId: triggeredByUserId ?? undefined,
+        alreadyApprovedBy: approvedByUserIds,
         allowSelfApproval,
       }),
   }

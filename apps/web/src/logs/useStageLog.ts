@@ -13,7 +13,8 @@ export interface LogSource {
   error: string | undefined
 }
 
-const pageSize = 10_000
+/** Stored lines per request: the API's maximum (answers are gzipped; 50k lines are ~0.5 MB on the wire). */
+const pageSize = 50_000
 const LogLines = LogLine.array()
 
 /**
@@ -79,7 +80,7 @@ export function useStageLog(stageId: string): LogSource {
           const page = await api.get(
             `/api/stages/${stageId}/logs?after=${buffer.lastSeq}&limit=${pageSize}`,
             LogPage,
-            { signal: controller.signal, timeoutMs: 30_000 },
+            { signal: controller.signal, timeoutMs: 60_000 },
           )
           add(page.lines)
           if (page.complete) {

@@ -79,8 +79,10 @@ export function ApprovalPanel({
         {(state) => {
           const denied = reasonIfDenied(
             can.approval({
-              triggeredBy: state.triggeredBy,
-              approvedBy: state.approvals.filter((a) => a.decision === 'approved').map((a) => a.user),
+              triggeredByUserId: state.triggeredByUserId,
+              approvedByUserIds: state.approvals
+                .filter((a) => a.decision === 'approved')
+                .map((a) => a.userId),
               allowSelfApproval: state.allowSelfApproval,
             }),
           )

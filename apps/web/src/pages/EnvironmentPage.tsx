@@ -10,7 +10,7 @@ import { Alert, Async } from '../ui/Async.tsx'
 import { ActionButton, Button } from '../ui/Button.tsx'
 import { TextField } from '../ui/Field.tsx'
 import { Form, useSubmit } from '../ui/form.tsx'
-import { ago, shortDigest, Time } from '../ui/format.tsx'
+import { ago, shortDigest, Time, Uptime } from '../ui/format.tsx'
 import { Empty, Facts, PageHeader, Section } from '../ui/Layout.tsx'
 import { StatusBadge } from '../ui/Status.tsx'
 import { InstanceLogs } from './InstanceLogs.tsx'
@@ -175,6 +175,7 @@ function EnvironmentView({ env }: { env: Environment }) {
                         <th scope="col">Version</th>
                         <th scope="col">State</th>
                         <th scope="col">Health</th>
+                        <th scope="col">Uptime</th>
                         <th scope="col">In the gateway since</th>
                         <th scope="col">
                           <span className="visually-hidden">Logs</span>
@@ -211,6 +212,9 @@ function EnvironmentView({ env }: { env: Environment }) {
                               {instance.lastHeartbeatAt ? (
                                 <div className="muted">heartbeat {ago(instance.lastHeartbeatAt)}</div>
                               ) : null}
+                            </td>
+                            <td data-uptime>
+                              <Uptime value={instance.state === 'running' ? instance.startedAt : null} />
                             </td>
                             <td>
                               {entry ? `for ${ago(new Date(entry.registeredAt)).replace(' ago', '')}` : '—'}

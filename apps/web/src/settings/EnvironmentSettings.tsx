@@ -6,7 +6,7 @@ import {
 } from '@slipway/contracts'
 import { type ChangeEvent, useState } from 'react'
 import { api } from '../api/client.ts'
-import { useEnvironments, useHosts } from '../api/queries.ts'
+import { useEnvironments } from '../api/queries.ts'
 import { invalidate } from '../api/resource.ts'
 import { reasonIfDenied, usePermissions } from '../app/permissions.ts'
 import { useProjectScope } from '../pages/ProjectLayout.tsx'
@@ -16,6 +16,7 @@ import { CheckboxField, SelectField, TextField } from '../ui/Field.tsx'
 import { Form, useSubmit } from '../ui/form.tsx'
 import { Section } from '../ui/Layout.tsx'
 import { countOrPercent, num } from './draft.ts'
+import { HostPicker } from './InfrastructureFields.tsx'
 
 function draftOf(env?: Environment) {
   const s = env?.strategy
@@ -63,8 +64,6 @@ function bodyOf(d: Draft) {
 
 function EnvironmentForm({ env, denied }: { env?: Environment; denied: string | undefined }) {
   const { project } = useProjectScope()
-  const can = usePermissions(project.id)
-  const hosts = useHosts(can.instance('host.manage').allowed)
   const [d, setDraft] = useState(() => draftOf(env))
   const path = `/api/projects/${project.id}/environments`
   const form = useSubmit<unknown>(env ? UpdateEnvironmentBody : CreateEnvironmentBody, async (body) => {
@@ -81,7 +80,6 @@ function EnvironmentForm({ env, denied }: { env?: Environment; denied: string | 
       setDraft({ ...d, [key]: event.target.value }),
   })
   const e = form.error
-  const hostChoices = hosts.data ?? env?.hosts ?? []
   return (
     <Form
       onSubmit={() => void form.submit(bodyOf(d))}
@@ -128,30 +126,14 @@ function EnvironmentForm({ env, denied }: { env?: Environment; denied: string | 
             />
           </div>
         </fieldset>
-        <fieldset>
-          <legend>Hosts</legend>
-          {hosts.data ? null : (
-            <p className="hint">Only administrators can list every host; the current ones are shown.</p>
-          )}
-          <div className="row">
-            {hostChoices.map((host) => (
-              <CheckboxField
-                key={host.id}
-                label={host.name}
-                checked={d.hostIds.includes(host.id)}
-                onChange={(event) =>
-                  setDraft({
-                    ...d,
-                    hostIds: event.target.checked
-                      ? [...d.hostIds, host.id]
-                      : d.hostIds.filter((id) => id !== host.id),
-                  })
-                }
-              />
-            ))}
-          </div>
-          {e('hostIds') ? <div className="field-error">{e('hostIds')}</div> : null}
-        </fieldset>
+        <HostPicker
+          projectId={project.id}
+          current={env?.hosts ?? []}
+          chosen={d.hostIds}
+          onChange={(hostIds) => setDraft({ ...d, hostIds })}
+          canManage={!denied}
+          error={e('hostIds')}
+        />
         <fieldset>
           <legend>Rollout</legend>
           <div className="form-grid">

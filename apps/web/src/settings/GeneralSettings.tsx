@@ -1,7 +1,6 @@
 import { type Project, Project as ProjectSchema, UpdateProjectBody } from '@slipway/contracts'
 import { type ChangeEvent, useState } from 'react'
 import { api } from '../api/client.ts'
-import { useRegistries } from '../api/queries.ts'
 import { invalidate, prime } from '../api/resource.ts'
 import { reasonIfDenied, usePermissions } from '../app/permissions.ts'
 import { useProjectScope } from '../pages/ProjectLayout.tsx'
@@ -11,6 +10,7 @@ import { CheckboxField, SelectField, TextArea, TextField } from '../ui/Field.tsx
 import { Form, useSubmit } from '../ui/form.tsx'
 import { Section } from '../ui/Layout.tsx'
 import { list, num, pairs, pairsText } from './draft.ts'
+import { RegistrySelect } from './InfrastructureFields.tsx'
 
 function draftOf(project: Project) {
   const spec = project.appSpec
@@ -80,7 +80,6 @@ export function GeneralSettings() {
   const { project } = useProjectScope()
   const can = usePermissions(project.id)
   const denied = reasonIfDenied(can.project('project.update'))
-  const registries = useRegistries(can.instance('registry.manage').allowed)
   const [d, setDraft] = useState(() => draftOf(project))
   const form = useSubmit(UpdateProjectBody, async (body) => {
     const saved = await api.patch(`/api/projects/${project.id}`, body, ProjectSchema)
@@ -130,24 +129,13 @@ export function GeneralSettings() {
             <TextField label="Build context" {...text('buildContext')} error={e('buildContext')} />
             <TextField label="Build agent group" {...text('buildAgentGroup')} error={e('buildAgentGroup')} />
             <TextField label="Image repository" {...text('imageRepository')} error={e('imageRepository')} />
-            {registries.data ? (
-              <SelectField
-                label="Registry"
-                {...text('registryId')}
-                error={e('registryId')}
-                options={[
-                  { value: '', label: 'none' },
-                  ...registries.data.map((r) => ({ value: r.id, label: `${r.name} (${r.url})` })),
-                ]}
-              />
-            ) : (
-              <TextField
-                label="Registry id"
-                {...text('registryId')}
-                error={e('registryId')}
-                hint="Administrators pick from the list."
-              />
-            )}
+            <RegistrySelect
+              projectId={project.id}
+              {...text('registryId')}
+              // The choices are shown to whoever manages environments (the same roles today).
+              canManage={!denied && can.project('environment.manage').allowed}
+              error={e('registryId')}
+            />
           </div>
           <TextArea
             label="Build args"

@@ -29,6 +29,17 @@ export function ago(date: Date, now = Date.now()): string {
   return `${formatDuration(ms)} ago`
 }
 
+/** How long a container has been up, coarse: "up 42s", "up 3m", "up 5h 12m", "up 3d 4h". */
+export function uptime(startedAt: Date, now = Date.now()): string {
+  const seconds = Math.max(0, Math.floor((now - startedAt.getTime()) / 1000))
+  if (seconds < 60) return `up ${seconds}s`
+  const minutes = Math.floor(seconds / 60)
+  if (minutes < 60) return `up ${minutes}m`
+  const hours = Math.floor(minutes / 60)
+  if (hours < 48) return `up ${hours}h ${minutes % 60}m`
+  return `up ${Math.floor(hours / 24)}d ${hours % 24}h`
+}
+
 /** A moment in the viewer's time zone, relative, with the exact time on hover. */
 export function Time({ value, relative = true }: { value: Date | null | undefined; relative?: boolean }) {
   if (!value) return <span className="muted">—</span>
@@ -36,6 +47,16 @@ export function Time({ value, relative = true }: { value: Date | null | undefine
   return (
     <time dateTime={value.toISOString()} title={exact}>
       {relative ? ago(value) : timeFormat.format(value)}
+    </time>
+  )
+}
+
+/** Uptime since `value`, with the exact start on hover. */
+export function Uptime({ value }: { value: Date | null }) {
+  if (!value) return <span className="muted">—</span>
+  return (
+    <time dateTime={value.toISOString()} title={`started ${timeFormat.format(value)} (${localZone})`}>
+      {uptime(value)}
     </time>
   )
 }

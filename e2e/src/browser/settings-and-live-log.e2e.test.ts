@@ -1,0 +1,233 @@
+/// <reference lib="dom" />
+import { readFile } from 'node:fs/promises'
+import { createLogger } from '@slipway/core'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+// The worker's own log writer (database + Redis stream), so the lines take the real path.
+// e2e has no dependency on @slipway/runs yet, hence the path into the package.
+import { StageLog } from '../../../packages/runs/src/logs.ts'
+import { type Demo, setupDemo } from '../client.ts'
+import { type Stack, startStack } from '../stack.ts'
+import { ensureDashboardBuilt, launchBrowser, report, signedIn } from './browser.ts'
+
+/** Records every EventSource the page opens, so a test can drop one (test instrumentation only). */
+function recordEventSources() {
+  const Native = window.EventSource
+  const opened: EventSource[] = []
+  ;(window as unknown as { eventSources: EventSource[] }).eventSources = opened
+  window.EventSource = class extends Native {
+    constructor(url: string | URL, init?: EventSourceInit) {
+      super(url, init)
+      opened.push(this)
+    }
+  }
+}
+
+/** Lines `line <from>` … `line <to>` as one write. */
+const lines = (from: number, to: number) =>
+  Array.from({ length: to - from + 1 }, (_, i) => `line ${from + i}`).join('\n')
+
+/**
+ * The dashboard over a stack without workers (nothing runs by itself):
+ * - a maintainer picks an environment's hosts and the project's registry by name, from the
+ *   infrastructure choices the API offers maintainers;
+ * - a stage prints while the browser's log stream drops, twice: once from the page (the
+ *   stream is closed and its next attempt refused, so the viewer opens a fresh one after the
+ *   last line it holds) and once from the server (the API is killed; the browser comes back
+ *   with Last-Event-ID). The viewer must end with exactly lines 1..N, in order. The stage's
+ *   lines are written by the test through the worker's StageLog.
+ */
+describe('settings and the live log in a real browser', () => {
+  let stack: Stack
+  let demo: Demo
+  let browser: Browser
+  let page: Page | undefined
+
+  beforeAll(async () => {
+    process.env.E2E_WEB_DIST = await ensureDashboardBuilt()
+    stack = await startStack({ workers: 0 })
+    demo = await setupDemo(stack)
+    browser = await launchBrowser()
+  }, 300_000)
+
+  afterAll(async () => {
+    await page?.context().close()
+    await browser?.close()
+    await stack?.stop()
+  })
+
+  it('a maintainer picks hosts and the registry by name; a developer sees them read only', async () => {
+    const user = await demo.admin.post('/api/users', {
+      email: 'maintainer@e2e.test',
+      name: 'maintainer',
+      password: 'e2e password 1234',
+    })
+    await demo.admin.put(`/api/projects/${demo.project.slug}/members/${user.body.id}`, { role: 'maintainer' })
+    const maintainer = await signedIn(browser, stack.url, 'maintainer')
+    const { page: p } = maintainer
+    await p.goto(`${stack.url}/p/${demo.project.slug}/settings/environments`)
+    const production = p.getByRole('form', { name: 'Environment production' })
+    const hosts = production.getByRole('group', { name: 'Hosts' })
+    // Every host of the installation, not only the environment's own.
+    await expect.poll(() => hosts.getByRole('checkbox').count(), { timeout: 30_000 }).toBe(5)
+    expect(await hosts.getByLabel('prod-1').isChecked()).toBe(true)
+    expect(await hosts.getByLabel('prod-3').isChecked()).toBe(false)
+    expect(await hosts.textContent()).toContain('builds for default')
+    await hosts.getByLabel('prod-3').check()
+    await production.getByRole('button', { name: 'Save production' }).click()
+    await expect
+      .poll(async () => {
+        const envs = await demo.admin.get(`/api/projects/${demo.project.slug}/environments`)
+        const env = envs.body.find((e: { name: string }) => e.name === 'production')
+        return env.hosts.map((h: { name: string }) => h.name).sort()
+      })
+      .toEqual(['prod-1', 'prod-2', 'prod-3'])
+
+    await p.goto(`${stack.url}/p/${demo.project.slug}/settings`)
+    const registry = p.getByLabel('Registry')
+    await expect.poll(() => registry.locator('option:checked').textContent()).toMatch(/^local \(/)
+    await registry.selectOption({ label: 'none' })
+    await p.getByRole('button', { name: 'Save project' }).click()
+    await expect
+      .poll(async () => (await demo.admin.get(`/api/projects/${demo.project.slug}`)).body.registryId)
+      .toBeNull()
+    await registry.selectOption({ index: 1 })
+    await p.getByRole('button', { name: 'Save project' }).click()
+    await expect
+      .poll(async () => (await demo.admin.get(`/api/projects/${demo.project.slug}`)).body.registryId)
+      .not.toBeNull()
+    await maintainer.context.close()
+
+    // A developer may not manage environments: the current hosts, read only, and no error.
+    const developer = await signedIn(browser, stack.url, 'developer')
+    await developer.page.goto(`${stack.url}/p/${demo.project.slug}/settings/environments`)
+    const readOnly = developer.page
+      .getByRole('form', { name: 'Environment production' })
+      .getByRole('group', { name: 'Hosts' })
+    await expect.poll(() => readOnly.getByRole('checkbox').count(), { timeout: 30_000 }).toBe(3)
+    expect(await readOnly.getByLabel('prod-3').isDisabled()).toBe(true)
+    expect(await developer.page.getByRole('alert').count()).toBe(0)
+    await developer.context.close()
+  })
+
+  it('resumes after dropped connections without losing or repeating a line', async () => {
+    const now = new Date()
+    const pipeline = await stack.db.pipeline.create({
+      data: {
+        projectId: demo.project.id,
+        number: 1,
+        ref: 'main',
+        commitSha: 'e2e0'.repeat(10),
+        commitTitle: 'a build that prints',
+        trigger: 'api',
+        status: 'running',
+        startedAt: now,
+        stages: {
+          create: {
+            position: 0,
+            kind: 'build',
+            status: 'running',
+            attempt: 1,
+            // A lease held by no worker, long enough for the test (no reaper runs anyway).
+            leaseOwner: 'e2e-test',
+            leaseExpiresAt: new Date(now.getTime() + 30 * 60_000),
+            queuedAt: now,
+            startedAt: now,
+          },
+        },
+      },
+      include: { stages: true },
+    })
+    const stageId = pipeline.stages[0]!.id
+    const log = await StageLog.open({
+      db: stack.db,
+      redis: stack.redis,
+      prefix: stack.prefix,
+      stageId,
+      logger: createLogger({ name: 'e2e-log', level: 'warn' }),
+      secrets: [],
+    })
+    const write = async (to: number) => {
+      log.write(lines(log.lastSeq + 1, to))
+      await log.flush()
+    }
+    await write(200)
+
+    const signed = await signedIn(browser, stack.url, 'developer')
+    page = signed.page
+    await page.addInitScript(recordEventSources)
+    await page.goto(`${stack.url}/p/${demo.project.slug}/pipelines/${pipeline.id}?stage=${stageId}`)
+    const viewer = page.locator('.log')
+    const linesShown = () => viewer.getAttribute('data-lines')
+    await expect.poll(linesShown, { timeout: 30_000 }).toBe('200')
+    await expect.poll(() => viewer.getAttribute('data-state')).toBe('live')
+    await write(300)
+    await expect.poll(linesShown, { timeout: 30_000 }).toBe('300')
+
+    // Drop 1, from the page: the stream is closed as if the browser gave up on it, and the
+    // viewer's next attempt is refused once. Lines keep coming meanwhile.
+    let refused = 0
+    await page.route('**/logs/live**', async (route) => {
+      if (refused++ === 0) await route.abort('connectionreset')
+      else await route.continue()
+    })
+    const liveStreams = await page.evaluate(() => {
+      const sources = (window as unknown as { eventSources: EventSource[] }).eventSources
+      const live = sources.filter((s) => s.url.includes('/logs/live') && s.readyState !== EventSource.CLOSED)
+      for (const source of live) {
+        source.close()
+        source.dispatchEvent(new Event('error'))
+      }
+      return live.length
+    })
+    const dropped = Date.now()
+    expect(liveStreams).toBe(1)
+    await expect.poll(() => viewer.getAttribute('data-state')).toBe('reconnecting')
+    await write(500)
+    await expect.poll(linesShown, { timeout: 60_000, interval: 100 }).toBe('500')
+    report('live log: lines again after a drop from the page (ms, one attempt refused)', Date.now() - dropped)
+    expect(refused).toBeGreaterThanOrEqual(2)
+    await page.unroute('**/logs/live**')
+
+    // Drop 2, from the server: the API dies mid-stream and comes back; the browser resumes
+    // with Last-Event-ID.
+    const sawDrop = page.locator('.log[data-state="reconnecting"]').waitFor({ timeout: 60_000 })
+    const killed = Date.now()
+    const restarted = stack.restartApi()
+    await write(700)
+    await Promise.all([sawDrop, restarted])
+    const up = Date.now()
+    await write(800)
+    await expect.poll(linesShown, { timeout: 60_000, interval: 100 }).toBe('800')
+    report('live log: API down (ms), then lines again after (ms)', {
+      down: up - killed,
+      resumed: Date.now() - up,
+    })
+
+    // The stage ends: the stream says so and the viewer is complete.
+    await log.close()
+    await stack.db.stage.update({
+      where: { id: stageId },
+      data: { status: 'succeeded', finishedAt: new Date(), leaseOwner: null, leaseExpiresAt: null },
+    })
+    await expect.poll(() => viewer.getAttribute('data-state'), { timeout: 30_000 }).toBe('complete')
+    expect(await linesShown()).toBe('800')
+
+    // Every line exactly once, in order: the viewer's own download of what it holds.
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download' }).click(),
+    ])
+    const text = await readFile((await download.path())!, 'utf8')
+    const seen = text
+      .trimEnd()
+      .split('\n')
+      .map((line) => Number(/ line (\d+)$/.exec(line)?.[1]))
+    expect(seen).toEqual(Array.from({ length: 800 }, (_, i) => i + 1))
+    const rendered = await page
+      .locator('.log-row')
+      .evaluateAll((rows) => rows.map((row) => Number(row.getAttribute('data-seq'))))
+    expect(new Set(rendered).size).toBe(rendered.length)
+    report('live log: lines seen after two drops (page side, API killed)', seen.length)
+  })
+})
