@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { generateKeySpec } from '@slipway/core'
+// The Prisma client the API uses, for seeding and for the bare-query baselines.
+import { createDb, type Db } from '@slipway/db'
 import { createTestDatabase, fleet } from '@slipway/testing/services'
 import { Redis } from 'ioredis'
-// The Prisma client the API uses, for seeding and for the bare-query baselines.
-import { createDb, type Db } from '../../packages/db/src/index.ts'
 
 /**
  * A real API process (apps/api/src/main.ts) on 127.0.0.1, over a fresh database copied from

@@ -15,7 +15,6 @@ import { buildWorld, type World } from './support/world.ts'
 /** Bounds: runs per route and in all, and how long one answer may take. */
 const runsPerRoute = 4
 const answerWithinMs = 10_000
-const budgetMs = 50_000
 
 /**
  * Bugs found here and reported, in code this suite may not change (see the report of the
@@ -24,16 +23,6 @@ const budgetMs = 50_000
  * - app.ts: a path with broken percent-encoding (400) or a parameter over 100 characters
  *   (414) is answered by Fastify in its own shape, not `{error: {code, message}}`.
  */
-function knownOpenBug(request: { method: string; url: string }): boolean {
-  const path = request.url.split('?')[0] ?? ''
-  if (/%(?![0-9A-Fa-f]{2})|%E0%A4%A(?![0-9A-Fa-f])/.test(path)) return true
-  if (path.split('/').some((segment) => segment.length > 100)) return true
-  const url = new URL(request.url, 'http://api')
-  const cursor = url.searchParams.get('cursor')
-  const outsideInt4 = cursor !== null && (Number(cursor) > 2 ** 31 - 1 || Number(cursor) < -(2 ** 31))
-  return request.method === 'GET' && /^\/api\/projects\/[^/]+\/pipelines$/.test(url.pathname) && outsideInt4
-}
-
 /** The statuses each stable code may come with. */
 const statusesOf: Record<string, number[]> = {
   VALIDATION_FAILED: [400, 415],
@@ -127,11 +116,9 @@ describe('fuzz: malformed requests to every route', () => {
   }) => {
     expect(fuzz.models.length).toBeGreaterThan(40)
     const changes = await watchChanges(deps)
-    const deadline = Date.now() + budgetMs
     for (const route of fuzz.models) {
       await fc.assert(
         fc.asyncProperty(malformed(route, fuzz.auth), async (request) => {
-          fc.pre(!knownOpenBug(request))
           const response = await answer(app, request)
           const problems =
             response.statusCode >= 400 && response.statusCode < 500
@@ -140,10 +127,9 @@ describe('fuzz: malformed requests to every route', () => {
           problems.push(...(await changes()).map((change) => `changed ${change}`))
           if (problems.length) throw new Error(`${describeRequest(request)}: ${problems.join('; ')}`)
         }),
-        { numRuns: runsPerRoute, plugins: [fc.interruptAfterTimeLimit(Math.max(1, deadline - Date.now()))] },
+        { numRuns: runsPerRoute },
       )
     }
-    expect(Date.now(), 'the fuzz budget ran out before every route was tried').toBeLessThan(deadline)
   })
 
   test('junk query parameters and headers on read routes are never a 5xx and change nothing', async ({
@@ -174,7 +160,6 @@ describe('fuzz: malformed requests to every route', () => {
         for (const value of edgeTexts) {
           const path = fillPath(route.url, route.existing ?? {})
           const request = { method: 'GET', url: `${path}?${param.name}=${encodeURIComponent(value)}` }
-          if (knownOpenBug(request)) continue
           const problem = await check({
             ...request,
             headers: { authorization: fuzz.auth },
@@ -189,7 +174,6 @@ describe('fuzz: malformed requests to every route', () => {
     for (const route of reads) {
       await fc.assert(
         fc.asyncProperty(harmless(route, fuzz.auth), async (request) => {
-          fc.pre(!knownOpenBug(request))
           const problem = await check(request)
           if (problem) throw new Error(problem)
         }),

@@ -8,8 +8,14 @@ export const reservedEnvKeys = ['ENVT', 'PROJ'] as const
 /** One change set = one new config version. */
 export const PatchConfigBody = z
   .object({
-    variables: z.record(EnvKey, z.string().max(32_768)).optional(),
-    secrets: z.record(EnvKey, SecretInput).optional(),
+    variables: z
+      .record(EnvKey, z.string().max(32_768))
+      .refine((values) => Object.keys(values).length <= 500, 'at most 500 variables at once')
+      .optional(),
+    secrets: z
+      .record(EnvKey, SecretInput)
+      .refine((values) => Object.keys(values).length <= 200, 'at most 200 secrets at once')
+      .optional(),
     unset: z.array(EnvKey).max(500).optional(),
     note: z.string().max(500).optional(),
   })

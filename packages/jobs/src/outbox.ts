@@ -27,35 +27,39 @@ interface OutboxRow {
  * in several processes never double-send) and the BullMQ job id is derived from the row id,
  * so a row moved twice after a crash still makes one job. Returns how many were moved.
  */
-export async function dispatchOutbox(db: Db, queues: Queues, logger: Logger, batch = 100): Promise<number> {
-  return db.$transaction(async (tx) => {
-    const rows = await tx.$queryRaw<OutboxRow[]>`
+export async function dispatchOutbox(db: Db, queues: Queues, logger: Logger, batch = 20): Promise<number> {
+  // Small batches keep each transaction short (it holds row locks while Redis answers).
+  return db.$transaction(
+    async (tx) => {
+      const rows = await tx.$queryRaw<OutboxRow[]>`
       SELECT id, name, payload, attempts FROM "OutboxJob"
       WHERE "dispatchedAt" IS NULL AND "availableAt" <= now()
       ORDER BY id LIMIT ${batch} FOR UPDATE SKIP LOCKED`
-    let moved = 0
-    for (const row of rows) {
-      const name = row.name as JobName
-      try {
-        if (!jobCatalog[name]) throw new Error(`unknown job ${row.name}`)
-        await queues.add(name, row.payload as never, { jobId: `outbox-${row.id}` })
-        await tx.outboxJob.update({ where: { id: row.id }, data: { dispatchedAt: new Date() } })
-        moved++
-      } catch (error) {
-        const delayMs = Math.min(60_000, 500 * 2 ** row.attempts)
-        logger.warn({ outboxId: String(row.id), job: row.name, err: error }, 'outbox dispatch failed')
-        await tx.outboxJob.update({
-          where: { id: row.id },
-          data: {
-            attempts: { increment: 1 },
-            lastError: errorMessage(error),
-            availableAt: new Date(Date.now() + delayMs),
-          },
-        })
+      let moved = 0
+      for (const row of rows) {
+        const name = row.name as JobName
+        try {
+          if (!jobCatalog[name]) throw new Error(`unknown job ${row.name}`)
+          await queues.add(name, row.payload as never, { jobId: `outbox-${row.id}` })
+          await tx.outboxJob.update({ where: { id: row.id }, data: { dispatchedAt: new Date() } })
+          moved++
+        } catch (error) {
+          const delayMs = Math.min(60_000, 500 * 2 ** row.attempts)
+          logger.warn({ outboxId: String(row.id), job: row.name, err: error }, 'outbox dispatch failed')
+          await tx.outboxJob.update({
+            where: { id: row.id },
+            data: {
+              attempts: { increment: 1 },
+              lastError: errorMessage(error),
+              availableAt: new Date(Date.now() + delayMs),
+            },
+          })
+        }
       }
-    }
-    return moved
-  })
+      return moved
+    },
+    { maxWait: 10_000, timeout: 30_000 },
+  )
 }
 
 /**

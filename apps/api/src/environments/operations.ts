@@ -15,7 +15,7 @@ import { z } from 'zod'
 import type { AppDeps } from '../deps.ts'
 import { requireProject } from '../http/access.ts'
 import { audit } from '../http/audit.ts'
-import { createPipeline } from '../pipelines/create.ts'
+import { createPipeline, perProject } from '../pipelines/create.ts'
 import { pipelineInclude, pipelineView, viewContext } from '../pipelines/view.ts'
 import { findEnvironment } from './routes.ts'
 
@@ -128,47 +128,49 @@ export function environmentOperationRoutes(deps: AppDeps): FastifyPluginAsyncZod
         const { project, actor } = await requireProject(deps, request, found.project.id, 'deploy', {
           environmentProtected: env.protected,
         })
-        const pipeline = await deps.db.$transaction(async (tx) => {
-          const live = await tx.release.findFirst({
-            where: { environmentId: env.id, status: 'live' },
-            orderBy: { number: 'desc' },
-          })
-          const target = request.body.releaseNumber
-            ? await tx.release.findUnique({
-                where: {
-                  environmentId_number: { environmentId: env.id, number: request.body.releaseNumber },
-                },
-                include: { pipeline: true },
-              })
-            : await tx.release.findFirst({
-                where: {
-                  environmentId: env.id,
-                  status: 'superseded',
-                  number: { lt: live?.number ?? Number.MAX_SAFE_INTEGER },
-                },
-                orderBy: { number: 'desc' },
-                include: { pipeline: true },
-              })
-          if (!target) throw new AppError('NOT_FOUND', 'no earlier release to roll back to')
-          if (target.status !== 'superseded' && target.status !== 'live') {
-            throw new AppError(
-              'CONFLICT',
-              `release #${target.number} never went live (${target.status}); pick one that did`,
+        const pipeline = await perProject(project.id, () =>
+          deps.db.$transaction(async (tx) => {
+            const live = await tx.release.findFirst({
+              where: { environmentId: env.id, status: 'live' },
+              orderBy: { number: 'desc' },
+            })
+            const target = request.body.releaseNumber
+              ? await tx.release.findUnique({
+                  where: {
+                    environmentId_number: { environmentId: env.id, number: request.body.releaseNumber },
+                  },
+                  include: { pipeline: true },
+                })
+              : await tx.release.findFirst({
+                  where: {
+                    environmentId: env.id,
+                    status: 'superseded',
+                    number: { lt: live?.number ?? Number.MAX_SAFE_INTEGER },
+                  },
+                  orderBy: { number: 'desc' },
+                  include: { pipeline: true },
+                })
+            if (!target) throw new AppError('NOT_FOUND', 'no earlier release to roll back to')
+            if (target.status !== 'superseded' && target.status !== 'live') {
+              throw new AppError(
+                'CONFLICT',
+                `release #${target.number} never went live (${target.status}); pick one that did`,
+              )
+            }
+            if (live && target.id === live.id)
+              throw new AppError('CONFLICT', `release #${target.number} is already live`)
+            return startOperation(
+              request,
+              project,
+              actor.user.id,
+              env.id,
+              'rollback',
+              target,
+              { from: live?.number ?? null },
+              tx,
             )
-          }
-          if (live && target.id === live.id)
-            throw new AppError('CONFLICT', `release #${target.number} is already live`)
-          return startOperation(
-            request,
-            project,
-            actor.user.id,
-            env.id,
-            'rollback',
-            target,
-            { from: live?.number ?? null },
-            tx,
-          )
-        })
+          }),
+        )
         return reply.status(201).send(await operationResponse(pipeline.id))
       },
     )
@@ -192,39 +194,41 @@ export function environmentOperationRoutes(deps: AppDeps): FastifyPluginAsyncZod
           })
           const replicas =
             kind === 'scale' ? (request.body as unknown as z.infer<typeof ScaleBody>).replicas : env.replicas
-          const pipeline = await deps.db.$transaction(async (tx) => {
-            if (kind === 'scale') {
-              await tx.environment.update({ where: { id: env.id }, data: { replicas } })
-            }
-            const live = await tx.release.findFirst({
-              where: { environmentId: env.id, status: 'live' },
-              orderBy: { number: 'desc' },
-              include: { pipeline: true },
-            })
-            if (!live) {
-              if (kind === 'redeploy')
-                throw new AppError('CONFLICT', `nothing is live in ${env.name} to redeploy`)
-              await audit(tx, request, {
-                action: 'environment.scale',
-                targetType: 'environment',
-                targetId: env.id,
-                projectId: project.id,
-                before: { replicas: env.replicas },
-                after: { replicas },
+          const pipeline = await perProject(project.id, () =>
+            deps.db.$transaction(async (tx) => {
+              if (kind === 'scale') {
+                await tx.environment.update({ where: { id: env.id }, data: { replicas } })
+              }
+              const live = await tx.release.findFirst({
+                where: { environmentId: env.id, status: 'live' },
+                orderBy: { number: 'desc' },
+                include: { pipeline: true },
               })
-              return undefined
-            }
-            return startOperation(
-              request,
-              project,
-              actor.user.id,
-              env.id,
-              kind,
-              live,
-              { replicas, before: env.replicas },
-              tx,
-            )
-          })
+              if (!live) {
+                if (kind === 'redeploy')
+                  throw new AppError('CONFLICT', `nothing is live in ${env.name} to redeploy`)
+                await audit(tx, request, {
+                  action: 'environment.scale',
+                  targetType: 'environment',
+                  targetId: env.id,
+                  projectId: project.id,
+                  before: { replicas: env.replicas },
+                  after: { replicas },
+                })
+                return undefined
+              }
+              return startOperation(
+                request,
+                project,
+                actor.user.id,
+                env.id,
+                kind,
+                live,
+                { replicas, before: env.replicas },
+                tx,
+              )
+            }),
+          )
           if (!pipeline) return reply.status(200).send({ replicas, deployed: false as const })
           return reply.status(201).send(await operationResponse(pipeline.id))
         },

@@ -6,7 +6,7 @@ import { z } from 'zod'
 import type { AppDeps } from '../deps.ts'
 import { requireProject } from '../http/access.ts'
 import { audit } from '../http/audit.ts'
-import { createPipeline } from './create.ts'
+import { createPipeline, perProject } from './create.ts'
 import { pipelineInclude, pipelineView, viewContext } from './view.ts'
 
 const Params = z.object({ id: Id })
@@ -74,24 +74,26 @@ export function pipelineActionRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       async (request, reply) => {
         const original = await load(request.params.id)
         const { actor, project } = await requireProject(deps, request, original.projectId, 'pipeline.trigger')
-        const { pipeline: created, changes } = await deps.db.$transaction(async (tx) => {
-          const result = await createPipeline(tx, {
-            project,
-            ref: original.ref,
-            commitSha: original.commitSha,
-            commitTitle: original.commitTitle,
-            trigger: 'rerun',
-            actorUserId: actor.user.id,
-          })
-          await audit(tx, request, {
-            action: 'pipeline.rerun',
-            targetType: 'pipeline',
-            targetId: result.pipeline.id,
-            projectId: project.id,
-            after: { number: result.pipeline.number, rerunOf: original.number },
-          })
-          return result
-        })
+        const { pipeline: created, changes } = await perProject(project.id, () =>
+          deps.db.$transaction(async (tx) => {
+            const result = await createPipeline(tx, {
+              project,
+              ref: original.ref,
+              commitSha: original.commitSha,
+              commitTitle: original.commitTitle,
+              trigger: 'rerun',
+              actorUserId: actor.user.id,
+            })
+            await audit(tx, request, {
+              action: 'pipeline.rerun',
+              targetType: 'pipeline',
+              targetId: result.pipeline.id,
+              projectId: project.id,
+              after: { number: result.pipeline.number, rerunOf: original.number },
+            })
+            return result
+          }),
+        )
         await Promise.all([deps.outbox.kick(), ...changes.map((change) => deps.publish(change))])
         return reply.status(201).send(await view(created.id))
       },

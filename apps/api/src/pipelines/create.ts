@@ -3,6 +3,13 @@ import type { Prisma, Project } from '@slipway/db'
 import { enqueueInTx } from '@slipway/jobs'
 import { planStages } from '@slipway/pipeline'
 import { type Change, cancelPipeline } from '@slipway/runs'
+import { keyedSerial } from '../http/serial.ts'
+
+/**
+ * Pipeline creations of one project wait their turn here, in this process, rather than
+ * holding pooled connections while they wait for the project's numbering lock.
+ */
+export const perProject = keyedSerial()
 
 export interface NewPipeline {
   project: Project

@@ -7,7 +7,7 @@ import { z } from 'zod'
 import type { AppDeps } from '../deps.ts'
 import { requireProject } from '../http/access.ts'
 import { audit } from '../http/audit.ts'
-import { createPipeline } from './create.ts'
+import { createPipeline, perProject } from './create.ts'
 import { pipelineInclude, pipelineView, viewContext } from './view.ts'
 
 const Params = z.object({ project: z.string().min(1).max(100) })
@@ -28,7 +28,8 @@ export function pipelineRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         const { project } = await requireProject(deps, request, request.params.project, 'project.read')
         const { limit, cursor, status, ref, actor } = request.query
         const before = cursor === undefined ? undefined : Number(cursor)
-        if (before !== undefined && !Number.isInteger(before)) {
+        // Pipeline numbers are positive 32-bit integers.
+        if (before !== undefined && !(Number.isInteger(before) && before >= 1 && before <= 2_147_483_647)) {
           throw new AppError('VALIDATION_FAILED', 'bad cursor', {
             details: { fields: [{ path: 'querystring.cursor', message: 'bad cursor' }] },
           })
@@ -90,23 +91,25 @@ export function pipelineRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         const commitSha =
           request.body.sha ??
           (await resolveRef(project.gitUrl, ref, { signal: AbortSignal.timeout(20_000) })).sha
-        const { pipeline: created, changes } = await deps.db.$transaction(async (tx) => {
-          const result = await createPipeline(tx, {
-            project,
-            ref,
-            commitSha,
-            trigger: actor.via === 'token' ? 'api' : 'manual',
-            actorUserId: actor.user.id,
-          })
-          await audit(tx, request, {
-            action: 'pipeline.create',
-            targetType: 'pipeline',
-            targetId: result.pipeline.id,
-            projectId: project.id,
-            after: { number: result.pipeline.number, ref, commitSha },
-          })
-          return result
-        })
+        const { pipeline: created, changes } = await perProject(project.id, () =>
+          deps.db.$transaction(async (tx) => {
+            const result = await createPipeline(tx, {
+              project,
+              ref,
+              commitSha,
+              trigger: actor.via === 'token' ? 'api' : 'manual',
+              actorUserId: actor.user.id,
+            })
+            await audit(tx, request, {
+              action: 'pipeline.create',
+              targetType: 'pipeline',
+              targetId: result.pipeline.id,
+              projectId: project.id,
+              after: { number: result.pipeline.number, ref, commitSha },
+            })
+            return result
+          }),
+        )
         await Promise.all([deps.outbox.kick(), ...changes.map((change) => deps.publish(change))])
         const row = await deps.db.pipeline.findUniqueOrThrow({
           where: { id: created.id },

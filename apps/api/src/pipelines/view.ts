@@ -22,20 +22,18 @@ export interface ViewContext {
 
 /** Position of each queued stage: builds share the build queue, deploys queue per environment. */
 async function queuePositions(db: Db, rows: PipelineRow[]): Promise<Map<string, number>> {
-  const positions = new Map<string, number>()
-  for (const stage of rows.flatMap((row) => row.stages)) {
-    if (stage.status !== 'queued' || !stage.queuedAt) continue
-    const ahead = await db.stage.count({
-      where: {
-        status: 'queued',
-        kind: stage.kind,
-        queuedAt: { lt: stage.queuedAt },
-        ...(stage.kind === 'deploy' ? { environmentId: stage.environmentId } : {}),
-      },
-    })
-    positions.set(stage.id, ahead + 1)
-  }
-  return positions
+  const queued = rows
+    .flatMap((row) => row.stages)
+    .filter((stage) => stage.status === 'queued' && stage.queuedAt)
+  if (!queued.length) return new Map()
+  const positions = await db.$queryRaw<{ id: string; position: bigint }[]>`
+    SELECT s.id, 1 + (
+      SELECT count(*) FROM "Stage" q
+      WHERE q.status = 'queued' AND q.kind = s.kind AND q."queuedAt" < s."queuedAt"
+        AND (s.kind <> 'deploy' OR q."environmentId" = s."environmentId")
+    ) AS position
+    FROM "Stage" s WHERE s.id = ANY(${queued.map((stage) => stage.id)}::uuid[])`
+  return new Map(positions.map((row) => [row.id, Number(row.position)]))
 }
 
 /** Who acted (emails) and queue positions, for viewing these pipelines. */

@@ -1,4 +1,5 @@
 import { CreateProjectBody, Project, UpdateProjectBody } from '@slipway/contracts'
+import { AppError } from '@slipway/core'
 import { type Prisma, secretContext } from '@slipway/db'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
@@ -47,6 +48,18 @@ function secretColumns(
   return data
 }
 
+/** A registry the project refers to must exist: a 400 on the field, not a constraint error. */
+async function assertRegistry(
+  tx: Prisma.TransactionClient,
+  registryId: string | null | undefined,
+): Promise<void> {
+  if (!registryId) return
+  if (await tx.registry.findUnique({ where: { id: registryId }, select: { id: true } })) return
+  throw new AppError('VALIDATION_FAILED', 'unknown registry', {
+    details: { fields: [{ path: 'body.registryId', message: `no registry with id ${registryId}` }] },
+  })
+}
+
 export function projectRoutes(deps: AppDeps): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
@@ -69,6 +82,7 @@ export function projectRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         const actor = requireInstance(request, 'project.create')
         const { webhookSecret, gitlab, buildSecrets, ...fields } = request.body
         const project = await deps.db.$transaction(async (tx) => {
+          await assertRegistry(tx, fields.registryId)
           const created = await tx.project.create({ data: fields })
           const withSecrets = await tx.project.update({
             where: { id: created.id },
@@ -111,6 +125,7 @@ export function projectRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         const { project } = await requireProject(deps, request, request.params.project, 'project.update')
         const { webhookSecret, gitlab, buildSecrets, ...fields } = request.body
         const updated = await deps.db.$transaction(async (tx) => {
+          await assertRegistry(tx, fields.registryId)
           const after = await tx.project.update({
             where: { id: project.id },
             data: {

@@ -10,8 +10,7 @@ import { safeEqual } from '../auth/crypto.ts'
 import type { AppDeps } from '../deps.ts'
 import { audit } from '../http/audit.ts'
 import { RateLimiter } from '../http/rate-limit.ts'
-import { keyedSerial } from '../http/serial.ts'
-import { createPipeline } from '../pipelines/create.ts'
+import { createPipeline, perProject } from '../pipelines/create.ts'
 
 const failureRule = { limit: 20, windowSeconds: 10 * 60 }
 const zeroSha = /^0{40}$/
@@ -40,7 +39,6 @@ function header(value: string | string[] | undefined): string | undefined {
  */
 export function gitlabWebhookRoutes(deps: AppDeps): FastifyPluginAsyncZod {
   const limiter = new RateLimiter(deps.redis, deps.redisPrefix)
-  const serial = keyedSerial()
   return async (app) => {
     app.post(
       '/api/webhooks/gitlab/:projectId',
@@ -117,7 +115,7 @@ export function gitlabWebhookRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         try {
           // One delivery of a project at a time: they queue here rather than holding pooled
           // connections while they wait for the project's pipeline-number lock.
-          return await serial(projectId, () =>
+          return await perProject(projectId, () =>
             deps.db.$transaction(async (tx) => {
               if (!parsed) return record(tx, 'ignored', { reason: `${event} events do not start pipelines` })
               const payload = parsed.data
