@@ -62,11 +62,9 @@ export async function buildStage(context: StageContext): Promise<StageResult> {
       dockerfile,
       tags: [tag],
       buildArgs: { ...(project.buildArgs as Record<string, string>), ...buildSecrets(context) },
-      labels: {
-        'slipway.project': project.slug,
-        'slipway.pipeline': pipeline.id,
-        'slipway.commit': pipeline.commitSha,
-      },
+      // Only what is the same for every build of this commit: a rebuild is then a cache hit
+      // and yields the same image.
+      labels: { 'slipway.project': project.slug, 'slipway.commit': pipeline.commitSha },
       signal,
       onLog: (line) => log.write(line),
     })
