@@ -123,6 +123,7 @@ export async function startStack(
 
   const db = createDb({ url: database.url, poolSize: 4 })
   const redis = new Redis(redisUrl)
+  redis.on('error', () => undefined)
   return {
     url,
     db,
