@@ -174,22 +174,28 @@ describe('settings and the live log in a real browser', () => {
       if (refused++ === 0) await route.abort('connectionreset')
       else await route.continue()
     })
-    const liveStreams = await page.evaluate(() => {
+    // The project's event stream (the header's live dot) is dropped the same way.
+    const streams = await page.evaluate(() => {
       const sources = (window as unknown as { eventSources: EventSource[] }).eventSources
-      const live = sources.filter((s) => s.url.includes('/logs/live') && s.readyState !== EventSource.CLOSED)
-      for (const source of live) {
+      const open = sources.filter(
+        (s) => /\/logs\/live|\/events$/.test(s.url) && s.readyState !== EventSource.CLOSED,
+      )
+      for (const source of open) {
         source.close()
         source.dispatchEvent(new Event('error'))
       }
-      return live.length
+      return open.map((s) => new URL(s.url).pathname.split('/').at(-1)).sort()
     })
     const dropped = Date.now()
-    expect(liveStreams).toBe(1)
+    expect(streams).toEqual(['events', 'live'])
     await expect.poll(() => viewer.getAttribute('data-state')).toBe('reconnecting')
+    const liveDot = page.locator('.live-dot')
+    await expect.poll(() => liveDot.getAttribute('data-state')).toBe('reconnecting')
     await write(500)
     await expect.poll(linesShown, { timeout: 60_000, interval: 100 }).toBe('500')
     report('live log: lines again after a drop from the page (ms, one attempt refused)', Date.now() - dropped)
     expect(refused).toBeGreaterThanOrEqual(2)
+    await expect.poll(() => liveDot.getAttribute('data-state'), { timeout: 30_000 }).toBe('live')
     await page.unroute('**/logs/live**')
 
     // Drop 2, from the server: the API dies mid-stream and comes back; the browser resumes

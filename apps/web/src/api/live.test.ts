@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { keysToRefresh, parseRunEvent } from './live.ts'
+import { firstRetryMs, keysToRefresh, nextRetryMs, parseRunEvent } from './live.ts'
 
 describe('keysToRefresh', () => {
   it('refreshes the pipeline, its approval and the lists on a stage event', () => {
@@ -41,5 +41,13 @@ describe('parseRunEvent', () => {
     expect(parseRunEvent(JSON.stringify({ type: 'other', pipelineId: 'x' }))).toBeNull()
     expect(parseRunEvent(JSON.stringify({ type: 'stage', pipelineId: 'x' }))).toBeNull()
     expect(parseRunEvent('not json')).toBeNull()
+  })
+})
+
+describe('retries after the browser gave up on a stream', () => {
+  it('waits 3 s, then twice as long each time, at most 30 s', () => {
+    const waits = [firstRetryMs]
+    for (let i = 0; i < 5; i++) waits.push(nextRetryMs(waits.at(-1)!))
+    expect(waits).toEqual([3000, 6000, 12_000, 24_000, 30_000, 30_000])
   })
 })

@@ -23,6 +23,12 @@ export function keysToRefresh(projectId: string, event: RunEvent): string[] {
   }
 }
 
+/** When the browser gives up on a stream: the first wait before a fresh one, then doubled up to 30 s. */
+export const firstRetryMs = 3000
+export function nextRetryMs(delay: number): number {
+  return Math.min(30_000, delay * 2)
+}
+
 /** The `run` event's data as the contract says, or null (noted in the console) when it is not one. */
 export function parseRunEvent(data: string): RunEvent | null {
   let json: unknown
@@ -40,37 +46,58 @@ export function parseRunEvent(data: string): RunEvent | null {
 /**
  * Keeps the project's pages live: listens to `GET /api/projects/:id/events` (SSE) and
  * refetches what an event touches. EventSource reconnects by itself and resumes after the
- * last event id; after a drop everything of the project is refetched once, in case.
+ * last event id; when the browser gives up (the stream was closed, or a reconnect was
+ * answered with an error) a fresh stream is opened after 3 s, then 6, 12, … up to 30 s. After a drop everything of the
+ * project is refetched once, as events may have been missed.
  */
 export function useProjectEvents(projectId: string | undefined): LiveState {
   const [state, setState] = useState<LiveState>('connecting')
   useEffect(() => {
     if (!projectId) return
-    const source = new EventSource(`/api/projects/${projectId}/events`)
+    let source: EventSource | undefined
+    let retry: ReturnType<typeof setTimeout> | undefined
     let dropped = false
-    source.onopen = () => {
-      setState('live')
-      if (dropped) {
-        for (const key of [
-          `pipelines:${projectId}`,
-          'pipeline:',
-          'approval:',
-          `envs:${projectId}`,
-          `env:${projectId}:`,
-        ])
-          invalidate(key)
-        dropped = false
+    let stopped = false
+    let delay = firstRetryMs
+    const open = () => {
+      if (stopped) return
+      const current = new EventSource(`/api/projects/${projectId}/events`)
+      source = current
+      current.onopen = () => {
+        delay = firstRetryMs
+        setState('live')
+        if (dropped) {
+          for (const key of [
+            `pipelines:${projectId}`,
+            'pipeline:',
+            'approval:',
+            `envs:${projectId}`,
+            `env:${projectId}:`,
+          ])
+            invalidate(key)
+          dropped = false
+        }
       }
+      current.onerror = () => {
+        dropped = true
+        setState('reconnecting')
+        if (current.readyState === EventSource.CLOSED && current === source) {
+          clearTimeout(retry)
+          retry = setTimeout(open, delay)
+          delay = nextRetryMs(delay)
+        }
+      }
+      current.addEventListener('run', (message) => {
+        const event = parseRunEvent((message as MessageEvent<string>).data)
+        if (event) for (const key of keysToRefresh(projectId, event)) invalidate(key)
+      })
     }
-    source.onerror = () => {
-      dropped = true
-      setState('reconnecting')
+    open()
+    return () => {
+      stopped = true
+      clearTimeout(retry)
+      source?.close()
     }
-    source.addEventListener('run', (message) => {
-      const event = parseRunEvent((message as MessageEvent<string>).data)
-      if (event) for (const key of keysToRefresh(projectId, event)) invalidate(key)
-    })
-    return () => source.close()
   }, [projectId])
   return state
 }

@@ -1,6 +1,7 @@
 import { LogLine, LogPage } from '@slipway/contracts'
 import { useEffect, useRef, useState } from 'react'
 import { api } from '../api/client.ts'
+import { firstRetryMs, nextRetryMs } from '../api/live.ts'
 import { type Line, LogBuffer } from './buffer.ts'
 
 type LogState = 'loading' | 'live' | 'reconnecting' | 'complete' | 'error'
@@ -39,6 +40,7 @@ export function useStageLog(stageId: string): LogSource {
     let source: EventSource | undefined
     let frame = 0
     let retry: ReturnType<typeof setTimeout> | undefined
+    let delay = firstRetryMs
     const changed = () => {
       if (frame) return
       frame = requestAnimationFrame(() => {
@@ -53,7 +55,10 @@ export function useStageLog(stageId: string): LogSource {
     const openLive = () => {
       if (controller.signal.aborted) return
       source = new EventSource(`/api/stages/${stageId}/logs/live?after=${buffer.lastSeq}`)
-      source.onopen = () => setState('live')
+      source.onopen = () => {
+        delay = firstRetryMs
+        setState('live')
+      }
       source.addEventListener('logs', (message) => {
         try {
           add(LogLines.parse(JSON.parse((message as MessageEvent<string>).data)))
@@ -69,7 +74,8 @@ export function useStageLog(stageId: string): LogSource {
         if (source?.readyState === EventSource.CLOSED) {
           // Refused (e.g. the session ended) or gone: open a fresh stream from the last line.
           setState('reconnecting')
-          retry = setTimeout(openLive, 3000)
+          retry = setTimeout(openLive, delay)
+          delay = nextRetryMs(delay)
         } else setState('reconnecting')
       }
     }
