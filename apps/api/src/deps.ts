@@ -1,8 +1,8 @@
 import type { Logger, SecretBox } from '@slipway/core'
-import type { Db } from '@slipway/db'
-import type { DockerHostPool, HostRecord, HostRow } from '@slipway/docker'
-import type { OutboxDispatcher, Queues } from '@slipway/jobs'
-import type { Change } from '@slipway/runs'
+import { type Db, secretContext } from '@slipway/db'
+import { DockerHostPool, type HostRecord, type HostRow, hostRecordFromRow } from '@slipway/docker'
+import { OutboxDispatcher, Queues } from '@slipway/jobs'
+import { type Change, publisher } from '@slipway/runs'
 import type { Redis } from 'ioredis'
 
 /** Everything the API's routes use, created once at start-up (main.ts) or by a test. */
@@ -20,4 +20,36 @@ export interface AppDeps {
   hosts: DockerHostPool
   hostRecord(row: HostRow): HostRecord
   logger: Logger
+}
+
+/** The API's dependencies over the given clients; `close()` stops what it started. */
+export function createAppDeps(options: {
+  db: Db
+  redis: Redis
+  redisPrefix: string
+  secrets: SecretBox
+  logger: Logger
+}): AppDeps & { close(): Promise<void> } {
+  const { db, redis, redisPrefix, secrets, logger } = options
+  const queues = new Queues(redis, redisPrefix)
+  const outbox = new OutboxDispatcher(db, queues, logger)
+  return {
+    db,
+    redis,
+    redisPrefix,
+    queues,
+    outbox,
+    publish: publisher(redis, redisPrefix, outbox),
+    secrets,
+    hosts: new DockerHostPool(),
+    hostRecord: (row) =>
+      hostRecordFromRow(row, (host, envelope) =>
+        secrets.decrypt(envelope, secretContext.hostTlsKey(host.id)),
+      ),
+    logger,
+    async close() {
+      await outbox.stop()
+      await queues.close()
+    },
+  }
 }

@@ -1,11 +1,9 @@
 import path from 'node:path'
 import { createLogger, createSecretBox, EnvError, parseKeyring } from '@slipway/core'
-import { createDb, secretContext } from '@slipway/db'
-import { DockerHostPool, hostRecordFromRow } from '@slipway/docker'
-import { OutboxDispatcher, Queues } from '@slipway/jobs'
-import { publisher } from '@slipway/runs'
+import { createDb } from '@slipway/db'
 import { Redis } from 'ioredis'
 import { buildApp } from './app.ts'
+import { createAppDeps } from './deps.ts'
 import { type ApiEnv, loadApiEnv } from './env.ts'
 
 function loadEnvOrExit(): ApiEnv {
@@ -26,28 +24,11 @@ const secrets = createSecretBox(parseKeyring(env.SLIPWAY_SECRET_KEYS))
 const db = createDb({ url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE })
 const redis = new Redis(env.REDIS_URL, { lazyConnect: false })
 redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'))
-const redisPrefix = env.SLIPWAY_REDIS_PREFIX
-const queues = new Queues(redis, redisPrefix)
-const outbox = new OutboxDispatcher(db, queues, logger)
+const deps = createAppDeps({ db, redis, redisPrefix: env.SLIPWAY_REDIS_PREFIX, secrets, logger })
 
-const app = await buildApp(
-  {
-    db,
-    redis,
-    redisPrefix,
-    queues,
-    outbox,
-    publish: publisher(redis, redisPrefix, outbox),
-    secrets,
-    hosts: new DockerHostPool(),
-    hostRecord: (row) =>
-      hostRecordFromRow(row, (host, envelope) =>
-        secrets.decrypt(envelope, secretContext.hostTlsKey(host.id)),
-      ),
-    logger,
-  },
-  { webDist: env.SLIPWAY_WEB_DIST ? path.resolve(env.SLIPWAY_WEB_DIST) : undefined },
-)
+const app = await buildApp(deps, {
+  webDist: env.SLIPWAY_WEB_DIST ? path.resolve(env.SLIPWAY_WEB_DIST) : undefined,
+})
 
 let closing = false
 async function shutdown(signal: string): Promise<void> {
@@ -55,8 +36,7 @@ async function shutdown(signal: string): Promise<void> {
   closing = true
   logger.info({ signal }, 'shutting down')
   await app.close()
-  await outbox.stop()
-  await queues.close()
+  await deps.close()
   await db.$disconnect()
   redis.disconnect()
   process.exit(0)

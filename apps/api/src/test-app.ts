@@ -1,13 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { createLogger, createSecretBox, generateKeySpec, parseKeyring } from '@slipway/core'
-import { secretContext } from '@slipway/db'
-import { DockerHostPool, hostRecordFromRow } from '@slipway/docker'
-import { OutboxDispatcher, Queues } from '@slipway/jobs'
-import { publisher } from '@slipway/runs'
 import { integrationTest } from '@slipway/testing'
 import { type App, type AppOptions, buildApp } from './app.ts'
 import { sha256 } from './auth/crypto.ts'
-import type { AppDeps } from './deps.ts'
+import { type AppDeps, createAppDeps } from './deps.ts'
 
 /** `integrationTest` plus the API built over the test's own database and Redis. */
 export const apiTest = integrationTest.extend<{ deps: AppDeps; app: App; appOptions: AppOptions }>({
@@ -16,27 +12,18 @@ export const apiTest = integrationTest.extend<{ deps: AppDeps; app: App; appOpti
     await use({})
   },
   deps: async ({ db, redis, redisPrefix }, use) => {
-    const secrets = createSecretBox(parseKeyring(generateKeySpec('test')))
-    const logger = createLogger({ name: 'api-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' })
-    const queues = new Queues(redis, redisPrefix)
-    const outbox = new OutboxDispatcher(db, queues, logger)
-    await use({
+    const deps = createAppDeps({
       db,
       redis,
       redisPrefix,
-      queues,
-      outbox,
-      publish: publisher(redis, redisPrefix, outbox),
-      secrets,
-      hosts: new DockerHostPool(),
-      hostRecord: (row) =>
-        hostRecordFromRow(row, (host, envelope) =>
-          secrets.decrypt(envelope, secretContext.hostTlsKey(host.id)),
-        ),
-      logger,
+      secrets: createSecretBox(parseKeyring(generateKeySpec('test'))),
+      logger: createLogger({ name: 'api-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     })
-    await outbox.stop()
-    await queues.close()
+    try {
+      await use(deps)
+    } finally {
+      await deps.close()
+    }
   },
   app: async ({ deps, appOptions }, use) => {
     const app = await buildApp(deps, appOptions)

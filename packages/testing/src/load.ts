@@ -29,7 +29,8 @@ export interface LoadRun {
   finished(): Promise<Sample[]>
 }
 
-// A second process with its own event loop and CPU time, as real clients would be. Every
+// A second process with its own event loop and CPU time, as real clients would be (tests
+// under load and the rollout benchmark share it). Every
 // request opens a fresh connection; failures are status 0 with the error message.
 const script = `
 const http = require('node:http')

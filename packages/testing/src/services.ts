@@ -1,4 +1,5 @@
 // The fleet, test databases and demo images without vitest: for benchmarks and scripts.
 export * from './fleet.ts'
 export * from './images.ts'
+export * from './load.ts'
 export * from './postgres.ts'

@@ -1,5 +1,5 @@
+export { failures, type LoadRun, requestsNow, type Sample, startLoad } from '@slipway/testing/services'
 export * from './checks.ts'
 export * from './daemon.ts'
 export * from './gateway.ts'
-export * from './load.ts'
 export * from './site.ts'

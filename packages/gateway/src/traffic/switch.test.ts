@@ -1,11 +1,11 @@
 import type { Instance } from '@slipway/contracts'
 import { DockerodeHost, freePort } from '@slipway/docker'
 import { demoImage, type Fleet, hostEndpoint } from '@slipway/testing'
+import { startLoad } from '@slipway/testing/services'
 import { describe, expect } from 'vitest'
 import { sleep } from '../support/bounded.ts'
 import { get, gatewayTest as test, until } from '../test-support/fixtures.ts'
 import { harness, instance } from '../test-support/harness.ts'
-import { startLoad } from '../test-support/load.ts'
 import { createTrafficSwitch } from './switch.ts'
 
 const greeting = (body: string) => /GREETING=(\S*)/.exec(body)?.[1]
