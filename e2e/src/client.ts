@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdtemp, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
@@ -118,8 +117,8 @@ export async function setupDemo(
     password: f.registry.password,
   })
 
-  const work = await mkdtemp(path.join(tmpdir(), 'slipway-e2e-repo-'))
-  const repo = path.join(work, 'demo.git')
+  // Inside the stack's folder: removed with it.
+  const repo = path.join(stack.dir, 'demo.git')
   await run('git', ['clone', '--quiet', '--bare', '--', f.demoRepoUrl, repo])
 
   const slug = `demo-${Math.random().toString(36).slice(2, 7)}`
@@ -164,7 +163,14 @@ export async function setupDemo(
 
   let counter = 0
   const commit: Demo['commit'] = async (change) => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'slipway-e2e-work-'))
+    const dir = await mkdtemp(path.join(stack.dir, 'commit-'))
+    try {
+      return await commitIn(dir, change)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+  const commitIn = async (dir: string, change: Parameters<Demo['commit']>[0]) => {
     await run('git', ['clone', '--quiet', '--', repo, dir])
     if (change.version) await writeFile(path.join(dir, 'VERSION'), `${change.version}\n`)
     for (const [file, content] of Object.entries(change.files ?? {}))
