@@ -1,12 +1,12 @@
 /// <reference lib="dom" />
 import { readFile } from 'node:fs/promises'
 import { createLogger } from '@slipway/core'
+// The worker's own log writer (database + Redis stream), so the lines take the real path.
+// e2e has no dependency on @slipway/runs yet, hence the path into the package.
+import { StageLog } from '@slipway/runs'
 import { fleet } from '@slipway/testing/services'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-// The worker's own log writer (database + Redis stream), so the lines take the real path.
-// e2e has no dependency on @slipway/runs yet, hence the path into the package.
-import { StageLog } from '../../../packages/runs/src/logs.ts'
 import { type Demo, setupDemo } from '../client.ts'
 import { type Stack, startStack } from '../stack.ts'
 import { ensureDashboardBuilt, launchBrowser, report, signedIn } from './browser.ts'

@@ -94,6 +94,8 @@ export const ApprovalRecord = z.object({
   comment: z.string(),
   digest: z.string().nullable(),
   createdAt: Timestamp,
+  /** Older than the environment's approval time limit: it no longer counts. */
+  expired: z.boolean(),
 })
 export type ApprovalRecord = z.infer<typeof ApprovalRecord>
 

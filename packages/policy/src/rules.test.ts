@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import {
+  approvalExpired,
   decideApproval,
   decideInstance,
   decideProject,
@@ -113,5 +114,14 @@ describe('approvals', () => {
     for (const role of ['viewer', 'developer'] as const) {
       expect(decideApproval({ isAdmin: false, role }, base).allowed).toBe(false)
     }
+  })
+})
+
+describe('approval expiry', () => {
+  it('never expires without a limit, and expires at the limit', () => {
+    const at = new Date('2026-01-01T00:00:00Z')
+    expect(approvalExpired(at, null, at.getTime() + 10 ** 12)).toBe(false)
+    expect(approvalExpired(at, 30, at.getTime() + 29 * 60_000)).toBe(false)
+    expect(approvalExpired(at, 30, at.getTime() + 30 * 60_000)).toBe(true)
   })
 })

@@ -121,3 +121,8 @@ export function decideApproval(subject: Subject, context: ApprovalContext): Deci
     return deny('you have already approved this stage')
   return allow
 }
+
+/** An approval older than the environment's time limit (minutes; null = none) no longer counts. */
+export function approvalExpired(approvedAt: Date, ttlMinutes: number | null, now = Date.now()): boolean {
+  return ttlMinutes !== null && now - approvedAt.getTime() >= ttlMinutes * 60_000
+}

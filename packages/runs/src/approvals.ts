@@ -1,6 +1,6 @@
 import { AppError } from '@slipway/core'
 import type { Prisma } from '@slipway/db'
-import { decideApproval, type Role } from '@slipway/policy'
+import { approvalExpired, decideApproval, type Role } from '@slipway/policy'
 import type { Change } from './pipelines.ts'
 import { advancePipeline } from './pipelines.ts'
 import { applyStageEvent } from './stages.ts'
@@ -34,9 +34,8 @@ export async function decide(
   if (stage.status !== 'waiting')
     throw new AppError('CONFLICT', `the approval is ${stage.status}, not waiting`)
   const env = stage.environment
-  const ttlMs = env.approvalTtlMinutes ? env.approvalTtlMinutes * 60_000 : undefined
   const live = stage.approvals.filter(
-    (a) => a.decision === 'approved' && (!ttlMs || Date.now() - a.createdAt.getTime() < ttlMs),
+    (a) => a.decision === 'approved' && !approvalExpired(a.createdAt, env.approvalTtlMinutes),
   )
   const verdict = decideApproval(
     { isAdmin: request.user.isAdmin, role: request.role },

@@ -1,5 +1,6 @@
 import { ApprovalState, DecisionBody, Id, Pipeline } from '@slipway/contracts'
 import { AppError } from '@slipway/core'
+import { approvalExpired } from '@slipway/policy'
 import { cancelPipeline, decide, retryStage } from '@slipway/runs'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
@@ -109,7 +110,8 @@ export function pipelineActionRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           where: { id: request.params.stageId, pipelineId: pipeline.id, kind: 'approval' },
           include: { environment: true, approvals: { orderBy: { createdAt: 'asc' } } },
         })
-        if (!stage?.environment) throw new AppError('NOT_FOUND', 'approval stage not found')
+        const environment = stage?.environment
+        if (!stage || !environment) throw new AppError('NOT_FOUND', 'approval stage not found')
         const users = await deps.db.user.findMany({
           where: {
             id: { in: [...stage.approvals.map((a) => a.userId), pipeline.actorUserId ?? ''].filter(Boolean) },
@@ -119,9 +121,9 @@ export function pipelineActionRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         const email = (id: string | null) => users.find((u) => u.id === id)?.email ?? null
         return {
           stageId: stage.id,
-          environment: stage.environment.name,
+          environment: environment.name,
           status: stage.status,
-          required: Math.max(1, stage.environment.requiredApprovals),
+          required: Math.max(1, environment.requiredApprovals),
           approvals: stage.approvals.map((a) => ({
             id: a.id,
             userId: a.userId,
@@ -130,11 +132,12 @@ export function pipelineActionRoutes(deps: AppDeps): FastifyPluginAsyncZod {
             comment: a.comment,
             digest: a.digest,
             createdAt: a.createdAt,
+            expired: approvalExpired(a.createdAt, environment.approvalTtlMinutes),
           })),
           commitSha: pipeline.commitSha,
           ref: pipeline.ref,
           imageDigest: pipeline.imageDigest,
-          allowSelfApproval: stage.environment.allowSelfApproval,
+          allowSelfApproval: environment.allowSelfApproval,
           triggeredBy: email(pipeline.actorUserId),
           triggeredByUserId: pipeline.actorUserId,
         }

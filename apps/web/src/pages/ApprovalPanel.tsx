@@ -81,7 +81,7 @@ export function ApprovalPanel({
             can.approval({
               triggeredByUserId: state.triggeredByUserId,
               approvedByUserIds: state.approvals
-                .filter((a) => a.decision === 'approved')
+                .filter((a) => a.decision === 'approved' && !a.expired)
                 .map((a) => a.userId),
               allowSelfApproval: state.allowSelfApproval,
             }),
