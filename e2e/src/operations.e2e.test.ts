@@ -66,8 +66,16 @@ describe('operating an environment', () => {
       1000,
     )
     expect(healed).toHaveLength(2)
-    const audit = await demo.admin.get(`/api/audit?projectId=${demo.project.id}&action=environment.reconcile`)
-    expect(audit.body.items[0]).toMatchObject({
+    // The audit row is written once the reconcile has finished, just after the instances show.
+    const reconciled = await eventually(
+      'the reconcile in the audit log',
+      async () =>
+        (await demo.admin.get(`/api/audit?projectId=${demo.project.id}&action=environment.reconcile`)).body
+          .items[0],
+      15_000,
+      250,
+    )
+    expect(reconciled).toMatchObject({
       action: 'environment.reconcile',
       actor: expect.stringMatching(/^system/),
     })
