@@ -9,12 +9,7 @@ import Fastify, {
   type FastifyReply,
   type RawServerDefault,
 } from 'fastify'
-import {
-  jsonSchemaTransform,
-  serializerCompiler,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from 'fastify-type-provider-zod'
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import { auditRoutes } from './audit/routes.ts'
 import { registerActor } from './auth/actor.ts'
 import { authRoutes } from './auth/routes.ts'
@@ -25,6 +20,7 @@ import { environmentRoutes } from './environments/routes.ts'
 import { healthRoutes } from './health/routes.ts'
 import { hostRoutes } from './hosts/routes.ts'
 import { registerErrorHandling } from './http/errors.ts'
+import { documentErrors, transformRoute } from './http/openapi.ts'
 import { notificationRoutes } from './notifications/routes.ts'
 import { pipelineActionRoutes } from './pipelines/actions.ts'
 import { logRoutes } from './pipelines/logs.ts'
@@ -84,7 +80,8 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
       },
       security: [{ token: [] }, { session: [] }],
     },
-    transform: jsonSchemaTransform,
+    transform: transformRoute,
+    transformObject: documentErrors,
   })
   await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' })
 

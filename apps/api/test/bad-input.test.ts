@@ -8,17 +8,29 @@ describe('bad input found by fuzzing', () => {
     const admin = await makeUser(db, { isAdmin: true })
     const project = await makeProject(db)
     const requests = [
-      { method: 'POST', url: '/api/tokens', body: { name: 'ci\u0000' } },
-      { method: 'PATCH', url: `/api/projects/${project.slug}`, body: { name: 'Shop\u0000' } },
-      { method: 'GET', url: '/api/projects/a%00b' },
-      { method: 'GET', url: `/api/projects/${project.slug}/environments/pre%00release` },
-      { method: 'GET', url: '/api/audit?action=a%00b' },
+      { method: 'POST', url: '/api/tokens', body: { name: 'ci\u0000' }, field: 'body.name' },
+      {
+        method: 'PATCH',
+        url: `/api/projects/${project.slug}`,
+        body: { name: 'Shop', buildArgs: { A: 'x\u0000' } },
+        field: 'body.buildArgs.A',
+      },
+      { method: 'GET', url: '/api/projects/a%00b', field: 'params.project' },
+      {
+        method: 'GET',
+        url: `/api/projects/${project.slug}/environments/pre%00release`,
+        field: 'params.environment',
+      },
+      { method: 'GET', url: '/api/audit?action=a%00b', field: 'querystring.action' },
     ]
-    for (const { method, ...request } of requests) {
+    for (const { method, field, ...request } of requests) {
       const changes = await watchChanges(deps)
       const response = await send(app, method, request, admin.headers)
       expect(response.statusCode, `${method} ${request.url}`).toBe(400)
-      expect(response.json().error.code).toBe('VALIDATION_FAILED')
+      expect(response.json().error).toMatchObject({
+        code: 'VALIDATION_FAILED',
+        details: { fields: [{ path: field, message: expect.stringContaining('NUL') }] },
+      })
       expect(await changes()).toEqual([])
     }
   })

@@ -111,8 +111,42 @@ function databaseError(error: unknown): AppError | undefined {
   }
 }
 
+/**
+ * Paths of the strings holding a NUL character, which PostgreSQL cannot store. Walks without
+ * recursion: a body may legally nest deeper than the call stack.
+ */
+function nulPaths(root: unknown, context: string): string[] {
+  const found: string[] = []
+  const pending: [unknown, string][] = [[root, context]]
+  while (pending.length && found.length < 20) {
+    const [value, path] = pending.pop() as [unknown, string]
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) found.push(path)
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value)) {
+        if (key.includes('\u0000')) found.push(`${path}.${key.replaceAll('\u0000', '\\u0000')}`)
+        pending.push([item, `${path}.${key}`])
+      }
+    }
+  }
+  return found.sort()
+}
+
 /** Every error leaves the API as `{ error: { code, message, details? } }`. */
 export function registerErrorHandling(app: FastifyInstance): void {
+  // Text with a NUL is refused before any handler runs, naming the fields that hold it.
+  app.addHook('preValidation', async (request) => {
+    const paths = [
+      ...nulPaths(request.params, 'params'),
+      ...nulPaths(request.query, 'querystring'),
+      ...nulPaths(request.body, 'body'),
+    ]
+    if (paths.length) {
+      throw new AppError('VALIDATION_FAILED', 'text must not contain NUL (\\u0000) characters', {
+        details: { fields: paths.map((path) => ({ path, message: 'contains a NUL (\\u0000) character' })) },
+      })
+    }
+  })
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof AppError) {
       const status = httpStatusOf(error.code)

@@ -130,6 +130,11 @@ export function logRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           params: z.object({ id: Id }),
           querystring: z.object({ after: z.coerce.number().int().min(0).optional() }),
         },
+        config: {
+          eventStream:
+            'Events: `logs` (data: [[seq, ms, text], ...]; id: the last seq), `status` (the stage status), `end`. ' +
+            'Send Last-Event-ID (or ?after=seq) to resume after a line.',
+        },
       },
       async (request, reply) => {
         const stage = await stageFor(request, request.params.id)
@@ -196,7 +201,14 @@ export function logRoutes(deps: AppDeps): FastifyPluginAsyncZod {
     /** Pipeline, stage and release status changes of a project, live (SSE, resumable). */
     app.get(
       '/api/projects/:project/events',
-      { schema: { tags: ['pipelines'], params: z.object({ project: z.string().min(1).max(100) }) } },
+      {
+        schema: { tags: ['pipelines'], params: z.object({ project: z.string().min(1).max(100) }) },
+        config: {
+          eventStream:
+            'Events: `run` (data: a RunEvent: a pipeline, stage or release status change; id: its stream id). ' +
+            'Send Last-Event-ID to resume.',
+        },
+      },
       async (request, reply) => {
         const { project } = await requireProject(deps, request, request.params.project, 'project.read')
         const header = request.headers['last-event-id']
