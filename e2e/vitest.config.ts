@@ -3,5 +3,10 @@ import { defineConfig } from 'vitest/config'
 // Whole-product tests: real API and worker processes over the real fleet. Files run one at a
 // time (they share the build host and the CPU), tests inside a file run in order.
 export default defineConfig({
-  test: { testTimeout: 240_000, hookTimeout: 120_000, fileParallelism: false },
+  test: {
+    testTimeout: 240_000,
+    hookTimeout: 120_000,
+    fileParallelism: false,
+    setupFiles: ['src/failures.ts'],
+  },
 })

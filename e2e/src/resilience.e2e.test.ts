@@ -1,6 +1,10 @@
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Demo, eventually, pipelineIn, setupDemo, viaGateway } from './client.ts'
 import { type Stack, startStack } from './stack.ts'
+
+const root = path.resolve(import.meta.dirname, '../..')
 
 type StageRow = { id: string; kind: string; status: string; attempt: number; error: string | null }
 
@@ -81,13 +85,24 @@ describe('pipelines survive failures', () => {
   })
 
   it('a second pipeline waits for the deploy lease; an older pipeline never deploys over a newer release', async () => {
-    const older = await demo.commit({ version: '4.0.0' })
-    const newer = await demo.commit({ version: '4.1.0' })
+    // The older release takes 6 s to listen, so its pre-release deploy holds the lease while the
+    // newer pipeline builds and asks for it. The newer one must deploy second: deploying the
+    // older one over it would be refused (that refusal is checked in production below).
+    const startScript = await readFile(path.join(root, 'docker/demo-app/start.sh'), 'utf8')
+    const older = await demo.commit({
+      version: '4.0.0',
+      files: { 'start.sh': startScript.replace(/^port=/m, 'sleep 6\nport=') },
+    })
+    const newer = await demo.commit({ version: '4.1.0', files: { 'start.sh': startScript } })
     const first = await demo.developer.post(`/api/projects/${demo.project.slug}/pipelines`, {
       sha: older,
       ref: 'main',
     })
-    // Different refs so the second does not supersede the first while it is queued.
+    await eventually('the older pipeline deploying to pre-release', async () => {
+      const { body } = await demo.developer.get(`/api/pipelines/${first.body.id}`)
+      return body.stages.find((s: StageRow) => s.kind === 'deploy' && s.status === 'running')
+    })
+    // A different ref, so the second does not supersede the first.
     const second = await demo.developer.post(`/api/projects/${demo.project.slug}/pipelines`, {
       sha: newer,
       ref: 'v-newer',

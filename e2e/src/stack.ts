@@ -12,6 +12,7 @@ import { freePort } from '@slipway/docker'
 import { NginxProcess } from '@slipway/gateway'
 import { createTestDatabase, fleet, type TestDatabase } from '@slipway/testing/services'
 import { Redis } from 'ioredis'
+import { aTestFailed, complaints } from './failures.ts'
 
 /** A running Slipway: an API process, worker processes, its own database, Redis prefix and gateway nginx. */
 export interface Stack {
@@ -155,7 +156,11 @@ export async function startStack(
       if (keys.length) await redis.del(...keys)
       redis.disconnect()
       await database.drop()
-      if (!process.env.E2E_KEEP) await rm(dir, { recursive: true, force: true })
+      if (aTestFailed()) {
+        console.error(`[e2e] a test failed; the stack's logs are kept in ${dir}\n${await complaints(dir)}`)
+      } else if (!process.env.E2E_KEEP) {
+        await rm(dir, { recursive: true, force: true })
+      }
     },
   }
 }

@@ -87,6 +87,9 @@ describe('pipeline status', () => {
     expect(pipelineStatusOf(s('canceled', 'skipped'))).toBe('canceled')
     expect(pipelineStatusOf(s('succeeded', 'skipped'))).toBe('succeeded')
     expect(pipelineStatusOf(s('failed', 'running'))).toBe('running')
+    // Failed, but the stages after it are not skipped yet: not over.
+    expect(pipelineStatusOf(s('failed', 'pending', 'pending'))).toBe('running')
+    expect(pipelineStatusOf(s('succeeded', 'canceled', 'pending'))).toBe('running')
   })
 
   it('is terminal exactly when no stage can still change by itself', () => {
@@ -94,7 +97,11 @@ describe('pipeline status', () => {
       fc.property(fc.array(stageArb, { minLength: 1, maxLength: 8 }), (stages) => {
         const status = pipelineStatusOf(stages)
         const active = stages.some(
-          (s) => s.status === 'queued' || s.status === 'running' || s.status === 'waiting',
+          (s) =>
+            s.status === 'queued' ||
+            s.status === 'running' ||
+            s.status === 'waiting' ||
+            s.status === 'pending',
         )
         if (['succeeded', 'failed', 'canceled'].includes(status)) expect(active).toBe(false)
         if (status === 'succeeded')

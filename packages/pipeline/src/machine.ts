@@ -69,16 +69,19 @@ export function isTerminal(status: StageStatus): boolean {
 }
 
 /**
- * A pipeline's status follows from its stages: failed or canceled as soon as one stage is
- * (and nothing still runs), waiting while an approval waits, running while anything is
+ * A pipeline's status follows from its stages: failed or canceled once one stage is and
+ * nothing is left to run or to skip, waiting while an approval waits, running while anything is
  * queued or running after the first stage started, succeeded when every stage succeeded
  * or was skipped.
  */
 export function pipelineStatusOf(stages: readonly { status: StageStatus }[]): PipelineStatus {
   const has = (status: StageStatus) => stages.some((stage) => stage.status === status)
   const active = has('running') || has('queued') || has('waiting')
-  if (!active && has('failed')) return 'failed'
-  if (!active && has('canceled')) return 'canceled'
+  // A failed or canceled pipeline is over once the stages after the failure are skipped too
+  // (the orchestrator's next step): until then it still has work to do and says so.
+  const settled = !active && !has('pending')
+  if (settled && has('failed')) return 'failed'
+  if (settled && has('canceled')) return 'canceled'
   if (has('running')) return 'running'
   if (has('waiting')) return 'waiting'
   if (stages.every((stage) => stage.status === 'succeeded' || stage.status === 'skipped')) return 'succeeded'
