@@ -27,6 +27,7 @@ const hostFields = {
   /** Builds are routed to hosts of the project's agent group; null = not a build host. */
   agentGroup: Slug.nullable(),
   maxConcurrentBuilds: z.number().int().min(1).max(64),
+  /** null: no TLS. On update an object sets the parts it names and keeps the others. */
   tls: z
     .object({ ca: Pem.optional(), cert: Pem.optional(), key: SecretInput.optional() })
     .strict()
