@@ -32,6 +32,9 @@ const lines = (from: number, to: number) =>
  * The dashboard over a stack without workers (nothing runs by itself):
  * - a maintainer picks an environment's hosts and the project's registry by name, from the
  *   infrastructure choices the API offers maintainers;
+ * - an administrator edits a registry's password and a host's labels: only the changed fields
+ *   are sent, the password is reported as set and never returned, and a taken host name is
+ *   shown by the name field;
  * - a stage prints while the browser's log stream drops, twice: once from the page (the
  *   stream is closed and its next attempt refused, so the viewer opens a fresh one after the
  *   last line it holds) and once from the server (the API is killed; the browser comes back
@@ -111,6 +114,82 @@ describe('settings and the live log in a real browser', () => {
     expect(await readOnly.getByLabel('prod-3').isDisabled()).toBe(true)
     expect(await developer.page.getByRole('alert').count()).toBe(0)
     await developer.context.close()
+  })
+
+  it('an administrator edits a registry and a host; write-only values stay hidden', async () => {
+    const added = await demo.admin.post('/api/registries', { name: 'mirror', url: '127.0.0.1:5999' })
+    expect(added.body.passwordSet).toBe(false)
+    const { context, page: p } = await signedIn(browser, stack.url, 'admin')
+    /** The body of the next PATCH the page sends to `path`. */
+    const nextPatch = (path: string) =>
+      p
+        .waitForRequest((request) => request.method() === 'PATCH' && request.url().includes(path))
+        .then((request) => request.postDataJSON())
+    /** The texts a control's aria-describedby points at (its hint and its error). */
+    const description = (control: ReturnType<Page['getByLabel']>) =>
+      control.evaluate((element) =>
+        (element.getAttribute('aria-describedby') ?? '')
+          .split(' ')
+          .map((id) => document.getElementById(id)?.textContent ?? '')
+          .join(' | '),
+      )
+
+    await p.goto(`${stack.url}/admin/registries`)
+    await p.getByRole('button', { name: 'Edit mirror', exact: true }).click()
+    const registryForm = p.getByRole('form', { name: 'Edit registry mirror' })
+    const password = registryForm.getByLabel('Password', { exact: true })
+    expect(await password.inputValue()).toBe('')
+    expect(await description(password)).toBe('Not set.')
+    await registryForm.getByLabel('User', { exact: true }).fill('pusher')
+    await password.fill('mirror s3cret')
+    const registryPatch = nextPatch(`/api/registries/${added.body.id}`)
+    await registryForm.getByRole('button', { name: 'Save registry' }).click()
+    expect(await registryPatch).toEqual({ username: 'pusher', password: 'mirror s3cret' })
+    await registryForm.getByText('Registry saved.').waitFor()
+    const registries = await demo.admin.get('/api/registries')
+    const mirror = registries.body.find((r: { name: string }) => r.name === 'mirror')
+    expect(mirror).toEqual({ ...added.body, username: 'pusher', passwordSet: true })
+    expect(JSON.stringify(registries.body)).not.toContain('mirror s3cret')
+    // The form says a password is set and shows none.
+    expect(await password.inputValue()).toBe('')
+    expect(await description(password)).toBe('Set — leave empty to keep.')
+
+    await p.goto(`${stack.url}/admin/hosts`)
+    const hostsBefore = (await demo.admin.get('/api/hosts')).body
+    const prod3 = hostsBefore.find((h: { name: string }) => h.name === 'prod-3')
+    await p.getByRole('button', { name: 'Edit prod-3', exact: true }).click()
+    const hostForm = p.getByRole('form', { name: 'Edit host prod-3' })
+    const name = hostForm.getByLabel('Name', { exact: true })
+    const labels = hostForm.getByLabel('Labels', { exact: true })
+    expect(await name.inputValue()).toBe('prod-3')
+    expect(await labels.inputValue()).toBe('')
+    // A line that is no label is named under the field, and nothing is sent.
+    await labels.fill('zone=eu-1\nrack')
+    await hostForm.getByRole('button', { name: 'Save host' }).click()
+    await expect.poll(() => description(labels)).toContain('line 2: "rack" has no "="')
+    await labels.fill('zone=eu-1\nrack=r7')
+    const hostPatch = nextPatch(`/api/hosts/${prod3.id}`)
+    await hostForm.getByRole('button', { name: 'Save host' }).click()
+    expect(await hostPatch).toEqual({ labels: { zone: 'eu-1', rack: 'r7' } })
+    await hostForm.getByText('Host saved.').waitFor()
+    const saved = (await demo.admin.get('/api/hosts')).body.find((h: { id: string }) => h.id === prod3.id)
+    expect(saved).toMatchObject({
+      name: 'prod-3',
+      endpoint: prod3.endpoint,
+      labels: { zone: 'eu-1', rack: 'r7' },
+    })
+
+    // A name another host has: the API's 409 is shown by the name field; nothing changes.
+    await name.fill('prod-2')
+    await hostForm.getByRole('button', { name: 'Save host' }).click()
+    await expect.poll(() => description(name)).toBe('already taken')
+    expect(await name.getAttribute('aria-invalid')).toBe('true')
+    const names = (await demo.admin.get('/api/hosts')).body.map((h: { name: string }) => h.name)
+    expect(names.filter((n: string) => n === 'prod-2')).toHaveLength(1)
+    expect(names).toContain('prod-3')
+    await hostForm.getByRole('button', { name: 'Cancel' }).click()
+    await p.getByRole('form', { name: 'Add a host' }).waitFor()
+    await context.close()
   })
 
   it('resumes after dropped connections without losing or repeating a line', async () => {

@@ -16,8 +16,15 @@ const Pem = z
   .string()
   .max(20_000)
   .regex(/-----BEGIN [A-Z ]+-----/, 'a PEM block')
+/** A host label's key. */
+export const LabelKey = z
+  .string()
+  .regex(
+    /^[a-z0-9][a-z0-9._/-]{0,62}$/,
+    'lower-case letters, digits and . _ / -, starting with a letter or digit, at most 63 characters',
+  )
 const Labels = z
-  .record(z.string().regex(/^[a-z0-9][a-z0-9._/-]{0,62}$/), z.string().max(200))
+  .record(LabelKey, z.string().max(200))
   .refine((labels) => Object.keys(labels).length <= 50, 'at most 50 labels')
 
 const hostFields = {
@@ -27,6 +34,7 @@ const hostFields = {
   /** Builds are routed to hosts of the project's agent group; null = not a build host. */
   agentGroup: Slug.nullable(),
   maxConcurrentBuilds: z.number().int().min(1).max(64),
+  /** null: no TLS. On update an object sets the parts it names and keeps the others. */
   tls: z
     .object({ ca: Pem.optional(), cert: Pem.optional(), key: SecretInput.optional() })
     .strict()
@@ -43,6 +51,7 @@ export const CreateHostBody = z
   })
   .strict()
 export const UpdateHostBody = z.object(hostFields).partial().strict()
+export type UpdateHostBody = z.infer<typeof UpdateHostBody>
 
 export const Host = z.object({
   id: Id,

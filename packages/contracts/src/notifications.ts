@@ -32,6 +32,7 @@ export const NotificationHook = z.object({
   secretSet: z.literal(true),
   createdAt: Timestamp,
 })
+export type NotificationHook = z.infer<typeof NotificationHook>
 
 export const NotificationDelivery = z.object({
   id: Id,

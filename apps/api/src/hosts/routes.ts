@@ -30,6 +30,10 @@ function hostView(host: HostRow): Host {
 
 type TlsInput = z.infer<typeof CreateHostBody>['tls']
 
+/**
+ * The TLS columns a body changes: null removes all three, an object sets the parts it names
+ * and keeps the others (the key is write-only, so an edit must be able to leave it alone).
+ */
 function tlsColumns(
   deps: AppDeps,
   hostId: string,
@@ -38,9 +42,11 @@ function tlsColumns(
   if (tls === undefined) return {}
   if (tls === null) return { tlsCaPem: null, tlsCertPem: null, tlsKeyEnc: null }
   return {
-    tlsCaPem: tls.ca ?? null,
-    tlsCertPem: tls.cert ?? null,
-    tlsKeyEnc: tls.key ? deps.secrets.encrypt(tls.key, secretContext.hostTlsKey(hostId)) : null,
+    ...(tls.ca === undefined ? {} : { tlsCaPem: tls.ca }),
+    ...(tls.cert === undefined ? {} : { tlsCertPem: tls.cert }),
+    ...(tls.key === undefined
+      ? {}
+      : { tlsKeyEnc: deps.secrets.encrypt(tls.key, secretContext.hostTlsKey(hostId)) }),
   }
 }
 

@@ -3,6 +3,7 @@ import {
   NotificationDelivery,
   NotificationHook,
   notificationEvents,
+  UpdateNotificationHookBody,
 } from '@slipway/contracts'
 import { useState } from 'react'
 import { api } from '../api/client.ts'
@@ -17,6 +18,7 @@ import { Form, useSubmit } from '../ui/form.tsx'
 import { Time } from '../ui/format.tsx'
 import { Empty, Section } from '../ui/Layout.tsx'
 import { StatusBadge } from '../ui/Status.tsx'
+import { changedFields, secretChange, storedHint } from './edits.ts'
 
 function Deliveries({ projectId, hookId }: { projectId: string; hookId: string }) {
   const deliveries = useResource(`hooks:${projectId}:${hookId}:deliveries`, (signal) =>
@@ -53,18 +55,136 @@ function Deliveries({ projectId, hookId }: { projectId: string; hookId: string }
   )
 }
 
+function draftOf(hook: NotificationHook | null) {
+  return {
+    url: hook?.url ?? '',
+    // Write-only: empty keeps the stored secret.
+    secret: '',
+    events: hook?.events ?? [],
+    active: hook?.active ?? true,
+  }
+}
+
+type HookDraft = ReturnType<typeof draftOf>
+
+/** The draft's plain fields as they go into a body (events in the contract's order). */
+const fieldsOf = (d: HookDraft) => ({
+  url: d.url,
+  events: notificationEvents.filter((event) => d.events.includes(event)),
+  active: d.active,
+})
+
+/** Adds a hook, or edits `hook` (sending only what changed; the secret is write-only). */
+function HookForm({
+  projectId,
+  hook,
+  onClose,
+}: {
+  projectId: string
+  hook: NotificationHook | null
+  onClose: () => void
+}) {
+  const base = `/api/projects/${projectId}/notification-hooks`
+  // The hook as last saved here: what the next edit is compared with.
+  const [current, setCurrent] = useState(hook)
+  const [draft, setDraft] = useState(() => draftOf(hook))
+  const form = useSubmit<object>(
+    current ? UpdateNotificationHookBody : CreateNotificationHookBody,
+    async (body) => {
+      if (current) {
+        const updated = await api.patch(`${base}/${current.id}`, body, NotificationHook)
+        setCurrent(updated)
+        setDraft(draftOf(updated))
+      } else {
+        await api.post(base, body, NotificationHook)
+        setDraft(draftOf(null))
+      }
+      invalidate(`hooks:${projectId}`)
+    },
+  )
+  const submit = () => {
+    const secret = secretChange(draft.secret)
+    if (!current) return void form.submit({ ...fieldsOf(draft), secret: draft.secret })
+    const body = {
+      ...changedFields(fieldsOf(draftOf(current)), fieldsOf(draft)),
+      ...(secret === undefined ? {} : { secret }),
+    }
+    if (!Object.keys(body).length) return form.reject({ _form: 'Nothing changed.' })
+    void form.submit(body)
+  }
+  const title = current ? 'Edit the hook' : 'Add a hook'
+  return (
+    <Section title={title} id="hook-form">
+      <Form onSubmit={submit} state={form} label={title} savedText={current ? 'Hook saved.' : 'Hook added.'}>
+        <div className="form-grid">
+          <TextField
+            label="URL"
+            value={draft.url}
+            placeholder="https://chat.example.com/hook"
+            onChange={(event) => setDraft({ ...draft, url: event.target.value })}
+            error={form.error('url')}
+          />
+          <TextField
+            label="Signing secret"
+            type="password"
+            autoComplete="new-password"
+            value={draft.secret}
+            onChange={(event) => setDraft({ ...draft, secret: event.target.value })}
+            error={form.error('secret')}
+            hint={storedHint(
+              current?.secretSet,
+              'Signs each delivery (X-Slipway-Signature); never shown again.',
+            )}
+          />
+        </div>
+        <fieldset>
+          <legend>Events (none = all)</legend>
+          <div className="row">
+            {notificationEvents.map((event) => (
+              <CheckboxField
+                key={event}
+                label={event}
+                checked={draft.events.includes(event)}
+                onChange={(change) =>
+                  setDraft({
+                    ...draft,
+                    events: change.target.checked
+                      ? [...draft.events, event]
+                      : draft.events.filter((e) => e !== event),
+                  })
+                }
+              />
+            ))}
+          </div>
+          {form.errorWithin('events') ? (
+            <div className="field-error">{form.errorWithin('events')}</div>
+          ) : null}
+        </fieldset>
+        <CheckboxField
+          label="Active"
+          hint="A paused hook delivers nothing."
+          checked={draft.active}
+          onChange={(event) => setDraft({ ...draft, active: event.target.checked })}
+          error={form.error('active')}
+        />
+        <div className="form-actions">
+          <Button type="submit" variant="primary" busy={form.busy}>
+            {current ? 'Save hook' : 'Add hook'}
+          </Button>
+          {current ? <Button onClick={onClose}>Cancel</Button> : null}
+        </div>
+      </Form>
+    </Section>
+  )
+}
+
 /** Outgoing webhooks on pipeline events, signed with a write-only secret. */
 export function HookSettings() {
   const { project } = useProjectScope()
   const can = usePermissions(project.id)
   const denied = reasonIfDenied(can.project('webhook.manage'))
   const hooks = useHooks(project.id, !denied)
-  const [draft, setDraft] = useState({ url: '', secret: '', events: [] as string[] })
-  const form = useSubmit(CreateNotificationHookBody, async (body) => {
-    await api.post(`/api/projects/${project.id}/notification-hooks`, body, NotificationHook)
-    setDraft({ url: '', secret: '', events: [] })
-    invalidate(`hooks:${project.id}`)
-  })
+  const [editing, setEditing] = useState<NotificationHook | null>(null)
   if (denied) return <Alert tone="info">{denied}.</Alert>
   const base = `/api/projects/${project.id}/notification-hooks`
   return (
@@ -85,6 +205,17 @@ export function HookSettings() {
                       )}
                     </h3>
                     <div className="card-actions">
+                      <Button
+                        aria-label={`Edit the hook to ${hook.url}`}
+                        onClick={() => {
+                          setEditing(hook)
+                          requestAnimationFrame(() =>
+                            document.getElementById('hook-form')?.scrollIntoView({ block: 'start' }),
+                          )
+                        }}
+                      >
+                        Edit
+                      </Button>
                       <ActionButton
                         onAction={async () => {
                           await api.patch(`${base}/${hook.id}`, { active: !hook.active }, NotificationHook)
@@ -97,6 +228,7 @@ export function HookSettings() {
                         variant="danger"
                         onAction={async () => {
                           await api.delete(`${base}/${hook.id}`)
+                          if (editing?.id === hook.id) setEditing(null)
                           invalidate(`hooks:${project.id}`)
                         }}
                       >
@@ -116,56 +248,12 @@ export function HookSettings() {
           }
         </Async>
       </Section>
-      <Section title="Add a hook">
-        <Form
-          onSubmit={() => void form.submit(draft)}
-          state={form}
-          label="Add a hook"
-          savedText="Hook added."
-        >
-          <div className="form-grid">
-            <TextField
-              label="URL"
-              value={draft.url}
-              placeholder="https://chat.example.com/hook"
-              onChange={(event) => setDraft({ ...draft, url: event.target.value })}
-              error={form.error('url')}
-            />
-            <TextField
-              label="Signing secret"
-              type="password"
-              autoComplete="new-password"
-              value={draft.secret}
-              onChange={(event) => setDraft({ ...draft, secret: event.target.value })}
-              error={form.error('secret')}
-              hint="Signs each delivery (X-Slipway-Signature); never shown again."
-            />
-          </div>
-          <fieldset>
-            <legend>Events (none = all)</legend>
-            <div className="row">
-              {notificationEvents.map((event) => (
-                <CheckboxField
-                  key={event}
-                  label={event}
-                  checked={draft.events.includes(event)}
-                  onChange={(change) =>
-                    setDraft({
-                      ...draft,
-                      events: change.target.checked
-                        ? [...draft.events, event]
-                        : draft.events.filter((e) => e !== event),
-                    })
-                  }
-                />
-              ))}
-            </div>
-          </fieldset>
-          <Button type="submit" variant="primary" busy={form.busy}>
-            Add hook
-          </Button>
-        </Form>
-      </Section>
+      <HookForm
+        key={editing?.id ?? 'new'}
+        projectId={project.id}
+        hook={editing}
+        onClose={() => setEditing(null)}
+      />
     </>
   )
 }

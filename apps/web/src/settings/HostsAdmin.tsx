@@ -1,26 +1,182 @@
-import { CreateHostBody, Host } from '@slipway/contracts'
+import { CreateHostBody, Host, UpdateHostBody } from '@slipway/contracts'
 import { useState } from 'react'
 import { api } from '../api/client.ts'
 import { useHosts } from '../api/queries.ts'
 import { invalidate } from '../api/resource.ts'
 import { Async } from '../ui/Async.tsx'
 import { ActionButton, Button } from '../ui/Button.tsx'
-import { TextField } from '../ui/Field.tsx'
+import { CheckboxField, TextArea, TextField } from '../ui/Field.tsx'
 import { Form, useSubmit } from '../ui/form.tsx'
 import { Time } from '../ui/format.tsx'
 import { Empty, Section } from '../ui/Layout.tsx'
 import { StatusBadge } from '../ui/Status.tsx'
-import { num } from './draft.ts'
+import { num, pairsText } from './draft.ts'
+import { changedFields, parseLabels, storedHint, tlsChange } from './edits.ts'
+
+function draftOf(host: Host | null) {
+  return {
+    name: host?.name ?? '',
+    endpoint: host?.endpoint ?? '',
+    agentGroup: host?.agentGroup ?? '',
+    maxConcurrentBuilds: String(host?.maxConcurrentBuilds ?? 2),
+    labels: pairsText(host?.labels ?? {}),
+    // TLS is write-only: the API says which parts are set, never what they are.
+    ca: '',
+    cert: '',
+    key: '',
+    removeTls: false,
+  }
+}
+
+type HostDraft = ReturnType<typeof draftOf>
+
+/** The draft's plain fields as they go into a body. */
+function fieldsOf(d: HostDraft, labels: Record<string, string>) {
+  return {
+    name: d.name,
+    endpoint: d.endpoint,
+    agentGroup: d.agentGroup || null,
+    maxConcurrentBuilds: num(d.maxConcurrentBuilds),
+    labels,
+  }
+}
+
+/**
+ * Adds a host, or edits `host` (sending only what changed). TLS parts left empty are kept;
+ * "Remove TLS" drops all of them.
+ */
+function HostForm({ host, onClose }: { host: Host | null; onClose: () => void }) {
+  // The host as last saved here: what the next edit is compared with.
+  const [current, setCurrent] = useState(host)
+  const [d, setDraft] = useState(() => draftOf(host))
+  const form = useSubmit<object>(current ? UpdateHostBody : CreateHostBody, async (body) => {
+    if (current) {
+      const updated = await api.patch(`/api/hosts/${current.id}`, body, Host)
+      setCurrent(updated)
+      setDraft(draftOf(updated))
+    } else {
+      await api.post('/api/hosts', body, Host)
+      setDraft(draftOf(null))
+    }
+    invalidate('hosts')
+  })
+  const submit = () => {
+    const labels = parseLabels(d.labels)
+    if (!labels.ok) return form.reject({ labels: labels.error })
+    const fields = fieldsOf(d, labels.value)
+    const tls = tlsChange({ ca: d.ca, cert: d.cert, key: d.key, remove: d.removeTls })
+    if (!current) return void form.submit({ ...fields, tls: tls ?? null })
+    const body = {
+      ...changedFields(fieldsOf(draftOf(current), current.labels), fields),
+      ...(tls === undefined ? {} : { tls }),
+    }
+    if (!Object.keys(body).length) return form.reject({ _form: 'Nothing changed.' })
+    void form.submit(body)
+  }
+  const set = (field: keyof HostDraft) => (event: { target: { value: string } }) =>
+    setDraft({ ...d, [field]: event.target.value })
+  const tlsSet = current ? current.tls.caSet || current.tls.certSet || current.tls.keySet : false
+  const title = current ? `Edit host ${current.name}` : 'Add a host'
+  return (
+    <Section title={title} id="host-form">
+      <Form
+        onSubmit={submit}
+        state={form}
+        label={title}
+        savedText={current ? 'Host saved.' : 'Host added; the worker probes it within seconds.'}
+      >
+        <div className="form-grid">
+          <TextField label="Name" value={d.name} onChange={set('name')} error={form.error('name')} />
+          <TextField
+            label="Docker endpoint"
+            value={d.endpoint}
+            placeholder="unix:///var/run/docker.sock"
+            onChange={set('endpoint')}
+            error={form.error('endpoint')}
+          />
+          <TextField
+            label="Build agent group"
+            value={d.agentGroup}
+            onChange={set('agentGroup')}
+            error={form.error('agentGroup')}
+            hint="Empty: not a build host."
+          />
+          <TextField
+            label="Builds at once"
+            type="number"
+            value={d.maxConcurrentBuilds}
+            onChange={set('maxConcurrentBuilds')}
+            error={form.error('maxConcurrentBuilds')}
+          />
+        </div>
+        <TextArea
+          label="Labels"
+          value={d.labels}
+          placeholder="zone=eu-1"
+          onChange={set('labels')}
+          error={form.errorWithin('labels')}
+          hint="One key=value per line."
+        />
+        <fieldset>
+          <legend>TLS (for tcp:// endpoints)</legend>
+          <div className="form-grid">
+            <TextArea
+              label="CA certificate"
+              value={d.ca}
+              placeholder="-----BEGIN CERTIFICATE-----"
+              disabled={d.removeTls}
+              onChange={set('ca')}
+              error={form.error('tls.ca')}
+              hint={storedHint(current?.tls.caSet, 'PEM; optional.')}
+            />
+            <TextArea
+              label="Client certificate"
+              value={d.cert}
+              placeholder="-----BEGIN CERTIFICATE-----"
+              disabled={d.removeTls}
+              onChange={set('cert')}
+              error={form.error('tls.cert')}
+              hint={storedHint(current?.tls.certSet, 'PEM; optional.')}
+            />
+            <TextArea
+              label="Client key"
+              value={d.key}
+              autoComplete="off"
+              spellCheck={false}
+              disabled={d.removeTls}
+              onChange={set('key')}
+              error={form.error('tls.key')}
+              hint={storedHint(current?.tls.keySet, 'PEM; write-only, never shown again.')}
+            />
+          </div>
+          {tlsSet ? (
+            <CheckboxField
+              label="Remove TLS"
+              checked={d.removeTls}
+              onChange={(event) => setDraft({ ...d, removeTls: event.target.checked })}
+              error={form.error('tls')}
+            />
+          ) : null}
+        </fieldset>
+        <div className="form-actions">
+          <Button type="submit" variant="primary" busy={form.busy}>
+            {current ? 'Save host' : 'Add host'}
+          </Button>
+          {current ? <Button onClick={onClose}>Cancel</Button> : null}
+        </div>
+      </Form>
+    </Section>
+  )
+}
 
 /** Docker hosts: endpoint, build agent group, status from the worker's probes. */
 export function HostsAdmin() {
   const hosts = useHosts()
-  const [d, setDraft] = useState({ name: '', endpoint: '', agentGroup: '', maxConcurrentBuilds: '2' })
-  const form = useSubmit(CreateHostBody, async (body) => {
-    await api.post('/api/hosts', body, Host)
-    setDraft({ name: '', endpoint: '', agentGroup: '', maxConcurrentBuilds: '2' })
-    invalidate('hosts')
-  })
+  const [editing, setEditing] = useState<Host | null>(null)
+  const edit = (host: Host) => {
+    setEditing(host)
+    requestAnimationFrame(() => document.getElementById('host-form')?.scrollIntoView({ block: 'start' }))
+  }
   return (
     <>
       <Section title="Hosts" actions={<Button onClick={hosts.reload}>Refresh</Button>}>
@@ -61,16 +217,22 @@ export function HostsAdmin() {
                           <Time value={host.lastSeenAt} />
                         </td>
                         <td>
-                          <ActionButton
-                            variant="danger"
-                            onAction={async () => {
-                              if (!window.confirm(`Remove the host ${host.name}?`)) return
-                              await api.delete(`/api/hosts/${host.id}`)
-                              invalidate('hosts')
-                            }}
-                          >
-                            Remove
-                          </ActionButton>
+                          <div className="row">
+                            <Button aria-label={`Edit ${host.name}`} onClick={() => edit(host)}>
+                              Edit
+                            </Button>
+                            <ActionButton
+                              variant="danger"
+                              onAction={async () => {
+                                if (!window.confirm(`Remove the host ${host.name}?`)) return
+                                await api.delete(`/api/hosts/${host.id}`)
+                                if (editing?.id === host.id) setEditing(null)
+                                invalidate('hosts')
+                              }}
+                            >
+                              Remove
+                            </ActionButton>
+                          </div>
                         </td>
                       </tr>
                     ))}
@@ -83,54 +245,7 @@ export function HostsAdmin() {
           }
         </Async>
       </Section>
-      <Section title="Add a host">
-        <Form
-          onSubmit={() =>
-            void form.submit({
-              name: d.name,
-              endpoint: d.endpoint,
-              agentGroup: d.agentGroup || null,
-              maxConcurrentBuilds: num(d.maxConcurrentBuilds),
-            })
-          }
-          state={form}
-          label="Add a host"
-          savedText="Host added; the worker probes it within seconds."
-        >
-          <div className="form-grid">
-            <TextField
-              label="Name"
-              value={d.name}
-              onChange={(e) => setDraft({ ...d, name: e.target.value })}
-              error={form.error('name')}
-            />
-            <TextField
-              label="Docker endpoint"
-              value={d.endpoint}
-              placeholder="unix:///var/run/docker.sock"
-              onChange={(e) => setDraft({ ...d, endpoint: e.target.value })}
-              error={form.error('endpoint')}
-            />
-            <TextField
-              label="Build agent group"
-              value={d.agentGroup}
-              onChange={(e) => setDraft({ ...d, agentGroup: e.target.value })}
-              error={form.error('agentGroup')}
-              hint="Empty: not a build host."
-            />
-            <TextField
-              label="Builds at once"
-              type="number"
-              value={d.maxConcurrentBuilds}
-              onChange={(e) => setDraft({ ...d, maxConcurrentBuilds: e.target.value })}
-              error={form.error('maxConcurrentBuilds')}
-            />
-          </div>
-          <Button type="submit" variant="primary" busy={form.busy}>
-            Add host
-          </Button>
-        </Form>
-      </Section>
+      <HostForm key={editing?.id ?? 'new'} host={editing} onClose={() => setEditing(null)} />
     </>
   )
 }

@@ -1,25 +1,124 @@
-import { CreateRegistryBody, Registry } from '@slipway/contracts'
+import { CreateRegistryBody, Registry, UpdateRegistryBody } from '@slipway/contracts'
 import { useState } from 'react'
 import { api } from '../api/client.ts'
 import { useRegistries } from '../api/queries.ts'
 import { invalidate } from '../api/resource.ts'
 import { Async } from '../ui/Async.tsx'
 import { ActionButton, Button } from '../ui/Button.tsx'
-import { TextField } from '../ui/Field.tsx'
+import { CheckboxField, TextField } from '../ui/Field.tsx'
 import { Form, useSubmit } from '../ui/form.tsx'
 import { Time } from '../ui/format.tsx'
 import { Empty, Section } from '../ui/Layout.tsx'
+import { changedFields, secretChange, storedHint } from './edits.ts'
+
+function draftOf(registry: Registry | null) {
+  return {
+    name: registry?.name ?? '',
+    url: registry?.url ?? '',
+    username: registry?.username ?? '',
+    // Write-only: empty keeps the stored password.
+    password: '',
+    clearPassword: false,
+  }
+}
+
+type RegistryDraft = ReturnType<typeof draftOf>
+
+const fieldsOf = (d: RegistryDraft) => ({ name: d.name, url: d.url, username: d.username || null })
+
+/** Adds a registry, or edits `registry` (sending only what changed; the password is write-only). */
+function RegistryForm({ registry, onClose }: { registry: Registry | null; onClose: () => void }) {
+  // The registry as last saved here: what the next edit is compared with.
+  const [current, setCurrent] = useState(registry)
+  const [d, setDraft] = useState(() => draftOf(registry))
+  const form = useSubmit<object>(current ? UpdateRegistryBody : CreateRegistryBody, async (body) => {
+    if (current) {
+      const updated = await api.patch(`/api/registries/${current.id}`, body, Registry)
+      setCurrent(updated)
+      setDraft(draftOf(updated))
+    } else {
+      await api.post('/api/registries', body, Registry)
+      setDraft(draftOf(null))
+    }
+    invalidate('registries')
+  })
+  const submit = () => {
+    const password = secretChange(d.password, d.clearPassword)
+    if (!current) return void form.submit({ ...fieldsOf(d), password: password ?? null })
+    const body = {
+      ...changedFields(fieldsOf(draftOf(current)), fieldsOf(d)),
+      ...(password === undefined ? {} : { password }),
+    }
+    if (!Object.keys(body).length) return form.reject({ _form: 'Nothing changed.' })
+    void form.submit(body)
+  }
+  const title = current ? `Edit registry ${current.name}` : 'Add a registry'
+  return (
+    <Section title={title} id="registry-form">
+      <Form
+        onSubmit={submit}
+        state={form}
+        label={title}
+        savedText={current ? 'Registry saved.' : 'Registry added.'}
+      >
+        <div className="form-grid">
+          <TextField
+            label="Name"
+            value={d.name}
+            onChange={(e) => setDraft({ ...d, name: e.target.value })}
+            error={form.error('name')}
+          />
+          <TextField
+            label="Address"
+            value={d.url}
+            placeholder="registry.example.com:5000"
+            onChange={(e) => setDraft({ ...d, url: e.target.value })}
+            error={form.error('url')}
+          />
+          <TextField
+            label="User"
+            value={d.username}
+            autoComplete="off"
+            onChange={(e) => setDraft({ ...d, username: e.target.value })}
+            error={form.error('username')}
+          />
+          <TextField
+            label="Password"
+            type="password"
+            autoComplete="new-password"
+            value={d.password}
+            disabled={d.clearPassword}
+            onChange={(e) => setDraft({ ...d, password: e.target.value })}
+            error={form.error('password')}
+            hint={storedHint(current?.passwordSet, 'Write-only: never shown again.')}
+          />
+        </div>
+        {current?.passwordSet ? (
+          <CheckboxField
+            label="Clear the password"
+            checked={d.clearPassword}
+            onChange={(e) => setDraft({ ...d, clearPassword: e.target.checked })}
+          />
+        ) : null}
+        <div className="form-actions">
+          <Button type="submit" variant="primary" busy={form.busy}>
+            {current ? 'Save registry' : 'Add registry'}
+          </Button>
+          {current ? <Button onClick={onClose}>Cancel</Button> : null}
+        </div>
+      </Form>
+    </Section>
+  )
+}
 
 /** Docker registries with write-only passwords. */
 export function RegistriesAdmin() {
   const registries = useRegistries()
-  const empty = { name: '', url: '', username: '', password: '' }
-  const [d, setDraft] = useState(empty)
-  const form = useSubmit(CreateRegistryBody, async (body) => {
-    await api.post('/api/registries', body, Registry)
-    setDraft(empty)
-    invalidate('registries')
-  })
+  const [editing, setEditing] = useState<Registry | null>(null)
+  const edit = (registry: Registry) => {
+    setEditing(registry)
+    requestAnimationFrame(() => document.getElementById('registry-form')?.scrollIntoView({ block: 'start' }))
+  }
   return (
     <>
       <Section title="Registries">
@@ -53,16 +152,22 @@ export function RegistriesAdmin() {
                           <Time value={r.createdAt} />
                         </td>
                         <td>
-                          <ActionButton
-                            variant="danger"
-                            onAction={async () => {
-                              if (!window.confirm(`Remove the registry ${r.name}?`)) return
-                              await api.delete(`/api/registries/${r.id}`)
-                              invalidate('registries')
-                            }}
-                          >
-                            Remove
-                          </ActionButton>
+                          <div className="row">
+                            <Button aria-label={`Edit ${r.name}`} onClick={() => edit(r)}>
+                              Edit
+                            </Button>
+                            <ActionButton
+                              variant="danger"
+                              onAction={async () => {
+                                if (!window.confirm(`Remove the registry ${r.name}?`)) return
+                                await api.delete(`/api/registries/${r.id}`)
+                                if (editing?.id === r.id) setEditing(null)
+                                invalidate('registries')
+                              }}
+                            >
+                              Remove
+                            </ActionButton>
+                          </div>
                         </td>
                       </tr>
                     ))}
@@ -75,56 +180,7 @@ export function RegistriesAdmin() {
           }
         </Async>
       </Section>
-      <Section title="Add a registry">
-        <Form
-          onSubmit={() =>
-            void form.submit({
-              name: d.name,
-              url: d.url,
-              username: d.username || null,
-              password: d.password || null,
-            })
-          }
-          state={form}
-          label="Add a registry"
-          savedText="Registry added."
-        >
-          <div className="form-grid">
-            <TextField
-              label="Name"
-              value={d.name}
-              onChange={(e) => setDraft({ ...d, name: e.target.value })}
-              error={form.error('name')}
-            />
-            <TextField
-              label="Address"
-              value={d.url}
-              placeholder="registry.example.com:5000"
-              onChange={(e) => setDraft({ ...d, url: e.target.value })}
-              error={form.error('url')}
-            />
-            <TextField
-              label="User"
-              value={d.username}
-              autoComplete="off"
-              onChange={(e) => setDraft({ ...d, username: e.target.value })}
-              error={form.error('username')}
-            />
-            <TextField
-              label="Password"
-              type="password"
-              autoComplete="new-password"
-              value={d.password}
-              onChange={(e) => setDraft({ ...d, password: e.target.value })}
-              error={form.error('password')}
-              hint="Write-only: never shown again."
-            />
-          </div>
-          <Button type="submit" variant="primary" busy={form.busy}>
-            Add registry
-          </Button>
-        </Form>
-      </Section>
+      <RegistryForm key={editing?.id ?? 'new'} registry={editing} onClose={() => setEditing(null)} />
     </>
   )
 }

@@ -61,8 +61,17 @@ export function useSubmit<T>(schema: SafeParser<T>, send: (body: T) => Promise<u
       return false
     }
   }
+  /** Errors found before the schema (text the form could not read), by field as above. */
+  const reject = (errors: Record<string, string>) =>
+    setState({ busy: false, errors, formError: errors._form ?? 'Some fields need attention.', done: false })
   const error = (name: string) => state.errors[name]
-  return { ...state, submit, error }
+  /** The field's error, or the first one inside it named by its part (`zone: …` for `labels.zone`). */
+  const errorWithin = (name: string) => {
+    if (state.errors[name]) return state.errors[name]
+    const inner = Object.entries(state.errors).find(([key]) => key.startsWith(`${name}.`))
+    return inner ? `${inner[0].slice(name.length + 1)}: ${inner[1]}` : undefined
+  }
+  return { ...state, submit, reject, error, errorWithin }
 }
 
 /** A form that reports the form-level error and what was saved, in words. */
