@@ -18,6 +18,11 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE=${SLIPWAY_STATE:-$ROOT/.slipway}
 OFF=${SLIPWAY_PORT_OFFSET:-0}
+# The highest port below (Redis, 63799) must stay a valid port.
+if ! [[ $OFF =~ ^[0-9]+$ ]] || [ "$OFF" -gt 1736 ]; then
+  printf '[fleet] error: SLIPWAY_PORT_OFFSET must be a whole number from 0 to 1736 (got %s)\n' "$OFF" >&2
+  exit 1
+fi
 PG_PORT=$((54329 + OFF))
 REDIS_PORT=$((63799 + OFF))
 REGISTRY_PORT=$((5001 + OFF))
