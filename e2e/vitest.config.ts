@@ -7,6 +7,6 @@ export default defineConfig({
     testTimeout: 240_000,
     hookTimeout: 120_000,
     fileParallelism: false,
-    setupFiles: ['src/failures.ts'],
+    setupFiles: ['src/setup.ts'],
   },
 })

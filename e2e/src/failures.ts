@@ -1,21 +1,17 @@
 import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { beforeEach } from 'vitest'
 
 /**
- * Setup file: remembers whether a test of this file failed, so the stack it ran on can
- * print what its processes complained about and keep their logs (a CI run shows only its
- * output).
+ * Whether a test of the running file failed (set by setup.ts), so the stack it ran on can
+ * print what its processes complained about and keep their logs: a CI run shows only its
+ * output. Kept out of vitest's reach: the benchmarks start stacks too.
  */
 const failed = Symbol.for('slipway.e2e.failed')
 type Flagged = typeof globalThis & { [failed]?: boolean }
-;(globalThis as Flagged)[failed] = false
 
-beforeEach((context) => {
-  context.onTestFailed(() => {
-    ;(globalThis as Flagged)[failed] = true
-  })
-})
+export function setTestFailed(value: boolean): void {
+  ;(globalThis as Flagged)[failed] = value
+}
 
 export function aTestFailed(): boolean {
   return (globalThis as Flagged)[failed] === true
