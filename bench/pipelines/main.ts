@@ -5,7 +5,8 @@
  *      BullMQ add -> processing measured in the same run;
  *   2. 200 pipelines at once: none lost, none stuck, total time;
  *   3. logs: lines/s one stage can emit while an SSE client (like a browser) follows, and
- *      write -> receive latency p50/p99, against a bare Redis stream XADD -> XREAD.
+ *      write -> receive latency p50/p99, against a bare Redis stream XADD -> XREAD; then the
+ *      latency of a stage printing 500 lines a second, as a build does.
  * Run: pnpm --filter @slipway/bench pipelines   (bounded: a few minutes)
  */
 import { randomUUID } from 'node:crypto'
@@ -170,67 +171,80 @@ async function main() {
       where: { id: ids[0] },
       include: { stages: true },
     })
-    const stage = await stack.db.stage.create({
-      data: {
-        pipelineId: pipeline.id,
-        position: 99,
-        kind: 'build',
-        status: 'running',
-        startedAt: new Date(),
-      },
-    })
-    const received: number[] = []
-    const reader = (async () => {
-      const response = await fetch(`${stack.url}/api/stages/${stage.id}/logs/live`, {
-        headers: { authorization: `Bearer ${token.token}` },
+    // One stage writes `count` lines (as fast as it can, or `perSecond` of them a second, like a
+    // build printing) while an SSE client follows it: throughput and write -> receive latency.
+    let position = 99
+    const followStage = async (count: number, perSecond?: number) => {
+      const stage = await stack.db.stage.create({
+        data: {
+          pipelineId: pipeline.id,
+          position: position++,
+          kind: 'build',
+          status: 'running',
+          startedAt: new Date(),
+        },
       })
-      const decoder = new TextDecoder()
-      let buffer = ''
-      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true })
-        let split = buffer.indexOf('\n\n')
-        while (split >= 0) {
-          const event = buffer.slice(0, split)
-          buffer = buffer.slice(split + 2)
-          split = buffer.indexOf('\n\n')
-          const data = event.split('\n').find((line) => line.startsWith('data: '))
-          if (event.includes('event: logs') && data) {
-            const now = performance.timeOrigin + performance.now()
-            for (const line of JSON.parse(data.slice(6)) as [number, number, string][])
-              received.push(now - Number(line[2].split(' ')[1]))
+      const received: number[] = []
+      const reader = (async () => {
+        const response = await fetch(`${stack.url}/api/stages/${stage.id}/logs/live`, {
+          headers: { authorization: `Bearer ${token.token}` },
+        })
+        const decoder = new TextDecoder()
+        let buffer = ''
+        for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+          buffer += decoder.decode(chunk, { stream: true })
+          let split = buffer.indexOf('\n\n')
+          while (split >= 0) {
+            const event = buffer.slice(0, split)
+            buffer = buffer.slice(split + 2)
+            split = buffer.indexOf('\n\n')
+            const data = event.split('\n').find((line) => line.startsWith('data: '))
+            if (event.includes('event: logs') && data) {
+              const now = performance.timeOrigin + performance.now()
+              for (const line of JSON.parse(data.slice(6)) as [number, number, string][])
+                received.push(now - Number(line[2].split(' ')[1]))
+            }
+            if (event.includes('event: end')) return
           }
-          if (event.includes('event: end')) return
         }
+      })()
+      await sleep(500)
+      const log = await StageLog.open({
+        db: stack.db,
+        redis: stack.redis,
+        prefix: stack.prefix,
+        stageId: stage.id,
+        logger: createLogger({ name: 'bench', level: 'silent' }),
+        secrets: [],
+      })
+      const writeStart = performance.now()
+      for (let i = 0; i < count; i++) {
+        log.write(`line ${performance.timeOrigin + performance.now()} ${'x'.repeat(60)}`)
+        if (perSecond) {
+          const due = writeStart + ((i + 1) * 1000) / perSecond
+          const wait = due - performance.now()
+          if (wait > 0) await sleep(wait)
+        } else if (i % 2000 === 1999) await sleep(0)
       }
-    })()
-    await sleep(500)
-    const log = await StageLog.open({
-      db: stack.db,
-      redis: stack.redis,
-      prefix: stack.prefix,
-      stageId: stage.id,
-      logger: createLogger({ name: 'bench', level: 'silent' }),
-      secrets: [],
-    })
-    const writeStart = performance.now()
-    for (let i = 0; i < logLines; i++) {
-      log.write(`line ${performance.timeOrigin + performance.now()} ${'x'.repeat(60)}`)
-      if (i % 2000 === 1999) await sleep(0)
+      await log.close()
+      const writeSeconds = (performance.now() - writeStart) / 1000
+      await eventually(
+        'the reader to catch up',
+        async () => (received.length >= count ? true : undefined),
+        120_000,
+        50,
+      )
+      const endToEndSeconds = (performance.now() - writeStart) / 1000
+      await stack.db.stage.update({
+        where: { id: stage.id },
+        data: { status: 'succeeded', finishedAt: new Date() },
+      })
+      await Promise.race([reader, sleep(5000)])
+      return { writeSeconds, endToEndSeconds, received }
     }
-    await log.close()
-    const writeSeconds = (performance.now() - writeStart) / 1000
-    await eventually(
-      'the reader to catch up',
-      async () => (received.length >= logLines ? true : undefined),
-      120_000,
-      50,
-    )
-    const endToEndSeconds = (performance.now() - writeStart) / 1000
-    await stack.db.stage.update({
-      where: { id: stage.id },
-      data: { status: 'succeeded', finishedAt: new Date() },
-    })
-    await Promise.race([reader, sleep(5000)])
+    const { writeSeconds, endToEndSeconds, received } = await followStage(logLines)
+    const pacedRate = 500
+    const paced = await followStage(pacedRate * 10, pacedRate)
 
     // Baseline: the same number of lines through a bare Redis stream, XADD then XREAD.
     const bare = `${stack.prefix}:bench-bare`
@@ -276,6 +290,11 @@ async function main() {
         'log line latency p50 / p99',
         `${ms(quantile(received, 0.5))} / ${ms(quantile(received, 0.99))}`,
         `${received.length} lines received`,
+      ],
+      [
+        `log line latency p50 / p99 at ${pacedRate} lines/s`,
+        `${ms(quantile(paced.received, 0.5))} / ${ms(quantile(paced.received, 0.99))}`,
+        `${paced.received.length} lines received`,
       ],
     ]
     console.log('\n| measure | Slipway | baseline / detail |\n|---|---|---|')
