@@ -74,11 +74,19 @@ async function stopChild(
 }
 
 export async function startStack(
-  options: { workers?: number; workerEnv?: Record<string, string>; redisUrl?: string } = {},
+  options: {
+    workers?: number
+    workerEnv?: Record<string, string>
+    redisUrl?: string
+    /** A database with the schema that the test owns (default: a fresh one on the fleet's server). */
+    databaseUrl?: string
+  } = {},
 ): Promise<Stack> {
   const redisUrl = options.redisUrl ?? fleet().redisUrl
   const dir = await mkdtemp(path.join(tmpdir(), 'slipway-e2e-'))
-  const database: TestDatabase = await createTestDatabase()
+  const database: Pick<TestDatabase, 'url' | 'drop'> = options.databaseUrl
+    ? { url: options.databaseUrl, drop: async () => undefined }
+    : await createTestDatabase()
   const prefix = `e2e${randomBytes(4).toString('hex')}`
   const gatewayDir = path.join(dir, 'gateway')
   await mkdir(gatewayDir, { recursive: true })

@@ -1,5 +1,5 @@
 import { PrismaPg } from '@prisma/adapter-pg'
-import { PrismaClient } from './generated/client.ts'
+import { Prisma, PrismaClient } from './generated/client.ts'
 
 export * from './generated/client.ts'
 export * from './secret-contexts.ts'
@@ -21,4 +21,35 @@ export function createDb(options: DbOptions): Db {
 /** True when the database answers a trivial query. */
 export async function pingDb(db: Db): Promise<void> {
   await db.$queryRaw`SELECT 1`
+}
+
+/** Prisma's codes for a database that cannot be reached, timed out, or closed the connection. */
+const unreachableCodes = new Set(['P1001', 'P1002', 'P1008', 'P1017'])
+
+/** True when `error` says the database did not answer (down, restarting, unreachable). */
+export function isDatabaseUnreachable(error: unknown): boolean {
+  return error instanceof Prisma.PrismaClientKnownRequestError && unreachableCodes.has(error.code)
+}
+
+/**
+ * Runs `work` again while the database does not answer (a restart, a failover), waiting
+ * 0.5 s, then twice as long each time up to 5 s, for at most `forMs`; any other error, or
+ * the database still away after that, is thrown.
+ */
+export async function whileDatabaseAway<T>(
+  work: () => Promise<T>,
+  options: { forMs?: number; onWait?: (error: unknown, waitMs: number) => void } = {},
+): Promise<T> {
+  const deadline = Date.now() + (options.forMs ?? 120_000)
+  let wait = 500
+  for (;;) {
+    try {
+      return await work()
+    } catch (error) {
+      if (!isDatabaseUnreachable(error) || Date.now() + wait > deadline) throw error
+      options.onWait?.(error, wait)
+      await new Promise((resolve) => setTimeout(resolve, wait))
+      wait = Math.min(5000, wait * 2)
+    }
+  }
 }

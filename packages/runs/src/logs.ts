@@ -1,5 +1,5 @@
 import type { Logger } from '@slipway/core'
-import type { Db, Prisma } from '@slipway/db'
+import { type Db, type Prisma, whileDatabaseAway } from '@slipway/db'
 import type { Redis } from 'ioredis'
 import { logStreamKey } from './events.ts'
 
@@ -21,6 +21,7 @@ export function masker(secrets: readonly string[]): (text: string) => string {
 
 const streamFlushMs = 40
 const dbFlushMs = 400
+const retryFlushMs = 2000
 const maxLineLength = 16 * 1024
 
 /**
@@ -101,17 +102,34 @@ export class StageLog {
     })
   }
 
-  /** Flushes and lets the live stream expire an hour later (the database keeps the log). */
+  /**
+   * Flushes and lets the live stream expire an hour later (the database keeps the log). While
+   * the database does not answer (it restarts), the lines are offered again for up to two
+   * minutes; lines it still did not take are reported as an error, never dropped quietly.
+   */
   async close(): Promise<void> {
-    await this.flush()
+    await whileDatabaseAway(() =>
+      this.schedule(async () => {
+        await this.flushStream()
+        await this.flushDb()
+      }, true),
+    ).catch((error) => {
+      clearTimeout(this.dbTimer)
+      this.logger.error(
+        { err: error, stageId: this.stageId, lines: this.dbBuffer.length },
+        'log lines could not be stored',
+      )
+    })
     await this.redis.expire(this.key, 3600).catch(() => undefined)
   }
 
-  private schedule(fn: () => Promise<void>): Promise<void> {
-    this.flushing = this.flushing
-      .then(fn)
-      .catch((error) => this.logger.warn({ err: error, stageId: this.stageId }, 'log flush failed'))
-    return this.flushing
+  /** Runs `fn` after the flushes before it; its error is logged, and thrown when `rethrow`. */
+  private schedule(fn: () => Promise<void>, rethrow = false): Promise<void> {
+    const run = this.flushing.then(fn)
+    this.flushing = run.catch((error) =>
+      this.logger.warn({ err: error, stageId: this.stageId }, 'log flush failed'),
+    )
+    return rethrow ? run : this.flushing
   }
 
   private async flushStream(): Promise<void> {
@@ -132,8 +150,10 @@ export class StageLog {
     try {
       await insertChunk(this.db, this.stageId, lines)
     } catch (error) {
-      // Keep them for the next flush (and they are in the stream meanwhile).
+      // Keep them for the next flush, which comes even if nothing more is written (they are in
+      // the live stream meanwhile).
       this.dbBuffer.unshift(...lines)
+      this.dbTimer ??= setTimeout(() => this.schedule(() => this.flushDb()), retryFlushMs)
       throw error
     }
   }

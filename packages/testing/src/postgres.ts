@@ -33,6 +33,17 @@ async function withAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
+/** Applies every migration, in order, to the (empty) database at `url`. */
+export async function applyMigrations(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    for (const migration of migrations()) await client.query(migration.sql)
+  } finally {
+    await client.end()
+  }
+}
+
 /**
  * The template database every test database is copied from: the schema after all
  * migrations, named by a hash of the migrations so a changed migration gets a new template.
@@ -50,13 +61,7 @@ export async function ensureTemplate(): Promise<string> {
       const building = `${template}_building`
       await admin.query(`DROP DATABASE IF EXISTS "${building}" WITH (FORCE)`)
       await admin.query(`CREATE DATABASE "${building}"`)
-      const client = new pg.Client({ connectionString: withDatabase(fleet().pgAdminUrl, building) })
-      await client.connect()
-      try {
-        for (const migration of all) await client.query(migration.sql)
-      } finally {
-        await client.end()
-      }
+      await applyMigrations(withDatabase(fleet().pgAdminUrl, building))
       await admin.query(`ALTER DATABASE "${building}" RENAME TO "${template}"`)
       await dropStale(admin)
     } finally {

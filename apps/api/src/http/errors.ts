@@ -1,6 +1,6 @@
 import type { ErrorCode, ErrorResponse } from '@slipway/contracts'
 import { AppError, assertNever } from '@slipway/core'
-import { Prisma } from '@slipway/db'
+import { isDatabaseUnreachable, Prisma } from '@slipway/db'
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
 
@@ -87,6 +87,10 @@ function sqlState(meta: Record<string, unknown> | undefined): string | undefined
 /** Constraint violations the database reports, as Slipway errors (unique -> 409, missing -> 404). */
 function databaseError(error: unknown): AppError | undefined {
   if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return undefined
+  if (isDatabaseUnreachable(error))
+    return new AppError('DEPENDENCY_UNAVAILABLE', 'the database is not reachable; retry shortly', {
+      details: { retryAfterSeconds: 1 },
+    })
   // 22021: text PostgreSQL cannot store, i.e. a NUL character somewhere in the input.
   if (sqlState(error.meta) === '22021')
     return new AppError('VALIDATION_FAILED', 'text must not contain NUL (\\u0000) characters')
@@ -156,7 +160,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
     const fromDb = databaseError(error)
     if (fromDb) {
       if (fromDb.code === 'DEPENDENCY_UNAVAILABLE') {
-        request.log.warn({ err: error }, 'database saturated')
+        request.log.warn({ err: error }, fromDb.message)
         reply.header('retry-after', '1')
       }
       return reply.status(httpStatusOf(fromDb.code)).send(body(fromDb.code, fromDb.message, fromDb.details))

@@ -1,6 +1,6 @@
 import { AppError, errorMessage, isAppError } from '@slipway/core'
-import type { Pipeline, Project, Stage } from '@slipway/db'
-import { cancelChannel, finishStage, StageLog } from '@slipway/runs'
+import { type Pipeline, type Prisma, type Project, type Stage, whileDatabaseAway } from '@slipway/db'
+import { type Change, cancelChannel, finishStage, StageLog } from '@slipway/runs'
 import { DelayedError } from 'bullmq'
 import type { WorkerDeps } from '../deps.ts'
 import type { Processor } from '../runtime.ts'
@@ -132,6 +132,16 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
         .catch((error) => log.warn({ err: error }, 'lease renewal failed'))
     }, leaseMs / 3)
 
+    // The work is done once; recording its outcome waits out a database restart (the heartbeat
+    // keeps the lease meanwhile) instead of leaving the stage to the reaper.
+    const record = (fn: (tx: Prisma.TransactionClient) => Promise<Change>) =>
+      whileDatabaseAway(() => deps.db.$transaction(fn), {
+        onWait: (error, waitMs) =>
+          log.warn(
+            { err: error },
+            `the database does not answer; recording the outcome again in ${waitMs} ms`,
+          ),
+      })
     stageLog.write(`▶ ${stage.kind} · attempt ${stage.attempt} · worker ${deps.workerId}`)
     const started = Date.now()
     try {
@@ -140,7 +150,7 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
       stageLog.write(`✔ ${stage.kind} succeeded in ${((Date.now() - started) / 1000).toFixed(1)} s`)
       await stageLog.close()
       await deps.publish(
-        await deps.db.$transaction((tx) =>
+        await record((tx) =>
           finishStage(tx, stageId, 'succeed', { result: (outcome.result ?? {}) as never }),
         ),
       )
@@ -155,18 +165,14 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
       if (cancel.signal.aborted && cancel.signal.reason === 'canceled') {
         stageLog.write('■ canceled')
         await stageLog.close()
-        await deps.publish(
-          await deps.db.$transaction((tx) => finishStage(tx, stageId, 'cancel', { error: 'canceled' })),
-        )
+        await deps.publish(await record((tx) => finishStage(tx, stageId, 'cancel', { error: 'canceled' })))
         return { outcome: 'canceled' }
       }
       if (limit.aborted) {
         const reason = `${kind} ran longer than its limit of ${stageLimitsMs[kind] / 60_000} min`
         stageLog.write(`✖ ${reason}`)
         await stageLog.close()
-        await deps.publish(
-          await deps.db.$transaction((tx) => finishStage(tx, stageId, 'fail', { error: reason })),
-        )
+        await deps.publish(await record((tx) => finishStage(tx, stageId, 'fail', { error: reason })))
         return { outcome: 'failed', error: reason }
       }
       if (jobSignal.aborted) {
@@ -175,9 +181,7 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
         stageLog.write('■ worker shutting down; the stage continues on another worker')
         await stageLog.close()
         await deps.publish(
-          await deps.db.$transaction((tx) =>
-            finishStage(tx, stageId, 'release', { error: 'worker shut down' }),
-          ),
+          await record((tx) => finishStage(tx, stageId, 'release', { error: 'worker shut down' })),
         )
         return { outcome: 'released' }
       }
@@ -188,7 +192,7 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
       await stageLog.close()
       const delay = Math.min(30_000, 2000 * 2 ** (stage.attempt - 1))
       await deps.publish(
-        await deps.db.$transaction((tx) =>
+        await record((tx) =>
           retry
             ? finishStage(tx, stageId, 'release', { error: message }, { releaseDelayMs: delay })
             : finishStage(tx, stageId, 'fail', { error: message }),

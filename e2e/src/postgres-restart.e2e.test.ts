@@ -1,0 +1,76 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Demo, eventually, pipelineIn, setupDemo } from './client.ts'
+import { PrivatePostgres } from './private-postgres.ts'
+import { type Stack, startStack } from './stack.ts'
+
+describe('PostgreSQL restarts mid-stage', () => {
+  let stack: Stack
+  let demo: Demo
+  let postgres: PrivatePostgres
+
+  beforeAll(async () => {
+    postgres = await PrivatePostgres.create()
+    stack = await startStack({ workers: 1, databaseUrl: postgres.url })
+    demo = await setupDemo(stack, { prodReplicas: 1, prodHosts: ['prod-1'] })
+  })
+  afterAll(async () => {
+    await stack?.stop().catch(() => undefined)
+    await postgres?.remove()
+  })
+
+  it('PostgreSQL crashes during a build: the API says so, and the pipeline carries on once it is back', async () => {
+    const sha = await demo.commit({
+      version: '8.0.0',
+      files: {
+        Dockerfile:
+          'FROM slipway/busybox:1\nRUN echo waiting for postgres && sleep 5\nCOPY www /www\nCOPY start.sh VERSION /app/\nENV PORT=8080\nCMD ["/app/start.sh"]\n',
+      },
+    })
+    const started = await demo.developer.post(`/api/projects/${demo.project.slug}/pipelines`, {
+      sha,
+      ref: 'main',
+    })
+    expect(started.status).toBe(201)
+    await eventually('the build to run', async () => {
+      const { body } = await demo.developer.get(`/api/pipelines/${started.body.id}`)
+      return body.stages[0].status === 'running' ? true : undefined
+    })
+
+    await postgres.crash()
+    const ready = await fetch(`${stack.url}/readyz`)
+    expect(ready.status).toBe(503)
+    expect((await ready.json()).checks).toContainEqual(
+      expect.objectContaining({ name: 'postgres', ok: false }),
+    )
+    const read = await demo.developer.get(`/api/pipelines/${started.body.id}`)
+    expect(read.status).toBe(503)
+    expect(read.body.error.code).toBe('DEPENDENCY_UNAVAILABLE')
+    await sleep(12_000)
+    await postgres.start()
+
+    const ended = await pipelineIn(
+      demo.developer,
+      started.body.id,
+      ['waiting', 'failed', 'succeeded', 'canceled'],
+      240_000,
+    )
+    // The build ran on while the database was away (12 s, less than the 30 s lease); its log
+    // and its result were stored once it was back: one attempt, no line lost.
+    expect(ended.status).toBe('waiting')
+    expect(ended.stages[0].attempt).toBe(1)
+    expect(ended.stages.map((s: { status: string }) => s.status)).toEqual([
+      'succeeded',
+      'succeeded',
+      'succeeded',
+      'waiting',
+      'pending',
+    ])
+    const logs = await demo.developer.get(`/api/stages/${ended.stages[0].id}/logs`)
+    const lines = logs.body.lines as [number, number, string][]
+    expect(lines.map((line) => line[0])).toEqual(lines.map((_, index) => index + 1))
+    const text = lines.map((line) => line[2]).join('\n')
+    expect(text).toContain('waiting for postgres')
+    expect(text).toMatch(/✔ build succeeded/)
+  })
+})
