@@ -239,3 +239,29 @@ export async function viaGateway(port: number, route = '/'): Promise<{ status: n
   const response = await fetch(`http://127.0.0.1:${port}${route}`, { signal: AbortSignal.timeout(5000) })
   return { status: response.status, text: await response.text() }
 }
+
+/**
+ * Commits a demo release whose build has a step that prints `note` and then takes `seconds`,
+ * starts its pipeline and waits until the build runs. Returns the pipeline id.
+ */
+export async function startSlowBuild(
+  demo: Demo,
+  change: { version: string; note: string; seconds: number },
+): Promise<string> {
+  const sha = await demo.commit({
+    version: change.version,
+    files: {
+      Dockerfile: `FROM slipway/busybox:1\nRUN echo ${change.note} && sleep ${change.seconds}\nCOPY www /www\nCOPY start.sh VERSION /app/\nENV PORT=8080\nCMD ["/app/start.sh"]\n`,
+    },
+  })
+  const started = await demo.developer.post(`/api/projects/${demo.project.slug}/pipelines`, {
+    sha,
+    ref: 'main',
+  })
+  if (started.status !== 201) throw new Error(`the pipeline did not start: ${JSON.stringify(started.body)}`)
+  await eventually('the build to run', async () => {
+    const { body } = await demo.developer.get(`/api/pipelines/${started.body.id}`)
+    return body.stages[0].status === 'running' ? true : undefined
+  })
+  return started.body.id
+}

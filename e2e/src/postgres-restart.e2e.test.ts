@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Demo, eventually, pipelineIn, setupDemo } from './client.ts'
+import { type Demo, pipelineIn, setupDemo, startSlowBuild } from './client.ts'
 import { PrivatePostgres } from './private-postgres.ts'
 import { type Stack, startStack } from './stack.ts'
 
@@ -20,21 +20,10 @@ describe('PostgreSQL restarts mid-stage', () => {
   })
 
   it('PostgreSQL crashes during a build: the API says so, and the pipeline carries on once it is back', async () => {
-    const sha = await demo.commit({
+    const pipelineId = await startSlowBuild(demo, {
       version: '8.0.0',
-      files: {
-        Dockerfile:
-          'FROM slipway/busybox:1\nRUN echo waiting for postgres && sleep 5\nCOPY www /www\nCOPY start.sh VERSION /app/\nENV PORT=8080\nCMD ["/app/start.sh"]\n',
-      },
-    })
-    const started = await demo.developer.post(`/api/projects/${demo.project.slug}/pipelines`, {
-      sha,
-      ref: 'main',
-    })
-    expect(started.status).toBe(201)
-    await eventually('the build to run', async () => {
-      const { body } = await demo.developer.get(`/api/pipelines/${started.body.id}`)
-      return body.stages[0].status === 'running' ? true : undefined
+      note: 'waiting for postgres',
+      seconds: 5,
     })
 
     await postgres.crash()
@@ -43,7 +32,7 @@ describe('PostgreSQL restarts mid-stage', () => {
     expect((await ready.json()).checks).toContainEqual(
       expect.objectContaining({ name: 'postgres', ok: false }),
     )
-    const read = await demo.developer.get(`/api/pipelines/${started.body.id}`)
+    const read = await demo.developer.get(`/api/pipelines/${pipelineId}`)
     expect(read.status).toBe(503)
     expect(read.body.error.code).toBe('DEPENDENCY_UNAVAILABLE')
     await sleep(12_000)
@@ -51,7 +40,7 @@ describe('PostgreSQL restarts mid-stage', () => {
 
     const ended = await pipelineIn(
       demo.developer,
-      started.body.id,
+      pipelineId,
       ['waiting', 'failed', 'succeeded', 'canceled'],
       240_000,
     )

@@ -6,7 +6,7 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { freePort } from '@slipway/docker'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Demo, eventually, pipelineIn, setupDemo } from './client.ts'
+import { type Demo, eventually, pipelineIn, setupDemo, startSlowBuild } from './client.ts'
 import { type Stack, startStack } from './stack.ts'
 
 /** A Redis of this test alone, so it can be killed and restarted empty without touching others. */
@@ -79,29 +79,14 @@ describe('restarts mid-stage', () => {
   })
 
   it('Redis crashes and comes back empty during a build: the pipeline still ends, truthfully', async () => {
-    const sha = await demo.commit({
-      version: '7.0.0',
-      files: {
-        Dockerfile:
-          'FROM slipway/busybox:1\nRUN echo waiting for redis && sleep 4\nCOPY www /www\nCOPY start.sh VERSION /app/\nENV PORT=8080\nCMD ["/app/start.sh"]\n',
-      },
-    })
-    const started = await demo.developer.post(`/api/projects/${demo.project.slug}/pipelines`, {
-      sha,
-      ref: 'main',
-    })
-    expect(started.status).toBe(201)
-    await eventually('the build to run', async () => {
-      const row = await stack.db.stage.findFirst({ where: { pipelineId: started.body.id, kind: 'build' } })
-      return row?.status === 'running' ? true : undefined
-    })
+    const pipelineId = await startSlowBuild(demo, { version: '7.0.0', note: 'waiting for redis', seconds: 4 })
     await redis.crash()
     await sleep(1500)
     await redis.start()
 
     const ended = await pipelineIn(
       demo.developer,
-      started.body.id,
+      pipelineId,
       ['waiting', 'failed', 'succeeded', 'canceled'],
       240_000,
     )
