@@ -14,10 +14,13 @@ export interface ExtraDaemon {
   name: string
   /** unix:///tmp/.../docker.sock */
   endpoint: string
-  pid: number
+  /** The running daemon's pid (a new one after `restart`). */
+  readonly pid: number
   dir: string
   /** Stops the daemon by its pid (SIGTERM, SIGKILL after 60 s) and waits until it is gone. */
   stop(): Promise<void>
+  /** Starts it again on the same folders (images kept, as after a host reboot) and waits until it answers. */
+  restart(): Promise<void>
   /** Stops it if needed, removes its bridge and its folder. */
   cleanup(): Promise<void>
 }
@@ -53,30 +56,33 @@ export async function startExtraDaemon(name: string, baseFrom?: string): Promise
   await run('ip', ['addr', 'add', `${subnet}.1/24`, 'dev', bridge])
   await run('ip', ['link', 'set', bridge, 'up'])
   const endpoint = `unix://${dir}/docker.sock`
-  const log = await open(`${dir}/dockerd.log`, 'a')
-  const child = spawn(
-    dockerdBinary,
-    [
-      '--data-root',
-      `${dir}/data`,
-      '--exec-root',
-      `${dir}/exec`,
-      '-H',
-      endpoint,
-      '--pidfile',
-      `${dir}/docker.pid`,
-      '--storage-driver=vfs',
-      '--bridge',
-      bridge,
-      '--iptables=false',
-      '--log-level',
-      'warn',
-    ],
-    { detached: true, stdio: ['ignore', log.fd, log.fd] },
-  )
-  child.unref()
-  await log.close()
-  const pid = child.pid ?? 0
+  const launch = async (): Promise<number> => {
+    const log = await open(`${dir}/dockerd.log`, 'a')
+    const child = spawn(
+      dockerdBinary,
+      [
+        '--data-root',
+        `${dir}/data`,
+        '--exec-root',
+        `${dir}/exec`,
+        '-H',
+        endpoint,
+        '--pidfile',
+        `${dir}/docker.pid`,
+        '--storage-driver=vfs',
+        '--bridge',
+        bridge,
+        '--iptables=false',
+        '--log-level',
+        'warn',
+      ],
+      { detached: true, stdio: ['ignore', log.fd, log.fd] },
+    )
+    child.unref()
+    await log.close()
+    return child.pid ?? 0
+  }
+  let pid = await launch()
   const stop = async () => {
     if (!alive(pid)) return
     process.kill(pid, 'SIGTERM')
@@ -84,12 +90,32 @@ export async function startExtraDaemon(name: string, baseFrom?: string): Promise
     while (alive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
     if (alive(pid)) process.kill(pid, 'SIGKILL')
   }
+  const answers = async () => {
+    const host = new DockerodeHost(name, { endpoint })
+    const deadline = Date.now() + 60_000
+    for (;;) {
+      try {
+        await host.ping({ signal: AbortSignal.timeout(2000) })
+        return
+      } catch (error) {
+        if (!alive(pid) || Date.now() > deadline) throw error
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    }
+  }
   const daemon: ExtraDaemon = {
     name,
     endpoint,
-    pid,
+    get pid() {
+      return pid
+    },
     dir,
     stop,
+    async restart() {
+      await stop()
+      pid = await launch()
+      await answers()
+    },
     async cleanup() {
       await stop()
       await run('ip', ['link', 'del', bridge]).catch(() => undefined)
@@ -97,17 +123,7 @@ export async function startExtraDaemon(name: string, baseFrom?: string): Promise
     },
   }
   try {
-    const host = new DockerodeHost(name, { endpoint })
-    const deadline = Date.now() + 60_000
-    for (;;) {
-      try {
-        await host.ping({ signal: AbortSignal.timeout(2000) })
-        break
-      } catch (error) {
-        if (!alive(pid) || Date.now() > deadline) throw error
-        await new Promise((resolve) => setTimeout(resolve, 100))
-      }
-    }
+    await answers()
     if (baseFrom) {
       const tar = `${dir}/base.tar`
       await run('docker', ['-H', baseFrom, 'save', '-o', tar, 'slipway/busybox:1'])
