@@ -265,3 +265,13 @@ export async function startSlowBuild(
   })
   return started.body.id
 }
+
+/** A stage's stored log: its lines ([seq, ms, text]) and their text joined by newlines. */
+export async function storedLog(
+  client: Client,
+  stageId: string,
+): Promise<{ lines: [number, number, string][]; text: string }> {
+  const { body } = await client.get(`/api/stages/${stageId}/logs?limit=10000`)
+  const lines = body.lines as [number, number, string][]
+  return { lines, text: lines.map((line) => line[2]).join('\n') }
+}

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { type ExtraDaemon, startExtraDaemon } from '@slipway/deploy/testing'
 import { fleet } from '@slipway/testing/services'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Demo, pipelineIn, setupDemo, startSlowBuild } from './client.ts'
+import { type Demo, pipelineIn, setupDemo, startSlowBuild, storedLog } from './client.ts'
 import { type Stack, startStack } from './stack.ts'
 
 describe('a build host restarts mid-build', () => {
@@ -47,8 +47,7 @@ describe('a build host restarts mid-build', () => {
     expect({ status: ended.status, error: ended.error }).toEqual({ status: 'waiting', error: null })
     expect(build).toMatchObject({ status: 'succeeded' })
     expect(build.attempt).toBeGreaterThan(1)
-    const logs = await demo.developer.get(`/api/stages/${build.id}/logs`)
-    const text = (logs.body.lines as [number, number, string][]).map((line) => line[2]).join('\n')
+    const { text } = await storedLog(demo.developer, build.id)
     expect(text).toMatch(/will retry: attempt 2 of 3/)
     expect(text).toMatch(/▶ build · attempt 2/)
   })

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Demo, pipelineIn, setupDemo, startSlowBuild } from './client.ts'
+import { type Demo, pipelineIn, setupDemo, startSlowBuild, storedLog } from './client.ts'
 import { PrivatePostgres } from './private-postgres.ts'
 import { type Stack, startStack } from './stack.ts'
 
@@ -55,10 +55,8 @@ describe('PostgreSQL restarts mid-stage', () => {
       'waiting',
       'pending',
     ])
-    const logs = await demo.developer.get(`/api/stages/${ended.stages[0].id}/logs`)
-    const lines = logs.body.lines as [number, number, string][]
+    const { lines, text } = await storedLog(demo.developer, ended.stages[0].id)
     expect(lines.map((line) => line[0])).toEqual(lines.map((_, index) => index + 1))
-    const text = lines.map((line) => line[2]).join('\n')
     expect(text).toContain('waiting for postgres')
     expect(text).toMatch(/✔ build succeeded/)
   })

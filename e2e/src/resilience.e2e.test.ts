@@ -1,10 +1,8 @@
 import { readFile } from 'node:fs/promises'
-import path from 'node:path'
+import { fleet } from '@slipway/testing/services'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Demo, eventually, pipelineIn, setupDemo, viaGateway } from './client.ts'
+import { type Demo, eventually, pipelineIn, setupDemo, storedLog, viaGateway } from './client.ts'
 import { type Stack, startStack } from './stack.ts'
-
-const root = path.resolve(import.meta.dirname, '../..')
 
 type StageRow = { id: string; kind: string; status: string; attempt: number; error: string | null }
 
@@ -34,8 +32,7 @@ describe('pipelines survive failures', () => {
     })
     const buildId: string = started.body.stages[0].id
     await eventually('the build to run', async () => {
-      const logs = await demo.developer.get(`/api/stages/${buildId}/logs`)
-      return logs.body.lines.some((l: string[]) => String(l[2]).includes('long step')) ? true : undefined
+      return (await storedLog(demo.developer, buildId)).text.includes('long step') ? true : undefined
     })
     const [first] = [...stack.workers.keys()]
     await stack.killWorker(first!)
@@ -46,14 +43,11 @@ describe('pipelines survive failures', () => {
     const build = waiting.stages.find((s: StageRow) => s.kind === 'build')
     expect(build.status).toBe('succeeded')
     expect(build.attempt).toBe(2)
-    const logs = await demo.developer.get(`/api/stages/${buildId}/logs?limit=10000`)
-    const text = logs.body.lines.map((l: string[]) => l[2]).join('\n')
+    const { lines, text } = await storedLog(demo.developer, buildId)
     expect(text).toContain('attempt 1 · worker w1')
     expect(text).toContain('attempt 2 · worker w2')
     // Every line survived the crash, numbered without gaps.
-    expect(logs.body.lines.map((l: number[]) => l[0])).toEqual(
-      logs.body.lines.map((_: unknown, i: number) => i + 1),
-    )
+    expect(lines.map((line) => line[0])).toEqual(lines.map((_, i) => i + 1))
     expect((await viaGateway(demo.gatewayPorts['pre-release'])).text).toContain('demo 3.0.0')
   })
 
@@ -88,7 +82,7 @@ describe('pipelines survive failures', () => {
     // The older release takes 6 s to listen, so its pre-release deploy holds the lease while the
     // newer pipeline builds and asks for it. The newer one must deploy second: deploying the
     // older one over it would be refused (that refusal is checked in production below).
-    const startScript = await readFile(path.join(root, 'docker/demo-app/start.sh'), 'utf8')
+    const startScript = await readFile(`${fleet().root}/docker/demo-app/start.sh`, 'utf8')
     const older = await demo.commit({
       version: '4.0.0',
       files: { 'start.sh': startScript.replace(/^port=/m, 'sleep 6\nport=') },

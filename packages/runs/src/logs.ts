@@ -96,10 +96,12 @@ export class StageLog {
 
   /** Stores and publishes everything written so far. */
   async flush(): Promise<void> {
-    await this.schedule(async () => {
-      await this.flushStream()
-      await this.flushDb()
-    })
+    await this.schedule(this.flushBoth)
+  }
+
+  private readonly flushBoth = async (): Promise<void> => {
+    await this.flushStream()
+    await this.flushDb()
   }
 
   /**
@@ -108,12 +110,7 @@ export class StageLog {
    * minutes; lines it still did not take are reported as an error, never dropped quietly.
    */
   async close(): Promise<void> {
-    await whileDatabaseAway(() =>
-      this.schedule(async () => {
-        await this.flushStream()
-        await this.flushDb()
-      }, true),
-    ).catch((error) => {
+    await whileDatabaseAway(() => this.schedule(this.flushBoth, true)).catch((error) => {
       clearTimeout(this.dbTimer)
       this.logger.error(
         { err: error, stageId: this.stageId, lines: this.dbBuffer.length },
