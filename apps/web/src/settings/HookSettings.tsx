@@ -14,11 +14,12 @@ import { useProjectScope } from '../pages/ProjectLayout.tsx'
 import { Alert, Async } from '../ui/Async.tsx'
 import { ActionButton, Button } from '../ui/Button.tsx'
 import { CheckboxField, TextField } from '../ui/Field.tsx'
-import { Form, useSubmit } from '../ui/form.tsx'
+import { Form } from '../ui/form.tsx'
 import { Time } from '../ui/format.tsx'
 import { Empty, Section } from '../ui/Layout.tsx'
 import { StatusBadge } from '../ui/Status.tsx'
 import { changedFields, secretChange, storedHint } from './edits.ts'
+import { useRecordForm } from './record-form.ts'
 
 function Deliveries({ projectId, hookId }: { projectId: string; hookId: string }) {
   const deliveries = useResource(`hooks:${projectId}:${hookId}:deliveries`, (signal) =>
@@ -85,32 +86,21 @@ function HookForm({
   onClose: () => void
 }) {
   const base = `/api/projects/${projectId}/notification-hooks`
-  // The hook as last saved here: what the next edit is compared with.
-  const [current, setCurrent] = useState(hook)
-  const [draft, setDraft] = useState(() => draftOf(hook))
-  const form = useSubmit<object>(
-    current ? UpdateNotificationHookBody : CreateNotificationHookBody,
-    async (body) => {
-      if (current) {
-        const updated = await api.patch(`${base}/${current.id}`, body, NotificationHook)
-        setCurrent(updated)
-        setDraft(draftOf(updated))
-      } else {
-        await api.post(base, body, NotificationHook)
-        setDraft(draftOf(null))
-      }
-      invalidate(`hooks:${projectId}`)
-    },
-  )
+  const { current, draft, setDraft, form, save } = useRecordForm(hook, {
+    draftOf,
+    create: CreateNotificationHookBody,
+    update: UpdateNotificationHookBody,
+    post: (body) => api.post(base, body, NotificationHook),
+    patch: (id, body) => api.patch(`${base}/${id}`, body, NotificationHook),
+    resource: `hooks:${projectId}`,
+  })
   const submit = () => {
     const secret = secretChange(draft.secret)
-    if (!current) return void form.submit({ ...fieldsOf(draft), secret: draft.secret })
-    const body = {
+    if (!current) return save({ ...fieldsOf(draft), secret: draft.secret })
+    save({
       ...changedFields(fieldsOf(draftOf(current)), fieldsOf(draft)),
       ...(secret === undefined ? {} : { secret }),
-    }
-    if (!Object.keys(body).length) return form.reject({ _form: 'Nothing changed.' })
-    void form.submit(body)
+    })
   }
   const title = current ? 'Edit the hook' : 'Add a hook'
   return (

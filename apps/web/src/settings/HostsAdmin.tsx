@@ -6,12 +6,13 @@ import { invalidate } from '../api/resource.ts'
 import { Async } from '../ui/Async.tsx'
 import { ActionButton, Button } from '../ui/Button.tsx'
 import { CheckboxField, TextArea, TextField } from '../ui/Field.tsx'
-import { Form, useSubmit } from '../ui/form.tsx'
+import { Form } from '../ui/form.tsx'
 import { Time } from '../ui/format.tsx'
 import { Empty, Section } from '../ui/Layout.tsx'
 import { StatusBadge } from '../ui/Status.tsx'
 import { num, pairsText } from './draft.ts'
 import { changedFields, parseLabels, storedHint, tlsChange } from './edits.ts'
+import { useRecordForm } from './record-form.ts'
 
 function draftOf(host: Host | null) {
   return {
@@ -46,32 +47,30 @@ function fieldsOf(d: HostDraft, labels: Record<string, string>) {
  * "Remove TLS" drops all of them.
  */
 function HostForm({ host, onClose }: { host: Host | null; onClose: () => void }) {
-  // The host as last saved here: what the next edit is compared with.
-  const [current, setCurrent] = useState(host)
-  const [d, setDraft] = useState(() => draftOf(host))
-  const form = useSubmit<object>(current ? UpdateHostBody : CreateHostBody, async (body) => {
-    if (current) {
-      const updated = await api.patch(`/api/hosts/${current.id}`, body, Host)
-      setCurrent(updated)
-      setDraft(draftOf(updated))
-    } else {
-      await api.post('/api/hosts', body, Host)
-      setDraft(draftOf(null))
-    }
-    invalidate('hosts')
+  const {
+    current,
+    draft: d,
+    setDraft,
+    form,
+    save,
+  } = useRecordForm(host, {
+    draftOf,
+    create: CreateHostBody,
+    update: UpdateHostBody,
+    post: (body) => api.post('/api/hosts', body, Host),
+    patch: (id, body) => api.patch(`/api/hosts/${id}`, body, Host),
+    resource: 'hosts',
   })
   const submit = () => {
     const labels = parseLabels(d.labels)
     if (!labels.ok) return form.reject({ labels: labels.error })
     const fields = fieldsOf(d, labels.value)
     const tls = tlsChange({ ca: d.ca, cert: d.cert, key: d.key, remove: d.removeTls })
-    if (!current) return void form.submit({ ...fields, tls: tls ?? null })
-    const body = {
+    if (!current) return save({ ...fields, tls: tls ?? null })
+    save({
       ...changedFields(fieldsOf(draftOf(current), current.labels), fields),
       ...(tls === undefined ? {} : { tls }),
-    }
-    if (!Object.keys(body).length) return form.reject({ _form: 'Nothing changed.' })
-    void form.submit(body)
+    })
   }
   const set = (field: keyof HostDraft) => (event: { target: { value: string } }) =>
     setDraft({ ...d, [field]: event.target.value })

@@ -6,10 +6,11 @@ import { invalidate } from '../api/resource.ts'
 import { Async } from '../ui/Async.tsx'
 import { ActionButton, Button } from '../ui/Button.tsx'
 import { CheckboxField, TextField } from '../ui/Field.tsx'
-import { Form, useSubmit } from '../ui/form.tsx'
+import { Form } from '../ui/form.tsx'
 import { Time } from '../ui/format.tsx'
 import { Empty, Section } from '../ui/Layout.tsx'
 import { changedFields, secretChange, storedHint } from './edits.ts'
+import { useRecordForm } from './record-form.ts'
 
 function draftOf(registry: Registry | null) {
   return {
@@ -28,29 +29,27 @@ const fieldsOf = (d: RegistryDraft) => ({ name: d.name, url: d.url, username: d.
 
 /** Adds a registry, or edits `registry` (sending only what changed; the password is write-only). */
 function RegistryForm({ registry, onClose }: { registry: Registry | null; onClose: () => void }) {
-  // The registry as last saved here: what the next edit is compared with.
-  const [current, setCurrent] = useState(registry)
-  const [d, setDraft] = useState(() => draftOf(registry))
-  const form = useSubmit<object>(current ? UpdateRegistryBody : CreateRegistryBody, async (body) => {
-    if (current) {
-      const updated = await api.patch(`/api/registries/${current.id}`, body, Registry)
-      setCurrent(updated)
-      setDraft(draftOf(updated))
-    } else {
-      await api.post('/api/registries', body, Registry)
-      setDraft(draftOf(null))
-    }
-    invalidate('registries')
+  const {
+    current,
+    draft: d,
+    setDraft,
+    form,
+    save,
+  } = useRecordForm(registry, {
+    draftOf,
+    create: CreateRegistryBody,
+    update: UpdateRegistryBody,
+    post: (body) => api.post('/api/registries', body, Registry),
+    patch: (id, body) => api.patch(`/api/registries/${id}`, body, Registry),
+    resource: 'registries',
   })
   const submit = () => {
     const password = secretChange(d.password, d.clearPassword)
-    if (!current) return void form.submit({ ...fieldsOf(d), password: password ?? null })
-    const body = {
+    if (!current) return save({ ...fieldsOf(d), password: password ?? null })
+    save({
       ...changedFields(fieldsOf(draftOf(current)), fieldsOf(d)),
       ...(password === undefined ? {} : { password }),
-    }
-    if (!Object.keys(body).length) return form.reject({ _form: 'Nothing changed.' })
-    void form.submit(body)
+    })
   }
   const title = current ? `Edit registry ${current.name}` : 'Add a registry'
   return (
