@@ -19,7 +19,10 @@ export const DeployStrategy = z.object({
   maxUnavailable: CountOrPercent.default(0),
   /** Extra instances that may run above the target during the rollout. */
   maxSurge: CountOrPercent.default('100%'),
-  /** Seconds an old instance keeps serving in-flight requests after leaving the gateway. */
+  /**
+   * Longest time an old instance keeps running after leaving the gateway, for the requests
+   * the gateway had in flight to it; the drain ends earlier once those have finished.
+   */
   drainSeconds: z.number().min(0).max(3600).default(2),
   /** A host whose pre-pull fails: stop the rollout before touching containers, or leave it out. */
   onPullFailure: z.enum(['abort', 'skip-host']).default('abort'),

@@ -2,8 +2,8 @@ import { AppError, errorMessage } from '@slipway/core'
 import type { PlanBatch, PlannedRetire, PlannedStart } from '@slipway/rollout'
 import { retireInstance, type SiteContext, startInstance } from './lifecycle.ts'
 import { hostDown, type LiveInstance, type RetiredInstance } from './state.ts'
-import type { BatchReport, DeployHost } from './types.ts'
-import { seconds, within } from './util.ts'
+import type { BatchReport, DeployHost, TrafficChange } from './types.ts'
+import { seconds, sleep, within } from './util.ts'
 
 /** How long a host gets to answer a ping before it counts as down. */
 const pingTimeoutMs = 3000
@@ -70,12 +70,12 @@ export class BatchExecutor {
       await Promise.all(batch.retireFirst.map((r) => this.retire(r, signal, phase)))
       const healthy = await this.startAll(batch.start, signal, phase)
       report.healthyMs = Date.now() - at
-      // The batch's new instances are healthy: the next batch may start while they enter
-      // the gateway and the old ones they replace leave it.
+      // The batch's new instances are healthy: the next batch may start while they take
+      // over from the old ones in the gateway and the old ones drain and stop.
       this.inBackground(async () => {
-        await Promise.all(healthy.map((entry) => this.admit(entry, signal)))
+        const change = await this.handOver(healthy, batch.retire, signal)
         report.servingMs = Date.now() - at
-        await Promise.all(batch.retire.map((r) => this.retire(r, signal, phase)))
+        await Promise.all(batch.retire.map((r) => this.retire(r, signal, phase, change.get(r.id))))
         report.doneMs = Date.now() - at
       })
     }
@@ -136,28 +136,65 @@ export class BatchExecutor {
     return entry
   }
 
-  /** Puts a healthy instance into the gateway. */
-  private async admit(entry: LiveInstance, signal: AbortSignal): Promise<void> {
-    entry.traffic = 'adding'
-    await this.ctx.traffic.add(entry.instance, signal)
-    entry.traffic = 'in'
-    this.ctx.log(`${entry.instance.id} on ${entry.instance.host}:${entry.instance.port} is in the gateway`)
+  /**
+   * One gateway change: the healthy new instances in, the old ones they replace (those in
+   * the gateway) out. Returns that change for each old instance that left with it.
+   */
+  private async handOver(
+    healthy: readonly LiveInstance[],
+    retire: readonly PlannedRetire[],
+    signal: AbortSignal,
+  ): Promise<Map<string, TrafficChange>> {
+    const leaving = retire
+      .map((r) => this.live.get(r.id))
+      .filter((entry): entry is LiveInstance => entry?.traffic === 'in')
+    for (const entry of healthy) entry.traffic = 'adding'
+    const change = await this.ctx.traffic.swap(
+      healthy.map((entry) => entry.instance),
+      leaving.map((entry) => entry.instance),
+      signal,
+    )
+    for (const entry of healthy) {
+      entry.traffic = 'in'
+      this.ctx.log(`${entry.instance.id} on ${entry.instance.host}:${entry.instance.port} is in the gateway`)
+    }
+    for (const entry of leaving) {
+      entry.traffic = 'none'
+      this.ctx.log(`${entry.instance.id} is out of the gateway`)
+    }
+    return new Map(leaving.map((entry) => [entry.instance.id, change]))
   }
 
-  /** A failure on a host that no longer answers becomes that host's HOST_UNREACHABLE. */
+  /**
+   * A failure on a host that no longer answers becomes that host's HOST_UNREACHABLE. A daemon
+   * that is shutting down still answers pings for a moment while its calls fail with errors
+   * of its own (5xx), so after such a failure the host is asked again over 3 s.
+   */
   private async explain(hostName: string, error: unknown, signal: AbortSignal): Promise<unknown> {
     const code = error instanceof AppError ? error.code : undefined
     if (code === 'CANCELED' || code === 'HEALTH_CHECK_FAILED') return error
-    const [down] = await this.unreachable([hostName], signal)
-    return down ? hostDown(hostName, error) : error
+    for (const pauseMs of [0, 1000, 2000]) {
+      if (pauseMs > 0) await sleep(pauseMs, signal)
+      const [down] = await this.unreachable([hostName], signal)
+      if (down) return hostDown(hostName, error)
+      if (!daemonSide(error)) break
+    }
+    return error
   }
 
-  async retire(old: PlannedRetire, signal: AbortSignal, phase: BatchReport['phase']): Promise<void> {
+  /** Retires an old instance; `left`: the gateway change that already took it out. */
+  async retire(
+    old: PlannedRetire,
+    signal: AbortSignal,
+    phase: BatchReport['phase'],
+    left?: TrafficChange,
+  ): Promise<void> {
     const entry = this.live.get(old.id)
     if (!entry) return
     await retireInstance(this.ctx, this.hosts.get(old.host), entry.instance, signal, {
       inTraffic: entry.traffic !== 'none',
-      drain: entry.traffic === 'in',
+      left,
+      drain: left !== undefined || entry.traffic === 'in',
       warn: this.warn,
     })
     this.live.delete(old.id)
@@ -243,4 +280,10 @@ export class BatchExecutor {
       ),
     )
   }
+}
+
+/** Whether Docker itself failed the call (an HTTP 5xx from the daemon). */
+function daemonSide(error: unknown): boolean {
+  const cause = error instanceof Error ? (error.cause as { statusCode?: unknown } | undefined) : undefined
+  return typeof cause?.statusCode === 'number' && cause.statusCode >= 500
 }

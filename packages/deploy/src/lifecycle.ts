@@ -2,8 +2,8 @@ import type { Instance } from '@slipway/contracts'
 import { AppError, errorMessage } from '@slipway/core'
 import { waitHealthy } from './health/wait.ts'
 import { containerName, instanceLabels } from './labels.ts'
-import type { DeployHost, RolloutRequest } from './types.ts'
-import { sleep, within } from './util.ts'
+import type { DeployHost, RolloutRequest, TrafficChange } from './types.ts'
+import { seconds, within } from './util.ts'
 
 /** The parts of a request the lifecycle needs. */
 export type SiteContext = Pick<
@@ -79,7 +79,9 @@ export async function startInstance(
 export interface RetireOptions {
   /** Take it out of the gateway first (false for an instance that never got in). */
   inTraffic: boolean
-  /** Wait the strategy's drain period after leaving the gateway. */
+  /** It already left the gateway in this change (with others); implies no `inTraffic`. */
+  left?: TrafficChange
+  /** Drain after leaving the gateway (at most the strategy's drain period). */
   drain: boolean
   /** Called with a message when the container could not be stopped (its host is down). */
   warn: (message: string) => void
@@ -87,8 +89,10 @@ export interface RetireOptions {
 
 /**
  * Retires one instance: out of the gateway, drain, stop with its grace period (SIGTERM, then
- * SIGKILL), remove. A host that cannot be reached only yields a warning once the instance is
- * out of the gateway: its containers are not serving anyway.
+ * SIGKILL), remove. The drain lasts until the requests the gateway had in flight when it
+ * stopped routing to the instance have finished, and at most the strategy's drain period.
+ * A host that cannot be reached only yields a warning once the instance is out of the
+ * gateway: its containers are not serving anyway.
  */
 export async function retireInstance(
   ctx: SiteContext,
@@ -97,9 +101,12 @@ export async function retireInstance(
   signal: AbortSignal,
   options: RetireOptions,
 ): Promise<void> {
-  if (options.inTraffic) await ctx.traffic.remove(instance, signal)
-  if (options.inTraffic && options.drain && ctx.strategy.drainSeconds > 0)
-    await sleep(ctx.strategy.drainSeconds * 1000, signal)
+  const left = options.left ?? (options.inTraffic ? await ctx.traffic.remove(instance, signal) : undefined)
+  const limit = ctx.strategy.drainSeconds
+  if (left && options.drain && limit > 0 && !(await left.drained(limit * 1000, signal)))
+    ctx.log(
+      `${instance.id}: the gateway's requests to it may still run after the ${seconds(limit * 1000)} drain; stopping it anyway (it gets its grace period)`,
+    )
   if (!host) {
     options.warn(
       `${instance.id}: host ${instance.host} is not known here, container ${instance.containerId.slice(0, 12)} left`,

@@ -88,6 +88,10 @@ describe('rollout on prod-1..3 behind the real gateway', () => {
       expect(after.length).toBeGreaterThanOrEqual(60)
       expect(after.filter((s) => versionOf(s.body) !== '1.1.0')).toEqual([])
       expect(second.batches.filter((b) => b.phase === 'rollout')).toHaveLength(6)
+      // Every old instance drained before the drain period ran out: the gateway reported the
+      // requests it had in flight to them done.
+      expect(lines.filter((line) => line.includes('may still run after'))).toEqual([])
+      expect(lines.filter((line) => line.endsWith('is out of the gateway'))).toHaveLength(6)
       expect(countByHost(second.instances)).toEqual({ 'prod-1': 2, 'prod-2': 2, 'prod-3': 2 })
       for (const host of hosts)
         expect(await releasesOn(host.driver, project, environment)).toEqual(['running:v2', 'running:v2'])

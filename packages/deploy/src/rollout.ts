@@ -179,28 +179,41 @@ async function rollback(
   const signal = AbortSignal.timeout(perBatchSeconds * 1000 * (exec.retired.length + 2))
   setMaxListeners(0, signal)
   try {
-    await exec.settleBackground()
-    const hostsWithInstances = [...new Set([...exec.live.values()].map((e) => e.instance.host))]
-    for (const down of await exec.unreachable(hostsWithInstances, signal))
-      await exec.dropHost(down.host, signal)
-    const restore = planRestore({
-      live: [...exec.live.values()].map(({ instance, traffic }) => ({
-        id: instance.id,
-        host: instance.host,
-        release: instance.release,
-        serving: traffic === 'in',
-      })),
-      started: [...exec.live.values()].filter((e) => e.ours).map((e) => e.instance.id),
-      retired: exec.retired,
-      hosts: plan.hosts,
-      allowedHosts: [...new Set([...exec.retired.map((r) => r.host)])].filter((h) => !exec.down.has(h)),
-      batchSize: plan.batchSize,
-      maxSurge: plan.maxSurge,
-      maxUnavailable: plan.maxUnavailable,
-      idPrefix,
-    })
-    for (const old of exec.retired) if (!exec.images.has(old.release)) exec.images.set(old.release, old.image)
-    await exec.runBatches(restore.batches, 'rollback', signal)
+    // A host that goes down during the rollback is left out and the rest restored.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await exec.settleBackground()
+        const hostsWithInstances = [...new Set([...exec.live.values()].map((e) => e.instance.host))]
+        for (const down of await exec.unreachable(hostsWithInstances, signal))
+          await exec.dropHost(down.host, signal)
+        const restore = planRestore({
+          live: [...exec.live.values()].map(({ instance, traffic }) => ({
+            id: instance.id,
+            host: instance.host,
+            release: instance.release,
+            serving: traffic === 'in',
+          })),
+          started: [...exec.live.values()].filter((e) => e.ours).map((e) => e.instance.id),
+          retired: exec.retired,
+          hosts: plan.hosts,
+          allowedHosts: [...new Set([...exec.retired.map((r) => r.host)])].filter((h) => !exec.down.has(h)),
+          batchSize: plan.batchSize,
+          maxSurge: plan.maxSurge,
+          maxUnavailable: plan.maxUnavailable,
+          idPrefix,
+        })
+        for (const old of exec.retired)
+          if (!exec.images.has(old.release)) exec.images.set(old.release, old.image)
+        await exec.runBatches(restore.batches, 'rollback', signal)
+        break
+      } catch (rollbackError) {
+        const host = hostOf(rollbackError)
+        if (!host || exec.down.has(host) || attempt >= plan.hosts.length || signal.aborted)
+          throw rollbackError
+        await exec.settleBackground()
+        await exec.dropHost(host, signal)
+      }
+    }
     request.log(`rolled back: ${exec.live.size} instances of the previous release serve`)
     return result('failed', { error, rolledBack: true })
   } catch (rollbackError) {

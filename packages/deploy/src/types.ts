@@ -9,7 +9,25 @@ export interface TrafficSwitch {
   /** Resolves once the gateway routes new requests to the instance; throws if it cannot. */
   add(instance: Instance, signal: AbortSignal): Promise<void>
   /** Resolves once the gateway no longer routes new requests to the instance. */
-  remove(instance: Instance, signal: AbortSignal): Promise<void>
+  remove(instance: Instance, signal: AbortSignal): Promise<TrafficChange>
+  /**
+   * One gateway change: resolves once the gateway routes new requests to every one of
+   * `adding` and to none of `removing`; throws (with `removing` still served) if it cannot.
+   */
+  swap(
+    adding: readonly Instance[],
+    removing: readonly Instance[],
+    signal: AbortSignal,
+  ): Promise<TrafficChange>
+}
+
+/** A gateway change that took instances out. */
+export interface TrafficChange {
+  /**
+   * Resolves true once the requests the gateway had in flight before the change have all
+   * finished, false when `maxMs` passed first (or the gateway cannot tell).
+   */
+  drained(maxMs: number, signal: AbortSignal): Promise<boolean>
 }
 
 export interface DeployHost {

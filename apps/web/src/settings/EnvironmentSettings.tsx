@@ -152,6 +152,7 @@ function EnvironmentForm({ env, denied }: { env?: Environment; denied: string | 
             <TextField
               label="Drain (s)"
               type="number"
+              hint="At most: ends when the gateway's requests to the old instance are done."
               {...text('drainSeconds')}
               error={e('strategy.drainSeconds')}
             />

@@ -72,9 +72,11 @@ async function poll(options: WaitHealthyOptions): Promise<{ probes: number; elap
   let run: FailureRun | undefined
   for (;;) {
     if (signal.aborted) throw canceled(signal)
-    const info = options.container
-      ? await assertRunning(options.container.host, options.container.id, signal)
-      : undefined
+    // The container's state and the probe are asked together: one round trip per probe.
+    const [info, outcome] = await Promise.all([
+      options.container ? assertRunning(options.container.host, options.container.id, signal) : undefined,
+      probeOnce(check, port, signal),
+    ])
     if (info?.health?.status === 'unhealthy') {
       const output = info.health.lastOutput ? `: ${info.health.lastOutput}` : ''
       throw new AppError(
@@ -85,7 +87,6 @@ async function poll(options: WaitHealthyOptions): Promise<{ probes: number; elap
         },
       )
     }
-    const outcome = await probeOnce(check, port, signal)
     probes++
     const now = Date.now()
     if (outcome.ok) {

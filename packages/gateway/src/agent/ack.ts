@@ -26,6 +26,16 @@ export interface GatewayAck {
   failStatic: boolean
   appliedAt: string
   agentId: string
+  /**
+   * Counts the agent's config changes for the site (one more per version made live). Absent
+   * from agents that do not track it.
+   */
+  generation?: number
+  /**
+   * Highest generation whose previous nginx workers have all exited: every request the
+   * gateway accepted under an older config has finished. Absent when the agent cannot tell.
+   */
+  drained?: number
 }
 
 export function ackKey(prefix: string, project: string, environment: string): string {
@@ -96,8 +106,14 @@ function parseAck(text: string): GatewayAck | undefined {
       failStatic: value.failStatic === true,
       appliedAt: String(value.appliedAt ?? ''),
       agentId: String(value.agentId ?? ''),
+      generation: counter(value.generation),
+      drained: counter(value.drained),
     }
   } catch {
     return undefined
   }
+}
+
+function counter(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined
 }

@@ -2,8 +2,9 @@ import { errorMessage, type Logger } from '@slipway/core'
 import type { Redis } from 'ioredis'
 import type { DiscoveryRegistry, SiteSnapshot } from '../discovery/registry.ts'
 import type { RegistryWatch } from '../discovery/watch.ts'
-import type { NginxApplier } from '../nginx/applier.ts'
+import type { NginxApplier, WorkerGeneration } from '../nginx/applier.ts'
 import { renderSite } from '../nginx/render.ts'
+import { workersExited } from '../nginx/workers.ts'
 import { type GatewayAck, readAck, writeAck } from './ack.ts'
 import { decideUpstream } from './decide.ts'
 
@@ -32,10 +33,15 @@ export interface SiteStatus extends GatewaySite {
   lastError?: string
 }
 
+/** How long the agent follows one generation of old nginx workers before it stops waiting. */
+const drainWatchLimitMs = 10 * 60_000
+
 /**
  * Keeps one site's nginx upstream equal to the registry (with fail static): watches the
  * registry, renders, applies, acknowledges. At most one apply runs at a time; changes that
- * arrive meanwhile are folded into one more pass.
+ * arrive meanwhile are folded into one more pass. After each reload it follows the previous
+ * nginx workers and, once they have exited (their requests finished), acknowledges that
+ * generation as drained.
  */
 export class SiteWorker {
   readonly #deps: SiteWorkerDeps
@@ -50,6 +56,9 @@ export class SiteWorker {
   #again = false
   #retry: NodeJS.Timeout | undefined
   #lastError: string | undefined
+  /** Highest generation whose previous workers are gone; `#drainedDirty` until acknowledged. */
+  #drained: number | undefined
+  #drainedDirty = false
 
   constructor(deps: SiteWorkerDeps, site: GatewaySite) {
     this.#deps = deps
@@ -72,6 +81,7 @@ export class SiteWorker {
       this.#logger.warn({ err: error }, 'could not read the last gateway ack; starting without a baseline')
       return undefined
     })
+    this.#drained = this.#served?.drained
     this.#watch = await this.#deps.registry.watch(
       project,
       environment,
@@ -138,8 +148,13 @@ export class SiteWorker {
           address: this.#deps.addressOf(instance.host),
         })),
       })
-      if (this.#confirmed && this.#served?.version === rendered.version) return
-      await this.#deps.applier.apply(rendered, { signal: this.#controller.signal })
+      if (this.#confirmed && this.#served?.version === rendered.version) {
+        await this.#acknowledgeDrained()
+        return
+      }
+      const applied = await this.#deps.applier.apply(rendered, { signal: this.#controller.signal })
+      const generation = (this.#served?.generation ?? 0) + 1
+      this.#drainedDirty = false
       const ack: GatewayAck = {
         project,
         environment,
@@ -149,12 +164,15 @@ export class SiteWorker {
         failStatic: decision.failStatic,
         appliedAt: new Date().toISOString(),
         agentId: this.#deps.agentId,
+        generation,
+        drained: this.#drained,
       }
       await writeAck(this.#deps.redis, this.#deps.prefix, ack, { signal: this.#controller.signal })
       this.#logTransition(ack, snapshot)
       this.#served = ack
       this.#confirmed = true
       this.#lastError = undefined
+      if (applied.previous) void this.#followDrain(generation, applied.previous)
     } catch (error) {
       if (this.#controller.signal.aborted) return
       this.#lastError = errorMessage(error)
@@ -162,6 +180,27 @@ export class SiteWorker {
       clearTimeout(this.#retry)
       this.#retry = setTimeout(() => void this.kick(), this.#deps.retryMs)
     }
+  }
+
+  /** Once the workers that ran before `generation` have exited, acknowledges it as drained. */
+  async #followDrain(generation: number, previous: WorkerGeneration): Promise<void> {
+    const gone = await workersExited(previous.master, previous.pids, {
+      limitMs: drainWatchLimitMs,
+      signal: this.#controller.signal,
+    })
+    if (!gone || generation <= (this.#drained ?? 0)) return
+    this.#drained = generation
+    this.#drainedDirty = true
+    void this.kick()
+  }
+
+  /** Writes the acknowledged config again with the drained generation, when it moved. */
+  async #acknowledgeDrained(): Promise<void> {
+    if (!this.#drainedDirty || !this.#served) return
+    const ack = { ...this.#served, drained: this.#drained }
+    await writeAck(this.#deps.redis, this.#deps.prefix, ack, { signal: this.#controller.signal })
+    this.#served = ack
+    this.#drainedDirty = false
   }
 
   #logTransition(ack: GatewayAck, snapshot: SiteSnapshot): void {

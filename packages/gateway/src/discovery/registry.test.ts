@@ -47,6 +47,37 @@ describe('DiscoveryRegistry on real Redis', () => {
     expect(await registry.list('demo', 'production')).toEqual([])
   })
 
+  test('swap registers and deregisters in one transaction; a watcher never sees half of it', async ({
+    redis,
+    redisPrefix,
+  }) => {
+    const registry = new DiscoveryRegistry({ redis, prefix: redisPrefix })
+    const [a, b, c, d] = [
+      instance('a', 32000),
+      instance('b', 32001),
+      instance('c', 32002),
+      instance('d', 32003),
+    ]
+    await registry.swap([a, b], [], 30)
+    const seen: string[][] = []
+    const watch = await registry.watch('demo', 'pre-release', (snapshot) =>
+      seen.push(snapshot.entries.map((entry) => entry.id)),
+    )
+    try {
+      await registry.swap([c, d], [a, b], 30)
+      await until('the swap to be seen', async () => seen.at(-1)?.join() === 'c,d')
+      expect(seen.filter((ids) => ids.join() !== 'a,b' && ids.join() !== 'c,d')).toEqual([])
+    } finally {
+      await watch.close()
+    }
+    // One swap is one site: a mixed one is refused and changes nothing.
+    const elsewhere = instance('e', 32004, { environment: 'production' })
+    const refused = await registry.swap([elsewhere], [c], 30).catch((error: unknown) => error)
+    expect(isAppError(refused) && refused.code).toBe('VALIDATION_FAILED')
+    expect((await registry.list('demo', 'pre-release')).map((entry) => entry.id)).toEqual(['c', 'd'])
+    expect(await registry.list('demo', 'production')).toEqual([])
+  })
+
   test('an entry expires without heartbeats and is then reported as expired', async ({
     redis,
     redisPrefix,

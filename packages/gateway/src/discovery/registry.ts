@@ -63,30 +63,55 @@ export class DiscoveryRegistry {
 
   /** Adds (or replaces) the instance's entry; it expires after `ttlSeconds` without heartbeat. */
   async register(instance: Instance, ttlSeconds: number, options: CallOptions = {}): Promise<void> {
-    const valid = parseInstance(instance)
+    await this.swap([instance], [], ttlSeconds, options)
+  }
+
+  /**
+   * Registers `adding` and deregisters `removing` in one transaction, so that a watcher sees
+   * either none of it or all of it: one gateway change replaces instances by others. All of
+   * them must belong to one site.
+   */
+  async swap(
+    adding: readonly Instance[],
+    removing: readonly Instance[],
+    ttlSeconds: number,
+    options: CallOptions = {},
+  ): Promise<void> {
+    const valid = [...adding, ...removing].map(parseInstance)
     if (!Number.isFinite(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > 86_400)
       throw new AppError('VALIDATION_FAILED', `ttlSeconds ${ttlSeconds} is invalid: expected 1 to 86400`)
-    const keys = discoveryKeys(this.#prefix, valid.project, valid.environment)
-    const member = memberKey(valid.host, valid.port)
+    const [first] = valid
+    if (!first) return
+    const sites = new Set(valid.map((v) => `${v.project}/${v.environment}`))
+    if (sites.size > 1)
+      throw new AppError('VALIDATION_FAILED', `one swap changes one site, not ${[...sites].join(', ')}`)
+    const keys = discoveryKeys(this.#prefix, first.project, first.environment)
     const ttlMs = Math.round(ttlSeconds * 1000)
     const now = Date.now()
     const at = new Date(now).toISOString()
-    const entry = keys.entryOf(member)
-    const work = this.#redis
-      .multi()
-      .del(entry)
-      .hset(entry, {
-        id: valid.id,
-        instance: JSON.stringify(valid),
-        registeredAt: at,
-        lastHeartbeatAt: at,
-        ttlMs,
-      })
-      .pexpire(entry, ttlMs)
-      .zadd(keys.index, now + ttlMs, member)
-      .publish(keys.channel, `register ${member}`)
-      .exec()
-    await redisCall(`register ${valid.id}`, work, options)
+    const work = this.#redis.multi()
+    for (const instance of valid.slice(0, adding.length)) {
+      const member = memberKey(instance.host, instance.port)
+      const entry = keys.entryOf(member)
+      work
+        .del(entry)
+        .hset(entry, {
+          id: instance.id,
+          instance: JSON.stringify(instance),
+          registeredAt: at,
+          lastHeartbeatAt: at,
+          ttlMs,
+        })
+        .pexpire(entry, ttlMs)
+        .zadd(keys.index, now + ttlMs, member)
+        .publish(keys.channel, `register ${member}`)
+    }
+    for (const instance of valid.slice(adding.length)) {
+      const member = memberKey(instance.host, instance.port)
+      work.eval(deregisterScript, 3, keys.entryOf(member), keys.index, keys.channel, instance.id, member)
+    }
+    const what = valid.length === 1 ? `register ${first.id}` : `swap ${valid.map((v) => v.id).join(', ')}`
+    await redisCall(what, work.exec(), options)
   }
 
   /**

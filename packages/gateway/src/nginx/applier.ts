@@ -34,6 +34,17 @@ export interface ApplyResult {
   changed: boolean
   /** From the reload signal to the new version answering, when there was a reload. */
   reloadMs?: number
+  /**
+   * The workers nginx ran before this reload (they finish their requests, then exit); absent
+   * without a reload or where worker processes cannot be read (not Linux).
+   */
+  previous?: WorkerGeneration
+}
+
+/** The worker processes of one nginx master at one moment. */
+export interface WorkerGeneration {
+  master: number
+  pids: number[]
 }
 
 /**
@@ -123,12 +134,12 @@ export class NginxApplier {
         await removeQuietly(candidate)
       }
     }
-    const reloadMs = await this.#reloadAndConfirm(file, previous, name, site.listenPort, isNew, signal)
+    const reload = await this.#reloadAndConfirm(file, previous, name, site.listenPort, isNew, signal)
     this.#logger?.info(
-      { site: name, version: site.version, instances: site.instanceIds, reloadMs },
+      { site: name, version: site.version, instances: site.instanceIds, reloadMs: reload.ms },
       'gateway config live',
     )
-    return { version: site.version, changed: true, reloadMs }
+    return { version: site.version, changed: true, reloadMs: reload.ms, previous: reload.previous }
   }
 
   async #test(fileName: string, candidate: string | undefined, name: string, signal?: AbortSignal) {
@@ -159,13 +170,14 @@ export class NginxApplier {
     port: number,
     done: (live: LiveConfig | undefined) => boolean,
     signal: AbortSignal | undefined,
-  ): Promise<number> {
+  ): Promise<{ ms: number; previous?: WorkerGeneration }> {
     const logOffset = await fileSize(this.target.errorLog)
     const started = performance.now()
     const deadline = started + this.#confirmTimeoutMs
     let oldWorkers: number[] | undefined
+    let master = 0
     try {
-      const master = await this.#masterPid()
+      master = await this.#masterPid()
       oldWorkers = await childPids(master)
       this.#signal(master)
       for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
@@ -196,7 +208,8 @@ export class NginxApplier {
       throw error
     }
     await this.#oldWorkersGone(oldWorkers, port, deadline, name, signal)
-    return Math.round(performance.now() - started)
+    const ms = Math.round(performance.now() - started)
+    return { ms, previous: oldWorkers ? { master, pids: oldWorkers } : undefined }
   }
 
   /** Waits until no worker of the previous generation holds the site's listening socket. */

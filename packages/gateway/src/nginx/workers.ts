@@ -52,3 +52,30 @@ export async function holdsSocket(pid: number, inode: string): Promise<boolean |
   const links = await Promise.all(fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')))
   return links.includes(wanted)
 }
+
+/** Whether `pid` is still a child of `master` (false once it exited and was reaped). */
+async function childOf(pid: number, master: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+  return stat !== '' && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === master
+}
+
+/**
+ * Waits until none of `pids` (workers of an earlier config generation) is a child of
+ * `master` any more: nginx lets such a worker finish the requests it accepted, then it
+ * exits. True once they are gone, false when `limitMs` passed first or `signal` aborted.
+ */
+export async function workersExited(
+  master: number,
+  pids: readonly number[],
+  options: { limitMs: number; pollMs?: number; signal?: AbortSignal },
+): Promise<boolean> {
+  const deadline = performance.now() + options.limitMs
+  let left = [...pids]
+  for (;;) {
+    const alive = await Promise.all(left.map((pid) => childOf(pid, master)))
+    left = left.filter((_, i) => alive[i])
+    if (left.length === 0) return true
+    if (performance.now() > deadline || options.signal?.aborted) return false
+    await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 20))
+  }
+}

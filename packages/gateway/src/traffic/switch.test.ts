@@ -1,4 +1,5 @@
 import type { Instance } from '@slipway/contracts'
+import { isAppError } from '@slipway/core'
 import { DockerodeHost, freePort } from '@slipway/docker'
 import { demoImage, type Fleet, hostEndpoint } from '@slipway/testing'
 import { startLoad } from '@slipway/testing/services'
@@ -108,6 +109,57 @@ describe('TrafficSwitch + agent + nginx + real containers', () => {
       await annotate(
         `load: ${samples.length} requests in ${seconds.toFixed(1)} s = ${(samples.length / seconds).toFixed(0)} req/s, 0 failed`,
       )
+    } finally {
+      await h.close()
+    }
+  })
+
+  test('swap replaces instances in one reload; the drain ends when the requests in flight end', async ({
+    nginx,
+    redis,
+    redisPrefix,
+    testId,
+    fleet,
+  }) => {
+    const started = await demoContainers(fleet, testId, { one: 'pre-1', two: 'pre-1', three: 'prod-1' })
+    const [one, two, three] = started as [Instance, Instance, Instance]
+    const listenPort = await freePort()
+    const h = harness(redis, redisPrefix, nginx, [
+      { project: 'demo', environment: 'pre-release', listenPort },
+    ])
+    try {
+      await h.agent().start()
+      const traffic = createTrafficSwitch({ redis, prefix: redisPrefix, ttlSeconds: 120 })
+      const signal = AbortSignal.timeout(60_000)
+      await traffic.add(one, signal)
+      const reloads = () => h.lines.filter((line) => line.msg === 'gateway config live').length
+      const before = reloads()
+
+      // No request in flight: the old workers go at once, the change drains right away.
+      const quiet = await traffic.swap([two], [one], signal)
+      expect(reloads()).toBe(before + 1)
+      expect(greeting((await get(listenPort)).body)).toBe('two')
+      const t = performance.now()
+      expect(await quiet.drained(5000, signal)).toBe(true)
+      expect(performance.now() - t).toBeLessThan(4000)
+
+      // A slow request on `two` keeps an old worker: not drained within 0.5 s, drained once it ends.
+      const slow = get(listenPort, '/cgi-bin/slow.cgi?ms=2500')
+      await sleep(300)
+      const busy = await traffic.swap([three], [two], signal)
+      expect(greeting((await get(listenPort)).body)).toBe('three')
+      expect(await busy.drained(500, signal)).toBe(false)
+      expect(await busy.drained(10_000, signal)).toBe(true)
+      const answer = await slow
+      expect(answer.status).toBe(200)
+      expect(answer.body).toMatch(/^slow /)
+
+      // A swap that cannot finish (no agent) puts the registry back as it was.
+      await h.close()
+      const lone = createTrafficSwitch({ redis, prefix: redisPrefix, ttlSeconds: 120, timeoutMs: 500 })
+      const failed = await lone.swap([one], [three], signal).catch((error: unknown) => error)
+      expect(isAppError(failed) && failed.code).toBe('TIMEOUT')
+      expect((await h.registry.list('demo', 'pre-release')).map((entry) => entry.id)).toEqual(['three'])
     } finally {
       await h.close()
     }

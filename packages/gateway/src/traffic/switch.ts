@@ -18,13 +18,36 @@ export interface TrafficSwitchOptions {
   logger?: Logger
 }
 
+/** A gateway change that took instances out: lets the caller wait for their requests. */
+export interface TrafficChange {
+  /**
+   * Resolves true once every request the gateway accepted before the change has finished
+   * (the gateway's previous workers exited), false when `maxMs` passed first or the gateway
+   * cannot tell. 0 or less: false at once.
+   */
+  drained(maxMs: number, signal: AbortSignal): Promise<boolean>
+}
+
 /** Structurally the `TrafficSwitch` of @slipway/deploy. */
 export interface GatewayTrafficSwitch {
   /** Registers the instance; resolves once the gateway's live config routes to it. */
   add(instance: Instance, signal: AbortSignal): Promise<void>
   /** Deregisters the instance; resolves once the gateway's live config no longer has it. */
-  remove(instance: Instance, signal: AbortSignal): Promise<void>
+  remove(instance: Instance, signal: AbortSignal): Promise<TrafficChange>
+  /**
+   * Registers `adding` and deregisters `removing` (one site) in one gateway change; resolves
+   * once the live config routes to every one of `adding` and to none of `removing`. On
+   * failure the registry is put back as it was (`removing` in, `adding` out).
+   */
+  swap(
+    adding: readonly Instance[],
+    removing: readonly Instance[],
+    signal: AbortSignal,
+  ): Promise<TrafficChange>
 }
+
+/** A change that took nothing out. */
+const nothingToDrain: TrafficChange = { drained: async () => true }
 
 function serves(ack: GatewayAck | undefined, instance: Instance): boolean {
   return !!ack?.instances.some(
@@ -47,28 +70,29 @@ export function createTrafficSwitch(options: TrafficSwitchOptions): GatewayTraff
   const timeoutMs = options.timeoutMs ?? 30_000
   const pollMs = options.pollMs ?? 50
 
+  const readSite = (site: Instance, signal: AbortSignal) =>
+    readAck(options.redis, options.prefix, site.project, site.environment, { signal })
+
   async function waitFor(
-    instance: Instance,
+    site: Instance,
     wanted: (ack: GatewayAck | undefined) => boolean,
     action: string,
     signal: AbortSignal,
-  ): Promise<void> {
+  ): Promise<GatewayAck | undefined> {
     const deadline = Date.now() + timeoutMs
     for (;;) {
-      const ack = await readAck(options.redis, options.prefix, instance.project, instance.environment, {
-        signal,
-      })
-      if (wanted(ack)) return
+      const ack = await readSite(site, signal)
+      if (wanted(ack)) return ack
       if (Date.now() > deadline) {
-        const site = `${instance.project}/${instance.environment}`
+        const name = `${site.project}/${site.environment}`
         const last = ack
           ? `its live config ${ack.version} holds ${ack.instances.map((i) => i.id).join(', ') || 'no instance'}`
           : 'no gateway agent has acknowledged this site (is one serving it?)'
         throw new AppError(
           'TIMEOUT',
-          `the gateway of ${site} did not ${action} instance ${instance.id} within ${timeoutMs} ms: ${last}`,
+          `the gateway of ${name} did not ${action} within ${timeoutMs} ms: ${last}`,
           {
-            details: { site, instance: instance.id, ack },
+            details: { site: name, ack },
           },
         )
       }
@@ -76,11 +100,34 @@ export function createTrafficSwitch(options: TrafficSwitchOptions): GatewayTraff
     }
   }
 
+  /** The change acknowledged in `ack`: drained once the agent reports its generation drained. */
+  function changeOf(site: Instance, ack: GatewayAck | undefined): TrafficChange {
+    const generation = ack?.generation
+    return {
+      async drained(maxMs, signal) {
+        if (generation === undefined || maxMs <= 0) {
+          if (maxMs > 0) await sleep(maxMs, signal)
+          return false
+        }
+        const deadline = Date.now() + maxMs
+        for (;;) {
+          const now = await readSite(site, signal)
+          if ((now?.drained ?? 0) >= generation) return true
+          const left = deadline - Date.now()
+          if (left <= 0) return false
+          await sleep(Math.min(pollMs, left), signal)
+        }
+      },
+    }
+  }
+
+  const ids = (instances: readonly Instance[]) => instances.map((i) => i.id).join(', ')
+
   return {
     async add(instance, signal) {
       await registry.register(instance, ttlSeconds, { signal })
       try {
-        await waitFor(instance, (ack) => serves(ack, instance), 'route to', signal)
+        await waitFor(instance, (ack) => serves(ack, instance), `route to instance ${instance.id}`, signal)
       } catch (error) {
         await registry
           .deregister(instance)
@@ -95,7 +142,37 @@ export function createTrafficSwitch(options: TrafficSwitchOptions): GatewayTraff
     },
     async remove(instance, signal) {
       await registry.deregister(instance, { signal })
-      await waitFor(instance, (ack) => !serves(ack, instance), 'stop routing to', signal)
+      const ack = await waitFor(
+        instance,
+        (ack) => !serves(ack, instance),
+        `stop routing to instance ${instance.id}`,
+        signal,
+      )
+      return changeOf(instance, ack)
+    },
+    async swap(adding, removing, signal) {
+      const site = adding[0] ?? removing[0]
+      if (!site) return nothingToDrain
+      await registry.swap(adding, removing, ttlSeconds, { signal })
+      try {
+        const ack = await waitFor(
+          site,
+          (ack) => adding.every((i) => serves(ack, i)) && !removing.some((i) => serves(ack, i)),
+          `route to ${ids(adding) || 'no new instance'} instead of ${ids(removing) || 'nothing'}`,
+          signal,
+        )
+        return changeOf(site, ack)
+      } catch (error) {
+        await registry
+          .swap(removing, adding, ttlSeconds)
+          .catch((undo: unknown) =>
+            options.logger?.warn(
+              { err: undo, adding: ids(adding), removing: ids(removing) },
+              'could not put the registry back after a failed swap',
+            ),
+          )
+        throw isAppError(error) ? error : new AppError('INTERNAL', String(error), { cause: error })
+      }
     },
   }
 }
