@@ -38,6 +38,7 @@ import {
 } from './baselines.ts'
 import { demoImage, fleet } from './fleet.ts'
 import { type Row, renderTable, writeSection } from './report.ts'
+import { settle } from './settle.ts'
 
 const args = process.argv.slice(2)
 const option = (name: string) => {
@@ -82,6 +83,8 @@ await Promise.all(hosts.map((h) => h.driver.pull(from.image, auth)))
 
 /** Runs `work` under load through the gateway; returns its time and the load's samples. */
 async function underLoad(work: () => Promise<void>): Promise<{ ms: number; samples: Sample[] }> {
+  const quiet = await settle()
+  out(`  (machine quiet after ${seconds(quiet.ms).toFixed(0)} s: ${(quiet.busy * 100).toFixed(0)}% CPU busy)`)
   // Paced (about 100 requests/s at most): clients, not a load test that starves the hosts.
   const load = startLoad({
     port: gateway.port,
@@ -97,9 +100,12 @@ async function underLoad(work: () => Promise<void>): Promise<{ ms: number; sampl
   return { ms, samples: await load.stop() }
 }
 
+/** The measured rollouts' log lines (printed with --timeline). */
+const rolloutLog: string[] = []
+
 /** A rollout with the default strategy; `setup` ones (not measured) go in one batch. */
 async function deploy(release: { id: string; image: string }, replicas: number, setup = false) {
-  const request = demoRequest(base, release, replicas, {
+  const request = demoRequest({ ...base, lines: setup ? undefined : rolloutLog }, release, replicas, {
     app,
     strategy: DeployStrategy.parse(setup ? { batchSize: '100%' } : {}),
     signal: AbortSignal.timeout(600_000),
@@ -139,6 +145,8 @@ try {
     })
     const failedA = failures(a.samples).length
     out(`  (a) Slipway ${seconds(a.ms).toFixed(1)} s, ${a.samples.length} requests, ${failedA} failed`)
+    if (args.includes('--timeline'))
+      for (const line of rolloutLog.splice(0)) if (/drain|healthy after/.test(line)) out(`      ${line}`)
     if (args.includes('--timeline'))
       for (const b of result?.batches ?? [])
         out(

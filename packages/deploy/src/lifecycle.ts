@@ -103,10 +103,15 @@ export async function retireInstance(
 ): Promise<void> {
   const left = options.left ?? (options.inTraffic ? await ctx.traffic.remove(instance, signal) : undefined)
   const limit = ctx.strategy.drainSeconds
-  if (left && options.drain && limit > 0 && !(await left.drained(limit * 1000, signal)))
-    ctx.log(
-      `${instance.id}: the gateway's requests to it may still run after the ${seconds(limit * 1000)} drain; stopping it anyway (it gets its grace period)`,
-    )
+  let drained = ''
+  if (left && options.drain && limit > 0) {
+    const began = Date.now()
+    if (await left.drained(limit * 1000, signal)) drained = `drained in ${seconds(Date.now() - began)}, `
+    else
+      ctx.log(
+        `${instance.id}: the gateway's requests to it may still run after the ${seconds(limit * 1000)} drain; stopping it anyway (it gets its grace period)`,
+      )
+  }
   if (!host) {
     options.warn(
       `${instance.id}: host ${instance.host} is not known here, container ${instance.containerId.slice(0, 12)} left`,
@@ -117,6 +122,7 @@ export async function retireInstance(
   try {
     await host.driver.stop(instance.containerId, grace, { signal: within(grace * 1000 + 15_000, signal) })
     await host.driver.remove(instance.containerId, { signal: within(15_000, signal) })
+    ctx.log(`${instance.id} on ${host.name}:${instance.port} ${drained}stopped and removed`)
   } catch (error) {
     if (error instanceof AppError && (error.code === 'HOST_UNREACHABLE' || error.code === 'TIMEOUT')) {
       options.warn(
