@@ -145,13 +145,13 @@ try {
     })
     const failedA = failures(a.samples).length
     out(`  (a) Slipway ${seconds(a.ms).toFixed(1)} s, ${a.samples.length} requests, ${failedA} failed`)
-    if (args.includes('--timeline'))
+    if (args.includes('--timeline')) {
       for (const line of rolloutLog.splice(0)) if (/drain|healthy after/.test(line)) out(`      ${line}`)
-    if (args.includes('--timeline'))
       for (const b of result?.batches ?? [])
         out(
           `      batch ${b.index + 1}: start ${b.atMs} ms, healthy +${b.healthyMs}, serving +${b.servingMs ?? '-'}, done +${b.doneMs ?? '-'}`,
         )
+    }
     await deploy(toRelease, 0, true)
 
     // (c) article 000's loop over the same hosts.

@@ -20,10 +20,7 @@ export async function childPids(masterPid: number): Promise<number[] | undefined
     entries
       .filter((name) => /^\d+$/.test(name))
       .map(async (name) => {
-        const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '')
-        // pid (comm) state ppid ...: comm may hold spaces and parentheses, the last ")" ends it.
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-        if (ppid === masterPid) children.push(Number(name))
+        if ((await parentOf(Number(name))) === masterPid) children.push(Number(name))
       }),
   )
   return children.sort((a, b) => a - b)
@@ -53,10 +50,11 @@ export async function holdsSocket(pid: number, inode: string): Promise<boolean |
   return links.includes(wanted)
 }
 
-/** Whether `pid` is still a child of `master` (false once it exited and was reaped). */
-async function childOf(pid: number, master: number): Promise<boolean> {
+/** The parent pid of `pid`, undefined once it is gone. */
+async function parentOf(pid: number): Promise<number | undefined> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
-  return stat !== '' && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === master
+  // pid (comm) state ppid ...: comm may hold spaces and parentheses, the last ")" ends it.
+  return stat ? Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) : undefined
 }
 
 /**
@@ -72,7 +70,7 @@ export async function workersExited(
   const deadline = performance.now() + options.limitMs
   let left = [...pids]
   for (;;) {
-    const alive = await Promise.all(left.map((pid) => childOf(pid, master)))
+    const alive = await Promise.all(left.map(async (pid) => (await parentOf(pid)) === master))
     left = left.filter((_, i) => alive[i])
     if (left.length === 0) return true
     if (performance.now() > deadline || options.signal?.aborted) return false
