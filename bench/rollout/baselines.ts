@@ -3,6 +3,7 @@ import type { Instance } from '@slipway/contracts'
 import type { DeployHost, TrafficSwitch } from '@slipway/deploy'
 import { demoApp } from '@slipway/deploy/testing'
 import type { RegistryAuth } from '@slipway/docker'
+import { type Cost, metered } from './cpu.ts'
 
 const now = () => performance.now()
 
@@ -48,9 +49,24 @@ export async function rawPulls(
   return Math.max(...times)
 }
 
+/** (b) part 2, medians over the samples: one raw batch started, and then stopped and removed. */
+export interface RawBatch {
+  /** Wall time from the batch's start until every container answered /healthz. */
+  ms: number
+  /** CPU time the machine spent meanwhile. */
+  cpuMs: number
+  /** Wall time to stop (grace period as the demo's) and remove the batch's containers. */
+  stopMs: number
+  stopCpuMs: number
+}
+
+const median = (values: readonly number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN
+
 /**
  * (b) part 2: one batch with raw Docker calls: `size` containers started at once on the
- * hosts in turn (as the planner places them), until each answers /healthz. Median of `samples`.
+ * hosts in turn (as the planner places them), until each answers /healthz; then stopped and
+ * removed (not part of the lower bound, measured to show what retiring costs).
  */
 export async function rawBatch(
   hosts: readonly DeployHost[],
@@ -58,33 +74,45 @@ export async function rawBatch(
   size: number,
   samples: number,
   labels: Record<string, string>,
-): Promise<number> {
-  const times: number[] = []
+): Promise<RawBatch> {
+  const starts: Cost[] = []
+  const stops: Cost[] = []
   for (let sample = 0; sample < samples; sample++) {
-    const t = now()
-    const started = await Promise.all(
-      Array.from({ length: size }, async (_, i) => {
-        const host = hosts[i % hosts.length] as DeployHost
-        const info = await host.driver.run({
-          name: `bench-raw-${Date.now().toString(36)}-${sample}-${i}`,
-          image,
-          labels,
-          containerPort: demoApp.containerPort,
-          hostPort: 'auto',
-          stopGraceSeconds: demoApp.stopGraceSeconds,
-          restartPolicy: 'unless-stopped',
-          memoryBytes: (demoApp.resources.memoryMb ?? 64) * 1024 * 1024,
-        })
-        await healthyAt(info.hostPort ?? 0)
-        return { host, id: info.id }
-      }),
+    const started = await metered(() =>
+      Promise.all(
+        Array.from({ length: size }, async (_, i) => {
+          const host = hosts[i % hosts.length] as DeployHost
+          const info = await host.driver.run({
+            name: `bench-raw-${Date.now().toString(36)}-${sample}-${i}`,
+            image,
+            labels,
+            containerPort: demoApp.containerPort,
+            hostPort: 'auto',
+            stopGraceSeconds: demoApp.stopGraceSeconds,
+            restartPolicy: 'unless-stopped',
+            memoryBytes: (demoApp.resources.memoryMb ?? 64) * 1024 * 1024,
+          })
+          await healthyAt(info.hostPort ?? 0)
+          return { host, id: info.id }
+        }),
+      ),
     )
-    times.push(now() - t)
-    await Promise.all(
-      started.map(({ host, id }) => host.driver.stop(id, 5).then(() => host.driver.remove(id))),
+    starts.push(started.cost)
+    const stopped = await metered(() =>
+      Promise.all(
+        started.value.map(({ host, id }) =>
+          host.driver.stop(id, demoApp.stopGraceSeconds).then(() => host.driver.remove(id)),
+        ),
+      ),
     )
+    stops.push(stopped.cost)
   }
-  return [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)] ?? Number.NaN
+  return {
+    ms: median(starts.map((c) => c.ms)),
+    cpuMs: median(starts.map((c) => c.machineCpuMs)),
+    stopMs: median(stops.map((c) => c.ms)),
+    stopCpuMs: median(stops.map((c) => c.machineCpuMs)),
+  }
 }
 
 export interface ArticleFleet {

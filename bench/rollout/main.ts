@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
-import { cpus, loadavg } from 'node:os'
+import { loadavg } from 'node:os'
 import path from 'node:path'
 import { DeployStrategy } from '@slipway/contracts'
 import { rollout } from '@slipway/deploy'
@@ -33,9 +33,11 @@ import {
   articleSetup,
   articleTeardown,
   makeAbsent,
+  type RawBatch,
   rawBatch,
   rawPulls,
 } from './baselines.ts'
+import { type Cost, cores, metered } from './cpu.ts'
 import { demoImage, fleet } from './fleet.ts'
 import { type Row, renderTable, writeSection } from './report.ts'
 import { settle } from './settle.ts'
@@ -81,8 +83,8 @@ const fromRelease = { id: 'from', image: from.image }
 const toRelease = { id: 'to', image: to.image }
 await Promise.all(hosts.map((h) => h.driver.pull(from.image, auth)))
 
-/** Runs `work` under load through the gateway; returns its time and the load's samples. */
-async function underLoad(work: () => Promise<void>): Promise<{ ms: number; samples: Sample[] }> {
+/** Runs `work` under load through the gateway; returns its cost and the load's samples. */
+async function underLoad(work: () => Promise<void>): Promise<Cost & { samples: Sample[] }> {
   const quiet = await settle()
   out(`  (machine quiet after ${seconds(quiet.ms).toFixed(0)} s: ${(quiet.busy * 100).toFixed(0)}% CPU busy)`)
   // Paced (about 100 requests/s at most): clients, not a load test that starves the hosts.
@@ -93,11 +95,9 @@ async function underLoad(work: () => Promise<void>): Promise<{ ms: number; sampl
     maxRequests: 20_000,
     maxMs: 180_000,
   })
-  const t = performance.now()
-  await work()
-  const ms = performance.now() - t
+  const { cost } = await metered(work)
   await new Promise((resolve) => setTimeout(resolve, 1000))
-  return { ms, samples: await load.stop() }
+  return { ...cost, samples: await load.stop() }
 }
 
 /** The measured rollouts' log lines (printed with --timeline). */
@@ -127,14 +127,15 @@ try {
     await makeAbsent(hosts, to.image)
     await deploy(fromRelease, n, true)
     let pullMs = 0
-    let batchMs = 0
+    let raw: RawBatch = { ms: Number.NaN, cpuMs: Number.NaN, stopMs: Number.NaN, stopCpuMs: Number.NaN }
     await underLoad(async () => {
       pullMs = await rawPulls(hosts, to.image, auth)
-      batchMs = await rawBatch(hosts, to.image, size, 3, labels)
+      raw = await rawBatch(hosts, to.image, size, 3, labels)
     })
-    const lowerMs = pullMs + batches * batchMs
+    const lowerMs = pullMs + batches * raw.ms
     out(
-      `  (b) max pull ${seconds(pullMs).toFixed(2)} s + ${batches} x ${seconds(batchMs).toFixed(2)} s = ${seconds(lowerMs).toFixed(1)} s`,
+      `  (b) max pull ${seconds(pullMs).toFixed(2)} s + ${batches} x ${seconds(raw.ms).toFixed(2)} s = ${seconds(lowerMs).toFixed(1)} s` +
+        ` (a raw batch used ${seconds(raw.cpuMs).toFixed(1)} CPU-s to start; stopping and removing it took ${seconds(raw.stopMs).toFixed(2)} s and ${seconds(raw.stopCpuMs).toFixed(1)} CPU-s)`,
     )
 
     // (a) Slipway, from a fresh state of the hosts: `to` not pulled yet.
@@ -144,7 +145,9 @@ try {
       result = await deploy(toRelease, n)
     })
     const failedA = failures(a.samples).length
-    out(`  (a) Slipway ${seconds(a.ms).toFixed(1)} s, ${a.samples.length} requests, ${failedA} failed`)
+    out(
+      `  (a) Slipway ${seconds(a.ms).toFixed(1)} s, ${a.samples.length} requests, ${failedA} failed; the machine spent ${seconds(a.machineCpuMs).toFixed(1)} CPU-s (this process ${seconds(a.ownCpuMs).toFixed(1)})`,
+    )
     if (args.includes('--timeline')) {
       for (const line of rolloutLog.splice(0)) if (/drain|healthy after/.test(line)) out(`      ${line}`)
       for (const b of result?.batches ?? [])
@@ -173,9 +176,9 @@ try {
       n,
       batchSize: size,
       batches,
-      slipwayMs: a.ms,
+      slipway: a,
       pullMs,
-      batchMs,
+      raw,
       lowerMs,
       articleMs: c.ms,
       requestsA: a.samples.length,
@@ -193,7 +196,7 @@ try {
     await Promise.all(hosts.map((h) => h.driver.removeImage(image).catch(() => undefined)))
 }
 
-const machine = `${cpus().length} cores; 1-minute load average ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0]?.toFixed(1)} at the end`
+const machine = `${cores} cores; 1-minute load average ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0]?.toFixed(1)} at the end`
 const table = `${renderTable(rows)}\n\nMachine: ${machine}.`
 out(`\n${table}`)
 if (args.includes('--write')) {

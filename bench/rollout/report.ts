@@ -1,12 +1,14 @@
 import type { BatchReport } from '@slipway/deploy'
+import type { RawBatch } from './baselines.ts'
+import { type Cost, cores } from './cpu.ts'
 
 export interface Row {
   n: number
   batchSize: number
   batches: number
-  slipwayMs: number
+  slipway: Cost
   pullMs: number
-  batchMs: number
+  raw: RawBatch
   lowerMs: number
   articleMs: number
   requestsA: number
@@ -27,7 +29,7 @@ export function renderTable(rows: readonly Row[]): string {
   ]
   for (const r of rows) {
     lines.push(
-      `| ${r.n} | ${r.batches} x ${r.batchSize} | ${s(r.slipwayMs)} | ${s(r.lowerMs)} = ${s(r.pullMs)} + ${r.batches} x ${s(r.batchMs)} | ${x(r.slipwayMs / r.lowerMs)} | ${s(r.articleMs)} | ${x(r.articleMs / r.slipwayMs)} | ${r.failedA} of ${r.requestsA} | ${r.failedC} of ${r.requestsC} |`,
+      `| ${r.n} | ${r.batches} x ${r.batchSize} | ${s(r.slipway.ms)} | ${s(r.lowerMs)} = ${s(r.pullMs)} + ${r.batches} x ${s(r.raw.ms)} | ${x(r.slipway.ms / r.lowerMs)} | ${s(r.articleMs)} | ${x(r.articleMs / r.slipway.ms)} | ${r.failedA} of ${r.requestsA} | ${r.failedC} of ${r.requestsC} |`,
     )
   }
   const detail = rows.map((r) => {
@@ -39,7 +41,12 @@ export function renderTable(rows: readonly Row[]): string {
     const tail = last
       ? ` The last batch was healthy at ${s(last.atMs + last.healthyMs)}, in the gateway at ${s(last.atMs + (last.servingMs ?? 0))}, its old instances drained, stopped and removed at ${s(last.atMs + (last.doneMs ?? 0))}.`
       : ''
-    return `- N=${r.n}: the first batch began ${s(first)} after the call (discovery + pre-pull); a batch took ${s(mean)} on average from its start to healthy (raw: ${s(r.batchMs)}).${tail}`
+    const { slipway, raw } = r
+    const replaceCpuMs = r.batches * (raw.cpuMs + raw.stopCpuMs)
+    const cpu =
+      ` CPU: during (a) the machine was ${((100 * slipway.machineCpuMs) / (slipway.ms * cores)).toFixed(0)}% busy (${s(slipway.machineCpuMs)} of ${s(slipway.ms * cores)} on ${cores} cores), ${s(slipway.ownCpuMs)} of it in the process running the rollout and the gateway agent.` +
+      ` Raw, a batch took ${s(raw.cpuMs)} of CPU to start and ${s(raw.stopCpuMs)} to stop and remove: starting and stopping ${r.batches} batches needs ${s(replaceCpuMs)} of CPU, at least ${s(replaceCpuMs / cores)} on ${cores} cores.`
+    return `- N=${r.n}: the first batch began ${s(first)} after the call (discovery + pre-pull); a batch took ${s(mean)} on average from its start to healthy (raw: ${s(r.raw.ms)}).${tail}${cpu}`
   })
   return [...lines, '', ...detail].join('\n')
 }

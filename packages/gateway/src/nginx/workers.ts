@@ -7,8 +7,20 @@ import { readdir, readFile, readlink } from 'node:fs/promises'
  * socket (Linux /proc; elsewhere they report "unknown" and the applier does not wait).
  */
 
-/** Pids of the master's children (its workers and cache processes). */
+/**
+ * Pids of the master's children (its workers and cache processes): from the kernel's list of
+ * the master's children when it keeps one (one read), else by scanning every process.
+ */
 export async function childPids(masterPid: number): Promise<number[] | undefined> {
+  // nginx's master is single-threaded: its main thread's children are all of them.
+  const list = `/proc/${masterPid}/task/${masterPid}/children`
+  const listed = await readFile(list, 'utf8').catch(() => undefined)
+  if (listed !== undefined)
+    return listed
+      .split(' ')
+      .filter((pid) => /^\d+$/.test(pid))
+      .map(Number)
+      .sort((a, b) => a - b)
   let entries: string[]
   try {
     entries = await readdir('/proc')
