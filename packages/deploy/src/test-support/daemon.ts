@@ -44,7 +44,7 @@ async function freeSubnet(): Promise<string> {
 }
 
 /**
- * Starts a dockerd like docker/fleet.sh does (dockerd's own storage driver choice, its own bridge made with `ip link add`,
+ * Starts a dockerd like docker/fleet.sh does (vfs, its own bridge made with `ip link add`,
  * --iptables=false, a short socket path under /tmp) and waits until it answers. Loads the
  * fleet's base image from `baseFrom` when given (`docker save` | `docker load`).
  */
@@ -69,6 +69,7 @@ export async function startExtraDaemon(name: string, baseFrom?: string): Promise
         endpoint,
         '--pidfile',
         `${dir}/docker.pid`,
+        '--storage-driver=vfs',
         '--bridge',
         bridge,
         '--iptables=false',
