@@ -13,6 +13,15 @@ async function parentWithTwoChildren() {
   return { shell, children: children.sort((a, b) => a - b) }
 }
 
+/** Kills `pid` if it still runs. */
+function stop(pid: number): void {
+  try {
+    process.kill(pid)
+  } catch {
+    // already gone
+  }
+}
+
 describe('nginx worker tracking', () => {
   it('lists the children of a process, and sees them exit', async () => {
     const { shell, children } = await parentWithTwoChildren()
@@ -22,6 +31,7 @@ describe('nginx worker tracking', () => {
       for (const pid of children) process.kill(pid)
       expect(await workersExited(shell.pid ?? 0, children, { limitMs: 5000 })).toBe(true)
     } finally {
+      for (const pid of children) stop(pid)
       shell.kill()
     }
   })
