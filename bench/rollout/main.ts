@@ -27,16 +27,7 @@ import {
   startSiteGateway,
 } from '@slipway/deploy/testing'
 import { autoBatchSize } from '@slipway/rollout'
-import {
-  type ArticlePhases,
-  articleLoop,
-  articleSetup,
-  articleTeardown,
-  makeAbsent,
-  type RawBatch,
-  rawBatch,
-  rawPulls,
-} from './baselines.ts'
+import { articleLoop, articleSetup, articleTeardown, makeAbsent, rawBatch, rawPulls } from './baselines.ts'
 import { type Cost, cores, metered } from './cpu.ts'
 import { demoImage, fleet } from './fleet.ts'
 import { type Row, renderTable, writeSection } from './report.ts'
@@ -83,8 +74,8 @@ const fromRelease = { id: 'from', image: from.image }
 const toRelease = { id: 'to', image: to.image }
 await Promise.all(hosts.map((h) => h.driver.pull(from.image, auth)))
 
-/** Runs `work` under load through the gateway; returns its cost and the load's samples. */
-async function underLoad(work: () => Promise<void>): Promise<Cost & { samples: Sample[] }> {
+/** Runs `work` under load through the gateway; returns its value, its cost and the load's samples. */
+async function underLoad<T>(work: () => Promise<T>): Promise<Cost & { value: T; samples: Sample[] }> {
   const quiet = await settle()
   out(`  (machine quiet after ${seconds(quiet.ms).toFixed(0)} s: ${(quiet.busy * 100).toFixed(0)}% CPU busy)`)
   // Paced (about 100 requests/s at most): clients, not a load test that starves the hosts.
@@ -95,9 +86,9 @@ async function underLoad(work: () => Promise<void>): Promise<Cost & { samples: S
     maxRequests: 20_000,
     maxMs: 180_000,
   })
-  const { cost } = await metered(work)
+  const { value, cost } = await metered(work)
   await new Promise((resolve) => setTimeout(resolve, 1000))
-  return { ...cost, samples: await load.stop() }
+  return { ...cost, value, samples: await load.stop() }
 }
 
 /** The measured rollouts' log lines (printed with --timeline). */
@@ -126,12 +117,12 @@ try {
     // (b) raw Docker calls, with N instances of `from` serving under load.
     await makeAbsent(hosts, to.image)
     await deploy(fromRelease, n, true)
-    let pullMs = 0
-    let raw: RawBatch = { ms: Number.NaN, cpuMs: Number.NaN, stopMs: Number.NaN, stopCpuMs: Number.NaN }
-    await underLoad(async () => {
-      pullMs = await rawPulls(hosts, to.image, auth)
-      raw = await rawBatch(hosts, to.image, size, 3, labels)
-    })
+    const { pullMs, raw } = (
+      await underLoad(async () => ({
+        pullMs: await rawPulls(hosts, to.image, auth),
+        raw: await rawBatch(hosts, to.image, size, 3, labels),
+      }))
+    ).value
     const lowerMs = pullMs + batches * raw.ms
     out(
       `  (b) max pull ${seconds(pullMs).toFixed(2)} s + ${batches} x ${seconds(raw.ms).toFixed(2)} s = ${seconds(lowerMs).toFixed(1)} s` +
@@ -140,17 +131,15 @@ try {
 
     // (a) Slipway, from a fresh state of the hosts: `to` not pulled yet.
     await makeAbsent(hosts, to.image)
-    let result: Awaited<ReturnType<typeof deploy>> | undefined
-    const a = await underLoad(async () => {
-      result = await deploy(toRelease, n)
-    })
+    const a = await underLoad(() => deploy(toRelease, n))
+    const result = a.value
     const failedA = failures(a.samples).length
     out(
       `  (a) Slipway ${seconds(a.ms).toFixed(1)} s, ${a.samples.length} requests, ${failedA} failed; the machine spent ${seconds(a.machineCpuMs).toFixed(1)} CPU-s (this process ${seconds(a.ownCpuMs).toFixed(1)})`,
     )
     if (args.includes('--timeline')) {
       for (const line of rolloutLog.splice(0)) if (/drain|healthy after/.test(line)) out(`      ${line}`)
-      for (const b of result?.batches ?? [])
+      for (const b of result.batches)
         out(
           `      batch ${b.index + 1}: start ${b.atMs} ms, healthy +${b.healthyMs}, serving +${b.servingMs ?? '-'}, done +${b.doneMs ?? '-'}`,
         )
@@ -161,10 +150,8 @@ try {
     await makeAbsent(hosts, to.image)
     const site = { project, environment, release: 'from' }
     const article = await articleSetup(hosts, n, from.image, site, labels, gateway.traffic)
-    let phases: ArticlePhases = { pullMs: 0, stopMs: 0, removeMs: 0, runMs: 0 }
-    const c = await underLoad(async () => {
-      phases = await articleLoop(hosts, article, to.image, site, labels, auth)
-    })
+    const c = await underLoad(() => articleLoop(hosts, article, to.image, site, labels, auth))
+    const phases = c.value
     const failedC = failures(c.samples).length
     const spent = Object.entries(phases).map(([k, v]) => `${k.replace('Ms', '')} ${seconds(v).toFixed(1)} s`)
     out(
@@ -185,7 +172,7 @@ try {
       failedA,
       requestsC: c.samples.length,
       failedC,
-      batchReports: result?.batches ?? [],
+      batchReports: result.batches,
     })
   }
 } finally {

@@ -46,7 +46,7 @@ export function renderTable(rows: readonly Row[]): string {
     const cpu =
       ` CPU: during (a) the machine was ${((100 * slipway.machineCpuMs) / (slipway.ms * cores)).toFixed(0)}% busy (${s(slipway.machineCpuMs)} of ${s(slipway.ms * cores)} on ${cores} cores), ${s(slipway.ownCpuMs)} of it in the process running the rollout and the gateway agent.` +
       ` Raw, a batch took ${s(raw.cpuMs)} of CPU to start and ${s(raw.stopCpuMs)} to stop and remove: starting and stopping ${r.batches} batches needs ${s(replaceCpuMs)} of CPU, at least ${s(replaceCpuMs / cores)} on ${cores} cores.`
-    return `- N=${r.n}: the first batch began ${s(first)} after the call (discovery + pre-pull); a batch took ${s(mean)} on average from its start to healthy (raw: ${s(r.raw.ms)}).${tail}${cpu}`
+    return `- N=${r.n}: the first batch began ${s(first)} after the call (discovery + pre-pull); a batch took ${s(mean)} on average from its start to healthy (raw: ${s(raw.ms)}).${tail}${cpu}`
   })
   return [...lines, '', ...detail].join('\n')
 }
