@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { PrivatePostgres } from '@slipway/testing/services'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Demo, pipelineIn, setupDemo, startSlowBuild, storedLog } from './client.ts'
-import { PrivatePostgres } from './private-postgres.ts'
 import { type Stack, startStack } from './stack.ts'
 
 describe('PostgreSQL restarts mid-stage', () => {

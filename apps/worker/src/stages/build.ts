@@ -7,19 +7,19 @@ import { permanent, type StageContext, type StageResult } from './runner.ts'
 
 /** The host a stage runs on, as a driver. */
 export async function stageHost(context: StageContext) {
-  const { deps, stage } = context
-  if (!stage.hostName) throw permanent(`no Docker host recorded for this ${stage.kind} stage`)
-  const row = await deps.db.host.findUnique({ where: { name: stage.hostName } })
+  const { deps, stage, patient } = context
+  const name = stage.hostName
+  if (!name) throw permanent(`no Docker host recorded for this ${stage.kind} stage`)
+  const row = await patient(() => deps.db.host.findUnique({ where: { name } }))
   if (!row) throw permanent(`Docker host ${stage.hostName} is no longer registered`)
   return deps.hosts.get(deps.hostRecord(row))
 }
 
 /** The image tag a pipeline's build produces: <registry>/<repository>:<commit>. */
 export async function buildTag(context: StageContext): Promise<string> {
-  const { deps, project, pipeline } = context
-  const registry = project.registryId
-    ? await deps.db.registry.findUnique({ where: { id: project.registryId } })
-    : null
+  const { deps, project, pipeline, patient } = context
+  const id = project.registryId
+  const registry = id ? await patient(() => deps.db.registry.findUnique({ where: { id } })) : null
   if (!registry) throw permanent(`project ${project.slug} has no registry to push to`)
   return imageTagRef(registry.url, project.imageRepository, pipeline.commitSha)
 }

@@ -43,57 +43,63 @@ const operations = new Set(['rollback', 'scale', 'redeploy'])
  * release. An older pipeline never replaces a newer release already live there.
  */
 export async function deployStage(context: StageContext): Promise<StageResult> {
-  const { deps, stage, pipeline, project, log, signal } = context
-  if (!stage.environmentId) throw permanent('deploy stage without an environment')
+  const { deps, stage, pipeline, project, log, signal, patient } = context
+  const environmentId = stage.environmentId
+  if (!environmentId) throw permanent('deploy stage without an environment')
   if (!pipeline.imageDigest) throw permanent('no image digest: the push stage has not run')
-  const environment = await deps.db.environment.findUniqueOrThrow({
-    where: { id: stage.environmentId },
-    include: siteInclude,
-  })
-  const live = await deps.db.release.findFirst({
-    where: { environmentId: environment.id, status: 'live' },
-    orderBy: { number: 'desc' },
-    include: { pipeline: { select: { number: true } } },
-  })
+  // Until the release row exists nothing has changed: every read waits out a database restart.
+  const environment = await patient(() =>
+    deps.db.environment.findUniqueOrThrow({ where: { id: environmentId }, include: siteInclude }),
+  )
+  const live = await patient(() =>
+    deps.db.release.findFirst({
+      where: { environmentId, status: 'live' },
+      orderBy: { number: 'desc' },
+      include: { pipeline: { select: { number: true } } },
+    }),
+  )
   if (!operations.has(pipeline.trigger) && live?.pipeline && live.pipeline.number > pipeline.number) {
     throw permanent(
       `refusing to deploy pipeline #${pipeline.number} over #${live.pipeline.number}, which is already live in ${environment.name}; roll back deliberately instead`,
     )
   }
   if (!environment.hosts.length) throw permanent(`environment ${environment.name} has no Docker hosts`)
-  const config = await deps.db.configVersion.findFirst({
-    where: { environmentId: environment.id },
-    orderBy: { version: 'desc' },
-  })
+  const config = await patient(() =>
+    deps.db.configVersion.findFirst({ where: { environmentId }, orderBy: { version: 'desc' } }),
+  )
   const configVersionId = config?.id ?? null
-  const env = await containerEnv(deps, environment.id, configVersionId, {
-    environment: environment.name,
-    project: project.slug,
-  })
+  const env = await patient(() =>
+    containerEnv(deps, environment.id, configVersionId, {
+      environment: environment.name,
+      project: project.slug,
+    }),
+  )
   const digest = pipeline.imageDigest.slice(pipeline.imageDigest.indexOf('@') + 1)
 
-  const release = await deps.db.$transaction(async (tx) => {
-    const last = await tx.release.findFirst({
-      where: { environmentId: environment.id },
-      orderBy: { number: 'desc' },
-    })
-    return tx.release.create({
-      data: {
-        environmentId: environment.id,
-        number: (last?.number ?? 0) + 1,
-        pipelineId: pipeline.id,
-        kind: operations.has(pipeline.trigger) ? pipeline.trigger : 'deploy',
-        image: pipeline.imageDigest!,
-        digest,
-        configVersionId,
-        replicas: environment.replicas,
-        status: 'deploying',
-        previousReleaseId: live?.id ?? null,
-        actorUserId: pipeline.actorUserId,
-        startedAt: new Date(),
-      },
-    })
-  })
+  const release = await patient(() =>
+    deps.db.$transaction(async (tx) => {
+      const last = await tx.release.findFirst({
+        where: { environmentId: environment.id },
+        orderBy: { number: 'desc' },
+      })
+      return tx.release.create({
+        data: {
+          environmentId: environment.id,
+          number: (last?.number ?? 0) + 1,
+          pipelineId: pipeline.id,
+          kind: operations.has(pipeline.trigger) ? pipeline.trigger : 'deploy',
+          image: pipeline.imageDigest!,
+          digest,
+          configVersionId,
+          replicas: environment.replicas,
+          status: 'deploying',
+          previousReleaseId: live?.id ?? null,
+          actorUserId: pipeline.actorUserId,
+          startedAt: new Date(),
+        },
+      })
+    }),
+  )
   await deps.publish({
     projectId: project.id,
     events: [{ type: 'release', environmentId: environment.id, releaseId: release.id, status: 'deploying' }],
@@ -103,7 +109,7 @@ export async function deployStage(context: StageContext): Promise<StageResult> {
     `release #${release.number} of ${environment.name}: ${pipeline.imageDigest} × ${environment.replicas}`,
   )
 
-  const site = await siteRequest(deps, environment)
+  const site = await patient(() => siteRequest(deps, environment))
   const result = await rollout({
     ...site,
     release: { id: release.id, image: pipeline.imageDigest },
@@ -115,23 +121,26 @@ export async function deployStage(context: StageContext): Promise<StageResult> {
   })
 
   const succeeded = result.status === 'succeeded'
-  await deps.db.$transaction(async (tx) => {
-    await tx.release.update({
-      where: { id: release.id },
-      data: {
-        status: succeeded ? 'live' : result.rolledBack ? 'rolled_back' : 'failed',
-        error: result.error?.message ?? null,
-        result: JSON.parse(JSON.stringify(result)),
-        finishedAt: new Date(),
-      },
-    })
-    if (succeeded) {
-      await tx.release.updateMany({
-        where: { environmentId: environment.id, status: 'live', id: { not: release.id } },
-        data: { status: 'superseded' },
+  // The containers have changed: the release's outcome is recorded even across a restart.
+  await patient(() =>
+    deps.db.$transaction(async (tx) => {
+      await tx.release.update({
+        where: { id: release.id },
+        data: {
+          status: succeeded ? 'live' : result.rolledBack ? 'rolled_back' : 'failed',
+          error: result.error?.message ?? null,
+          result: JSON.parse(JSON.stringify(result)),
+          finishedAt: new Date(),
+        },
       })
-    }
-  })
+      if (succeeded) {
+        await tx.release.updateMany({
+          where: { environmentId: environment.id, status: 'live', id: { not: release.id } },
+          data: { status: 'superseded' },
+        })
+      }
+    }),
+  )
   await deps.publish({
     projectId: project.id,
     events: [

@@ -8,10 +8,12 @@ import { permanent, type StageContext, type StageResult } from './runner.ts'
  * the digest: every later stage uses registry/repository@sha256:..., never the tag.
  */
 export async function pushStage(context: StageContext): Promise<StageResult> {
-  const { deps, pipeline, project, log, signal } = context
+  const { deps, pipeline, project, log, signal, patient } = context
   const tag = await buildTag(context)
   const host = await stageHost(context)
-  const registry = await deps.db.registry.findUniqueOrThrow({ where: { id: project.registryId ?? '' } })
+  const registry = await patient(() =>
+    deps.db.registry.findUniqueOrThrow({ where: { id: project.registryId ?? '' } }),
+  )
   if (!(await host.hasImage(tag, { signal }))) {
     throw permanent(`${tag} is not on ${host.name} any more; retry the build stage`)
   }
@@ -21,7 +23,7 @@ export async function pushStage(context: StageContext): Promise<StageResult> {
     onLog: (line) => log.write(line),
   })
   const image = imageDigestRef(registry.url, project.imageRepository, digest)
-  await deps.db.pipeline.update({ where: { id: pipeline.id }, data: { imageDigest: image } })
+  await patient(() => deps.db.pipeline.update({ where: { id: pipeline.id }, data: { imageDigest: image } }))
   log.write(`pushed ${image}`)
   return { result: { digest, image } }
 }

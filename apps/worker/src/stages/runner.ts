@@ -1,5 +1,12 @@
 import { AppError, errorMessage, isAppError } from '@slipway/core'
-import { type Pipeline, type Prisma, type Project, type Stage, whileDatabaseAway } from '@slipway/db'
+import {
+  isDatabaseUnreachable,
+  type Pipeline,
+  type Prisma,
+  type Project,
+  type Stage,
+  whileDatabaseAway,
+} from '@slipway/db'
 import { type Change, cancelChannel, finishStage, StageLog } from '@slipway/runs'
 import { DelayedError } from 'bullmq'
 import type { WorkerDeps } from '../deps.ts'
@@ -16,6 +23,11 @@ export interface StageContext {
   signal: AbortSignal
   /** Secret values this stage knows; they are masked in its log. */
   secrets: string[]
+  /**
+   * Runs a database call again while the database restarts (up to 2 min, saying so in the
+   * log), for calls a stage cannot do without and may repeat safely.
+   */
+  patient: <T>(work: () => Promise<T>) => Promise<T>
 }
 
 export interface StageResult {
@@ -39,6 +51,7 @@ const stageLimitsMs = { build: 30 * 60_000, push: 10 * 60_000, deploy: 30 * 60_0
 
 /** Errors worth another attempt (the infrastructure hiccupped); everything else fails the stage. */
 function isTransient(error: unknown): boolean {
+  if (isDatabaseUnreachable(error)) return true
   if (!isAppError(error)) return false
   switch (error.code) {
     case 'HOST_UNREACHABLE':
@@ -84,10 +97,16 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
     }
 
     const stage = claim.stage
-    const pipeline = await deps.db.pipeline.findUniqueOrThrow({
-      where: { id: stage.pipelineId },
-      include: { project: true },
-    })
+    // The stage is ours (its lease outlives a database restart): what it needs before it
+    // starts waits for the database rather than failing it. The secrets are read before the
+    // log opens, so every line is masked; without them the stage does not run.
+    const away = (what: string) => (error: unknown, waitMs: number) =>
+      jobLog.warn({ err: error, stageId }, `the database does not answer; ${what} again in ${waitMs} ms`)
+    const pipeline = await whileDatabaseAway(
+      () =>
+        deps.db.pipeline.findUniqueOrThrow({ where: { id: stage.pipelineId }, include: { project: true } }),
+      { onWait: away('loading the pipeline') },
+    )
     const project = pipeline.project
     const log = jobLog.child({ stageId, pipelineId: pipeline.id, kind: stage.kind, attempt: stage.attempt })
     await deps.publish({
@@ -102,15 +121,27 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
     const kind = stage.kind as 'build' | 'push' | 'deploy'
     const limit = AbortSignal.timeout(stageLimitsMs[kind])
     const signal = AbortSignal.any([cancel.signal, jobSignal, limit])
-    const secrets = await handlers.secretsOf(deps, stage, project).catch(() => [])
-    const stageLog = await StageLog.open({
-      db: deps.db,
-      redis: deps.redis,
-      prefix: deps.prefix,
-      stageId,
-      logger: log,
-      secrets,
-    })
+    let secrets: string[] | Error
+    try {
+      secrets = await whileDatabaseAway(() => handlers.secretsOf(deps, stage, project), {
+        onWait: away('reading the secrets to mask'),
+      })
+    } catch (error) {
+      if (isDatabaseUnreachable(error)) throw error
+      secrets = new Error(`the secrets to mask in the log cannot be read: ${errorMessage(error)}`)
+    }
+    const stageLog = await whileDatabaseAway(
+      () =>
+        StageLog.open({
+          db: deps.db,
+          redis: deps.redis,
+          prefix: deps.prefix,
+          stageId,
+          logger: log,
+          secrets: secrets instanceof Error ? [] : secrets,
+        }),
+      { onWait: away('opening the log') },
+    )
 
     // Cancel requests arrive on a Redis channel; the heartbeat also reads the flag (no message is lost).
     const subscriber = deps.redis.duplicate()
@@ -142,11 +173,26 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
             `the database does not answer; recording the outcome again in ${waitMs} ms`,
           ),
       })
+    const patient = <T>(work: () => Promise<T>) =>
+      whileDatabaseAway(work, {
+        onWait: (_error, waitMs) =>
+          stageLog.write(`… the database does not answer; trying again in ${(waitMs / 1000).toFixed(1)} s`),
+      })
     stageLog.write(`▶ ${stage.kind} · attempt ${stage.attempt} · worker ${deps.workerId}`)
     const started = Date.now()
     try {
+      if (secrets instanceof Error) throw permanent(secrets.message)
       const handler = handlers[stage.kind as 'build' | 'push' | 'deploy']
-      const outcome = await handler({ deps, stage, pipeline, project, log: stageLog, signal, secrets })
+      const outcome = await handler({
+        deps,
+        stage,
+        pipeline,
+        project,
+        log: stageLog,
+        signal,
+        secrets,
+        patient,
+      })
       stageLog.write(`✔ ${stage.kind} succeeded in ${((Date.now() - started) / 1000).toFixed(1)} s`)
       await stageLog.close()
       await deps.publish(
