@@ -156,6 +156,40 @@ host_index() {
 
 host_socket() { echo "$RUN/$1/docker.sock"; }
 
+# Each host keeps its Docker data on a file system of its own: a journaled ext4 in a sparse
+# image file, loop-mounted on the data folder. With the vfs storage driver every container
+# start copies the image and every removal deletes the copy; on an ext4 without a journal
+# (this machine's root) each new file then scans past every inode deleted in the last
+# minute, and starts grow slower round after round (perf: 40% of the CPU in
+# recently_deleted). Where nothing can be mounted, the data stays in a plain folder.
+host_data_fs() {
+  local name=$1 dir=$STATE/hosts/$1
+  local img=$dir/data.ext4 data=$dir/data
+  mountpoint -q "$data" 2>/dev/null && return 0
+  if ! command -v mkfs.ext4 >/dev/null || ! command -v mountpoint >/dev/null; then
+    log "$name: no mkfs.ext4 or mountpoint (run ./slipway install); its Docker data stays in a plain folder"
+    return 0
+  fi
+  if [ ! -f "$img" ]; then
+    if ! { truncate -s 64G "$img.new" && mkfs.ext4 -q -F -m 0 -J size=32 "$img.new"; } >"$dir/mkfs.log" 2>&1; then
+      rm -f "$img.new"
+      log "$name: cannot make a file system for its Docker data (see $dir/mkfs.log); it stays in a plain folder"
+      return 0
+    fi
+    mv "$img.new" "$img"
+    # Data of an older fleet stays next to it, out of the way.
+    if [ -d "$data" ] && [ -n "$(ls -A "$data")" ]; then
+      rm -rf "$dir/data.before-fs"
+      mv "$data" "$dir/data.before-fs"
+      log "$name: its older Docker data moved to $dir/data.before-fs"
+    fi
+  fi
+  mkdir -p "$data"
+  if ! mount -o loop,discard,noatime "$img" "$data" 2>"$dir/mount.log"; then
+    log "$name: cannot mount $img ($(head -n1 "$dir/mount.log")); its Docker data stays in a plain folder"
+  fi
+}
+
 host_up() {
   local name=$1 idx dir run br subnet
   idx=$(host_index "$name")
@@ -174,6 +208,7 @@ host_up() {
   ip link set "$br" address "02:00:${HASH:0:2}:${HASH:2:2}:$(printf %02x "$idx"):01"
   ip link set "$br" up
   if pid_alive "$dir/docker.pid"; then return; fi
+  host_data_fs "$name"
   log "starting dockerd $name (bridge $br, $subnet.0/24)"
   setsid dockerd --data-root "$dir/data" --exec-root "$run/exec" -H "unix://$run/docker.sock" \
     --pidfile "$dir/docker.pid" --storage-driver=vfs --bridge "$br" --iptables=false \
@@ -197,6 +232,9 @@ host_down() {
     log "stopping dockerd $name"
     kill "$pid"
     wait_until 40 "dockerd $name shutdown" sh -c "! kill -0 $pid"
+  fi
+  if mountpoint -q "$dir/data" 2>/dev/null; then
+    umount "$dir/data" 2>/dev/null || umount -l "$dir/data"
   fi
   local idx
   idx=$(grep -nx "$name" "$STATE/hosts/index" 2>/dev/null | cut -d: -f1)
@@ -389,6 +427,10 @@ down() {
   wait
   redis_down
   pg_down
+  # dockerd leaves network-namespace mounts in its exec root; they would stop rm.
+  awk -v run="$RUN/" 'index($2, run) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do
+    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+  done
   rm -rf "$RUN"
   log "fleet down"
 }

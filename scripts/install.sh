@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Slipway needs on a Debian 12 machine, skipping what is already there:
-# Debian packages (Docker engine, registry, Redis, nginx, PostgreSQL, busybox, Chromium),
+# Debian packages (Docker engine, registry, Redis, nginx, PostgreSQL, busybox, Chromium, and
+# the ext4 and loop-mount tools for the hosts' data),
 # pnpm (the version pinned in package.json), node modules and the generated Prisma client.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -8,7 +9,7 @@ cd "$ROOT"
 log() { printf '[install] %s\n' "$*" >&2; }
 
 packages=(docker.io docker-registry redis-server nginx-light busybox-static apache2-utils chromium
-  postgresql iproute2 git curl ca-certificates)
+  postgresql iproute2 git curl ca-certificates e2fsprogs mount util-linux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
