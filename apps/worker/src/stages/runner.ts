@@ -143,6 +143,17 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
       { onWait: away('opening the log') },
     )
 
+    // A long outage while preparing may have outlived the lease (the reaper then hands the
+    // stage to another attempt): nothing runs unless the stage is still ours.
+    const renewed = await whileDatabaseAway(
+      () => deps.db.$transaction((tx) => renewLease(tx, stage, deps.workerId)),
+      { onWait: away('renewing the lease') },
+    )
+    if (!renewed.ours) {
+      await stageLog.close()
+      return { outcome: 'lost' }
+    }
+
     // Cancel requests arrive on a Redis channel; the heartbeat also reads the flag (no message is lost).
     const subscriber = deps.redis.duplicate()
     subscriber.on('error', () => undefined)
