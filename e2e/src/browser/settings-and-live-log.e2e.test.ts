@@ -102,6 +102,19 @@ describe('settings and the live log in a real browser', () => {
     await expect
       .poll(async () => (await demo.admin.get(`/api/projects/${demo.project.slug}`)).body.registryId)
       .not.toBeNull()
+
+    // The app's network: host shows what the app must do, and is saved; then back to bridge.
+    const network = p.getByLabel('Network')
+    expect(await network.inputValue()).toBe('bridge')
+    await network.selectOption('host')
+    await expect.poll(() => p.getByText('the app must listen on the port given in PORT').count()).toBe(1)
+    await p.getByRole('button', { name: 'Save project' }).click()
+    const networkSaved = async () =>
+      (await demo.admin.get(`/api/projects/${demo.project.slug}`)).body.appSpec.network
+    await expect.poll(networkSaved).toBe('host')
+    await network.selectOption('bridge')
+    await p.getByRole('button', { name: 'Save project' }).click()
+    await expect.poll(networkSaved).toBe('bridge')
     await maintainer.context.close()
 
     // A developer may not manage environments: the current hosts, read only, and no error.

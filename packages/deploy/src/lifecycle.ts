@@ -25,7 +25,7 @@ export type TrafficState = 'none' | 'adding' | 'in'
 
 /**
  * Starts one instance: pulls its image if the host lacks it, runs the container (free
- * 127.0.0.1 port, labels, env with ENVT/PROJ, limits, init) and waits until it is healthy.
+ * 127.0.0.1 port, published or on the host network, labels, env with ENVT/PROJ, limits, init) and waits until it is healthy.
  * It is not in the gateway yet: the caller adds it. `onCreated` learns about the container
  * as soon as it exists, so a failure later still lets the caller remove it.
  */
@@ -53,6 +53,7 @@ export async function startInstance(
     labels: { ...ctx.labels, ...instanceLabels(identity) },
     containerPort: app.containerPort,
     hostPort: 'auto',
+    network: app.network,
     restartPolicy: ctx.restartPolicy ?? 'unless-stopped',
     stopGraceSeconds: app.stopGraceSeconds,
     memoryBytes: app.resources.memoryMb ? app.resources.memoryMb * 1024 * 1024 : undefined,

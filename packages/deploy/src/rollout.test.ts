@@ -1,6 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import type { Fleet } from '@slipway/testing'
 import { demoImage, integrationTest as test } from '@slipway/testing'
+import type { Redis } from 'ioredis'
 import { describe, expect } from 'vitest'
 import { HealthMonitor } from './monitor.ts'
 import { rollout } from './rollout.ts'
@@ -26,6 +28,31 @@ const neverHealthy = async (dir: string) => {
   await writeFile(start, (await readFile(start, 'utf8')).replace('echo ok > /www/healthz', 'true'))
 }
 
+/** A production site of its own on prod-1..3: gateway, hosts and what every request shares. */
+async function siteOn(fixtures: { fleet: Fleet; redis: Redis; redisPrefix: string; testId: string }) {
+  const project = `p${fixtures.testId}`
+  const environment = 'production'
+  const gateway = await startSiteGateway({
+    redis: fixtures.redis,
+    prefix: fixtures.redisPrefix,
+    project,
+    environment,
+    ttlSeconds: 15,
+  })
+  const hosts = deployHosts(fixtures.fleet.hosts, hostNames)
+  const lines: string[] = []
+  const base = {
+    project,
+    environment,
+    hosts,
+    traffic: gateway.traffic,
+    registryAuth: { serveraddress: fixtures.fleet.registry.url, ...fixtures.fleet.registry },
+    labels: { 'slipway.test': fixtures.testId },
+    lines,
+  }
+  return { project, environment, gateway, hosts, lines, base }
+}
+
 describe('rollout on prod-1..3 behind the real gateway', () => {
   test('v1 -> v2 under load: zero failed requests; v3 never healthy: rolled back to v2, zero failed requests', async ({
     fleet,
@@ -38,16 +65,12 @@ describe('rollout on prod-1..3 behind the real gateway', () => {
       demoImage({ ref: 'v1.1.0' }),
       demoImage({ ref: 'v1.1.0', version: '3.0.0', patch: neverHealthy }),
     ])
-    const project = `p${testId}`
-    const environment = 'production'
-    const gateway = await startSiteGateway({
+    const { project, environment, gateway, hosts, lines, base } = await siteOn({
+      fleet,
       redis,
-      prefix: redisPrefix,
-      project,
-      environment,
-      ttlSeconds: 15,
+      redisPrefix,
+      testId,
     })
-    const hosts = deployHosts(fleet.hosts, hostNames)
     const monitor = new HealthMonitor({
       project,
       environment,
@@ -56,16 +79,6 @@ describe('rollout on prod-1..3 behind the real gateway', () => {
       registry: gateway.registry,
       intervalMs: 2000,
     })
-    const lines: string[] = []
-    const base = {
-      project,
-      environment,
-      hosts,
-      traffic: gateway.traffic,
-      registryAuth: { serveraddress: fleet.registry.url, ...fleet.registry },
-      labels: { 'slipway.test': testId },
-      lines,
-    }
     try {
       const first = await rollout(demoRequest(base, { id: 'v1', image: v1.image }, 6))
       expect(first.error).toBeUndefined()
@@ -125,6 +138,48 @@ describe('rollout on prod-1..3 behind the real gateway', () => {
       )
     } finally {
       await monitor.stop()
+      await gateway.close()
+    }
+  })
+  test('on the host network: v1 -> v2 under load, zero failed requests; old instances are found by their port label', async ({
+    fleet,
+    redis,
+    redisPrefix,
+    testId,
+  }) => {
+    const [v1, v2] = await Promise.all([demoImage({ ref: 'v1.0.0' }), demoImage({ ref: 'v1.1.0' })])
+    const { project, environment, gateway, hosts, base } = await siteOn({ fleet, redis, redisPrefix, testId })
+    const app = { ...demoApp, network: 'host' as const }
+    try {
+      const first = await rollout(demoRequest(base, { id: 'v1', image: v1.image }, 4, { app }))
+      expect(first.error).toBeUndefined()
+      expect(first.status).toBe('succeeded')
+      // Each instance listens on its own port of the host's network, the one it was given.
+      const ports = first.instances.map((instance) => instance.port)
+      expect(new Set(ports).size).toBe(4)
+      for (const instance of first.instances) {
+        const host = hosts.find((h) => h.name === instance.host)!
+        expect(await host.driver.logs(instance.containerId)).toContainEqual(
+          expect.stringContaining(`listening on ${instance.port}`),
+        )
+      }
+
+      const load = startLoad({ port: gateway.port, concurrency: 4, maxRequests: 3000, maxMs: 60_000 })
+      await until('load under way', () => load.done() >= 20)
+      const second = await rollout(demoRequest(base, { id: 'v2', image: v2.image }, 4, { app }))
+      const ended = Date.now()
+      const samples = await load.stop()
+      const after = [...samples.filter((s) => s.start > ended), ...(await requestsNow(gateway.port, 40))]
+
+      expect(second.error).toBeUndefined()
+      expect(second.status).toBe('succeeded')
+      expect(failures(samples)).toEqual([])
+      expect(after.filter((s) => versionOf(s.body) !== '1.1.0')).toEqual([])
+      // The v1 containers were found (by their label: Docker reports no port binding on the
+      // host network) and removed.
+      const running = (await Promise.all(hosts.map((h) => releasesOn(h.driver, project, environment)))).flat()
+      expect(running.sort()).toEqual(['running:v2', 'running:v2', 'running:v2', 'running:v2'])
+    } finally {
       await gateway.close()
     }
   })

@@ -96,6 +96,41 @@ describe('DockerodeHost on the local fleet', () => {
     }
   })
 
+  test('runs on the host network: the app gets PORT, and inspect and list report it', async ({ testId }) => {
+    const pre = new DockerodeHost('pre-1', { endpoint: hostEndpoint('pre-1') })
+    const container = await pre.run({
+      name: `hostnet-${testId}`,
+      image: 'slipway/busybox:1',
+      command: [
+        'sh',
+        '-c',
+        'mkdir -p /w && echo on-host > /w/index.html && echo "listening on $PORT" && exec httpd -f -p "127.0.0.1:$PORT" -h /w',
+      ],
+      // The release's PORT is overridden by the port the host network gives the container.
+      env: { PORT: '1' },
+      labels: { 'slipway.test': testId },
+      containerPort: 8080,
+      hostPort: 'auto',
+      network: 'host',
+      stopGraceSeconds: 1,
+    })
+    const port = container.hostPort ?? 0
+    expect(port).toBeGreaterThan(1)
+    const home = await until(
+      () => get(`http://127.0.0.1:${port}/`).then((r) => (r.status === 200 ? r : Promise.reject(r))),
+      10_000,
+    )
+    expect(home.body.trim()).toBe('on-host')
+    expect((await pre.inspect(container.id))?.hostPort).toBe(port)
+    expect((await pre.list({ 'slipway.test': testId })).map((c) => c.hostPort)).toEqual([port])
+    expect(await pre.logs(container.id)).toContain(`listening on ${port}`)
+
+    await pre.stop(container.id, 1)
+    await pre.remove(container.id)
+    // Nothing listens on the port any more.
+    await expect(get(`http://127.0.0.1:${port}/`)).rejects.toThrow()
+  })
+
   test('fails a broken Dockerfile with Docker’s own error', async ({ fleet, testId }) => {
     const build = new DockerodeHost('build-1', { endpoint: hostEndpoint('build-1') })
     const dir = await mkdtemp(path.join(tmpdir(), 'slipway-broken-'))

@@ -5,17 +5,18 @@ import { packContext } from './context.ts'
 import { freePort, isPortConflict } from './ports.ts'
 import { readProgress, streamLines } from './progress.ts'
 import { splitTag } from './refs.ts'
-import type {
-  BuildOptions,
-  BuildResult,
-  CallOptions,
-  ContainerInfo,
-  ContainerState,
-  DockerHost,
-  ProgressOptions,
-  PushResult,
-  RegistryAuth,
-  RunOptions,
+import {
+  type BuildOptions,
+  type BuildResult,
+  type CallOptions,
+  type ContainerInfo,
+  type ContainerState,
+  type DockerHost,
+  hostPortLabel,
+  type ProgressOptions,
+  type PushResult,
+  type RegistryAuth,
+  type RunOptions,
 } from './types.ts'
 
 export interface HostEndpoint {
@@ -211,16 +212,22 @@ export class DockerodeHost implements DockerHost {
   private async createAndStart(options: RunOptions, hostPort: number): Promise<ContainerInfo> {
     return this.call('run', options, defaultTimeouts.quickMs * 4, async (abortSignal) => {
       const portKey = `${options.containerPort}/tcp`
+      const onHost = options.network === 'host'
+      // On the host network the app listens on the port it is given, whatever the release's PORT.
+      const env = onHost ? { ...options.env, PORT: String(hostPort) } : (options.env ?? {})
       const container = await this.docker.createContainer({
         name: options.name,
         Image: options.image,
         Cmd: options.command,
-        Env: Object.entries(options.env ?? {}).map(([key, value]) => `${key}=${value}`),
-        Labels: options.labels ?? {},
-        ExposedPorts: { [portKey]: {} },
+        Env: Object.entries(env).map(([key, value]) => `${key}=${value}`),
+        Labels: onHost ? { ...options.labels, [hostPortLabel]: String(hostPort) } : (options.labels ?? {}),
+        ExposedPorts: onHost ? undefined : { [portKey]: {} },
         StopTimeout: options.stopGraceSeconds,
         HostConfig: {
-          PortBindings: { [portKey]: [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] },
+          NetworkMode: onHost ? 'host' : undefined,
+          PortBindings: onHost
+            ? undefined
+            : { [portKey]: [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] },
           RestartPolicy: { Name: options.restartPolicy ?? 'no' },
           Init: options.init ?? true,
           Memory: options.memoryBytes,
@@ -268,13 +275,14 @@ export class DockerodeHost implements DockerHost {
         const data = await this.docker.getContainer(id).inspect({ abortSignal })
         const bindings = Object.values(data.NetworkSettings?.Ports ?? {}).flat()
         const bound = bindings.find((binding) => binding?.HostIp === '127.0.0.1') ?? bindings[0]
+        const labels = data.Config.Labels ?? {}
         return {
           id: data.Id,
           name: data.Name.replace(/^\//, ''),
           image: data.Config.Image,
           state: data.State.Status as ContainerState,
-          labels: data.Config.Labels ?? {},
-          hostPort: bound?.HostPort ? Number(bound.HostPort) : undefined,
+          labels,
+          hostPort: labelledPort(labels) ?? (bound?.HostPort ? Number(bound.HostPort) : undefined),
           exitCode: data.State.Running ? undefined : data.State.ExitCode,
           startedAt: data.State.StartedAt ? new Date(data.State.StartedAt) : undefined,
           health: healthOf(data.State.Health),
@@ -301,7 +309,7 @@ export class DockerodeHost implements DockerHost {
           image: row.Image,
           state: row.State as ContainerState,
           labels: row.Labels ?? {},
-          hostPort: published?.PublicPort,
+          hostPort: labelledPort(row.Labels ?? {}) ?? published?.PublicPort,
         }
       })
     })
@@ -373,6 +381,12 @@ function withSignal<T extends object>(options: T, abortSignal: AbortSignal): T {
 /** Calls a dockerode method whose type definitions only declare the callback form. */
 function withOptions<T>(self: Docker, method: (...args: never[]) => unknown, options: object): Promise<T> {
   return (method as unknown as (this: Docker, options: object) => Promise<T>).call(self, options)
+}
+
+/** A host-network container's port, from its label. */
+function labelledPort(labels: Record<string, string>): number | undefined {
+  const port = Number(labels[hostPortLabel])
+  return Number.isInteger(port) && port > 0 ? port : undefined
 }
 
 function healthOf(

@@ -42,6 +42,16 @@ export interface ProgressOptions extends CallOptions {
 
 export type RestartPolicy = 'no' | 'on-failure' | 'unless-stopped' | 'always'
 
+/**
+ * `bridge`: the container has its own network namespace and its port is published on
+ * 127.0.0.1. `host`: it shares the host's network and must listen on the port it is given
+ * in PORT (no namespace, no docker-proxy: cheaper to start, no port isolation).
+ */
+export type NetworkMode = 'bridge' | 'host'
+
+/** The label that keeps a host-network container's port (Docker has no binding to report). */
+export const hostPortLabel = 'slipway.host-port'
+
 export interface RunOptions extends CallOptions {
   name: string
   image: string
@@ -49,8 +59,12 @@ export interface RunOptions extends CallOptions {
   labels?: Record<string, string>
   /** The port the application listens on inside the container. */
   containerPort: number
-  /** The 127.0.0.1 port to publish on; `auto` picks a free one. */
+  /**
+   * The 127.0.0.1 port to publish on (bridge) or to listen on (host); `auto` picks a free one.
+   */
   hostPort: number | 'auto'
+  /** Default `bridge`. On `host`, the container gets PORT=<hostPort> and `containerPort` is unused. */
+  network?: NetworkMode
   restartPolicy?: RestartPolicy
   /** Seconds `docker stop` waits between SIGTERM and SIGKILL. */
   stopGraceSeconds?: number
@@ -69,7 +83,7 @@ export interface ContainerInfo {
   image: string
   state: ContainerState
   labels: Record<string, string>
-  /** The 127.0.0.1 port bound to the container port, when published. */
+  /** The 127.0.0.1 port bound to the container port (bridge) or given to it (host). */
   hostPort?: number
   exitCode?: number
   startedAt?: Date

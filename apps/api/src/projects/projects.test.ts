@@ -27,7 +27,12 @@ describe('projects', () => {
       defaultBranch: 'main',
       branchRules: ['main'],
       dockerfilePath: 'Dockerfile',
-      appSpec: { containerPort: 8080, stopGraceSeconds: 10, healthCheck: { type: 'http', retries: 3 } },
+      appSpec: {
+        containerPort: 8080,
+        stopGraceSeconds: 10,
+        network: 'bridge',
+        healthCheck: { type: 'http', retries: 3 },
+      },
       webhook: { path: `/api/webhooks/gitlab/${project.id}`, secretSet: true },
       gitlab: { baseUrl: 'https://gitlab.example.com', project: 'team/shop', tokenSet: true },
     })
@@ -78,6 +83,32 @@ describe('projects', () => {
     const paths = error.details.fields.map((f: { path: string }) => f.path)
     expect(paths).toEqual(expect.arrayContaining(['body.slug', 'body.gitUrl', 'body.dockerfilePath']))
     expect(await db.project.count()).toBe(0)
+  })
+
+  test('the app network is bridge or host; anything else is a 400 naming it and changes nothing', async ({
+    app,
+    db,
+  }) => {
+    const admin = await makeUser(db, { isAdmin: true })
+    await app.inject({ method: 'POST', url: '/api/projects', headers: admin.headers, payload: demoProject })
+    const patch = (network: string) =>
+      app.inject({
+        method: 'PATCH',
+        url: '/api/projects/shop',
+        headers: admin.headers,
+        payload: { appSpec: { ...demoProject.appSpec, network } },
+      })
+    const host = await patch('host')
+    expect(host.statusCode).toBe(200)
+    expect(host.json().appSpec.network).toBe('host')
+    const overlay = await patch('overlay')
+    expect(overlay.statusCode).toBe(400)
+    expect(overlay.json().error.code).toBe('VALIDATION_FAILED')
+    expect(overlay.json().error.details.fields.map((f: { path: string }) => f.path)).toEqual([
+      'body.appSpec.network',
+    ])
+    const row = await db.project.findUniqueOrThrow({ where: { slug: 'shop' } })
+    expect((row.appSpec as { network: string }).network).toBe('host')
   })
 
   test('members see their projects; others get 404; viewers cannot update', async ({ app, db }) => {

@@ -30,6 +30,7 @@ function draftOf(project: Project) {
     supersedeQueued: project.supersedeQueued,
     keepReleases: String(project.keepReleases),
     containerPort: String(spec.containerPort),
+    network: spec.network as string,
     checkType: check.type,
     checkPath: check.type === 'http' ? check.path : '/healthz',
     interval: String(check.intervalSeconds),
@@ -67,6 +68,7 @@ function bodyOf(d: Draft) {
     keepReleases: num(d.keepReleases),
     appSpec: {
       containerPort: num(d.containerPort),
+      network: d.network,
       healthCheck:
         d.checkType === 'http' ? { type: 'http', path: d.checkPath, ...timing } : { type: 'tcp', ...timing },
       stopGraceSeconds: num(d.stopGrace),
@@ -75,7 +77,7 @@ function bodyOf(d: Draft) {
   }
 }
 
-/** Project, build and app spec (container port, health check, stop grace, resources). */
+/** Project, build and app spec (container port, network, health check, stop grace, resources). */
 export function GeneralSettings() {
   const { project } = useProjectScope()
   const can = usePermissions(project.id)
@@ -152,6 +154,20 @@ export function GeneralSettings() {
               type="number"
               {...text('containerPort')}
               error={e('appSpec.containerPort')}
+            />
+            <SelectField
+              label="Network"
+              {...text('network')}
+              error={e('appSpec.network')}
+              options={[
+                { value: 'bridge', label: 'Bridge (port published on 127.0.0.1)' },
+                { value: 'host', label: 'Host (listens on PORT)' },
+              ]}
+              hint={
+                d.network === 'host'
+                  ? 'Containers share the host network: the app must listen on the port given in PORT.'
+                  : undefined
+              }
             />
             <SelectField
               label="Health check"
