@@ -2,7 +2,7 @@ import http from 'node:http'
 import type { Instance } from '@slipway/contracts'
 import type { DeployHost, TrafficSwitch } from '@slipway/deploy'
 import { demoApp } from '@slipway/deploy/testing'
-import type { RegistryAuth } from '@slipway/docker'
+import type { NetworkMode, RegistryAuth } from '@slipway/docker'
 import { type Cost, metered } from './cpu.ts'
 
 const now = () => performance.now()
@@ -65,7 +65,7 @@ const median = (values: readonly number[]) =>
 
 /**
  * (b) part 2: one batch with raw Docker calls: `size` containers started at once on the
- * hosts in turn (as the planner places them), until each answers /healthz; then stopped and
+ * hosts in turn (as the planner places them), on `network`, until each answers /healthz; then stopped and
  * removed (not part of the lower bound, measured to show what retiring costs).
  */
 export async function rawBatch(
@@ -74,6 +74,7 @@ export async function rawBatch(
   size: number,
   samples: number,
   labels: Record<string, string>,
+  network: NetworkMode,
 ): Promise<RawBatch> {
   const starts: Cost[] = []
   const stops: Cost[] = []
@@ -88,6 +89,7 @@ export async function rawBatch(
             labels,
             containerPort: demoApp.containerPort,
             hostPort: 'auto',
+            network,
             stopGraceSeconds: demoApp.stopGraceSeconds,
             restartPolicy: 'unless-stopped',
             memoryBytes: (demoApp.resources.memoryMb ?? 64) * 1024 * 1024,

@@ -1,13 +1,17 @@
 /**
- * Rollout benchmark: `pnpm --filter @slipway/bench rollout [--sizes 8,16,28] [--write]`.
+ * Rollout benchmark:
+ *   `pnpm --filter @slipway/bench rollout [--sizes 8,16,28] [--networks bridge,host] [--timeline] [--write]`.
  *
  * For each N, on the local fleet's hosts (prod-1..3 and pre-1), behind the real gateway and
  * under continuous load from a second process, measured in the same run:
  *   (a) Slipway: rollout() of N instances from one release to the next (pre-pull, batches,
- *       health checks, gateway, drain, stop) — wall time and failed requests;
- *   (b) the lower bound: max raw pull time + batches x (raw start of one batch + healthy);
+ *       health checks, gateway, drain, stop) — wall time and failed requests; once per
+ *       container network (the app spec's `network`: bridge, host);
+ *   (b) the lower bound: max raw pull time + batches x (raw start of one batch + healthy),
+ *       on the same network as (a);
  *   (c) article 000's original single-threaded loop (per host: pull; per container: stop,
- *       rm, run on the same port; no health check) — wall time and failed requests.
+ *       rm, run on the same published port; no health check) — wall time and failed requests;
+ *       once per N.
  * `--write` puts the table into docs/PERFORMANCE.md.
  */
 import { randomBytes } from 'node:crypto'
@@ -26,6 +30,7 @@ import {
   startLoad,
   startSiteGateway,
 } from '@slipway/deploy/testing'
+import type { NetworkMode } from '@slipway/docker'
 import { autoBatchSize } from '@slipway/rollout'
 import { articleLoop, articleSetup, articleTeardown, makeAbsent, rawBatch, rawPulls } from './baselines.ts'
 import { type Cost, cores, metered } from './cpu.ts'
@@ -39,6 +44,10 @@ const option = (name: string) => {
   return at >= 0 ? args[at + 1] : undefined
 }
 const sizes = (option('--sizes') ?? '8,16,28').split(',').map(Number)
+const networks = (option('--networks') ?? 'bridge,host').split(',') as NetworkMode[]
+for (const network of networks)
+  if (network !== 'bridge' && network !== 'host')
+    throw new Error(`--networks: bridge or host, comma separated (got ${network})`)
 const hostNames = ['prod-1', 'prod-2', 'prod-3', 'pre-1']
 const out = (line: string) => process.stdout.write(`${line}\n`)
 const seconds = (ms: number) => ms / 1000
@@ -95,9 +104,14 @@ async function underLoad<T>(work: () => Promise<T>): Promise<Cost & { value: T; 
 const rolloutLog: string[] = []
 
 /** A rollout with the default strategy; `setup` ones (not measured) go in one batch. */
-async function deploy(release: { id: string; image: string }, replicas: number, setup = false) {
+async function deploy(
+  release: { id: string; image: string },
+  replicas: number,
+  network: NetworkMode,
+  setup = false,
+) {
   const request = demoRequest({ ...base, lines: setup ? undefined : rolloutLog }, release, replicas, {
-    app,
+    app: { ...app, network },
     strategy: DeployStrategy.parse(setup ? { batchSize: '100%' } : {}),
     signal: AbortSignal.timeout(600_000),
   })
@@ -114,39 +128,57 @@ try {
     const batches = Math.ceil(n / size)
     out(`\nN=${n}: batches of ${size} -> ${batches} batches`)
 
-    // (b) raw Docker calls, with N instances of `from` serving under load.
-    await makeAbsent(hosts, to.image)
-    await deploy(fromRelease, n, true)
-    const { pullMs, raw } = (
-      await underLoad(async () => ({
-        pullMs: await rawPulls(hosts, to.image, auth),
-        raw: await rawBatch(hosts, to.image, size, 3, labels),
-      }))
-    ).value
-    const lowerMs = pullMs + batches * raw.ms
-    out(
-      `  (b) max pull ${seconds(pullMs).toFixed(2)} s + ${batches} x ${seconds(raw.ms).toFixed(2)} s = ${seconds(lowerMs).toFixed(1)} s` +
-        ` (a raw batch used ${seconds(raw.cpuMs).toFixed(1)} CPU-s to start; stopping and removing it took ${seconds(raw.stopMs).toFixed(2)} s and ${seconds(raw.stopCpuMs).toFixed(1)} CPU-s)`,
-    )
+    const measured: Omit<Row, 'articleMs' | 'requestsC' | 'failedC'>[] = []
+    for (const network of networks) {
+      out(`  on the ${network} network:`)
+      // (b) raw Docker calls, with N instances of `from` serving under load.
+      await makeAbsent(hosts, to.image)
+      await deploy(fromRelease, n, network, true)
+      const { pullMs, raw } = (
+        await underLoad(async () => ({
+          pullMs: await rawPulls(hosts, to.image, auth),
+          raw: await rawBatch(hosts, to.image, size, 3, labels, network),
+        }))
+      ).value
+      const lowerMs = pullMs + batches * raw.ms
+      out(
+        `  (b) max pull ${seconds(pullMs).toFixed(2)} s + ${batches} x ${seconds(raw.ms).toFixed(2)} s = ${seconds(lowerMs).toFixed(1)} s` +
+          ` (a raw batch used ${seconds(raw.cpuMs).toFixed(1)} CPU-s to start; stopping and removing it took ${seconds(raw.stopMs).toFixed(2)} s and ${seconds(raw.stopCpuMs).toFixed(1)} CPU-s)`,
+      )
 
-    // (a) Slipway, from a fresh state of the hosts: `to` not pulled yet.
-    await makeAbsent(hosts, to.image)
-    const a = await underLoad(() => deploy(toRelease, n))
-    const result = a.value
-    const failedA = failures(a.samples).length
-    out(
-      `  (a) Slipway ${seconds(a.ms).toFixed(1)} s, ${a.samples.length} requests, ${failedA} failed; the machine spent ${seconds(a.machineCpuMs).toFixed(1)} CPU-s (this process ${seconds(a.ownCpuMs).toFixed(1)})`,
-    )
-    if (args.includes('--timeline')) {
-      for (const line of rolloutLog.splice(0)) if (/drain|healthy after/.test(line)) out(`      ${line}`)
-      for (const b of result.batches)
-        out(
-          `      batch ${b.index + 1}: start ${b.atMs} ms, healthy +${b.healthyMs}, serving +${b.servingMs ?? '-'}, done +${b.doneMs ?? '-'}`,
-        )
+      // (a) Slipway, from a fresh state of the hosts: `to` not pulled yet.
+      await makeAbsent(hosts, to.image)
+      const a = await underLoad(() => deploy(toRelease, n, network))
+      const result = a.value
+      const failedA = failures(a.samples).length
+      out(
+        `  (a) Slipway ${seconds(a.ms).toFixed(1)} s, ${a.samples.length} requests, ${failedA} failed; the machine spent ${seconds(a.machineCpuMs).toFixed(1)} CPU-s (this process ${seconds(a.ownCpuMs).toFixed(1)})`,
+      )
+      if (args.includes('--timeline')) {
+        for (const line of rolloutLog.splice(0)) if (/drain|healthy after/.test(line)) out(`      ${line}`)
+        for (const b of result.batches)
+          out(
+            `      batch ${b.index + 1}: start ${b.atMs} ms, healthy +${b.healthyMs}, serving +${b.servingMs ?? '-'}, done +${b.doneMs ?? '-'}`,
+          )
+      }
+      rolloutLog.length = 0
+      await deploy(toRelease, 0, network, true)
+      measured.push({
+        n,
+        network,
+        batchSize: size,
+        batches,
+        slipway: a,
+        pullMs,
+        raw,
+        lowerMs,
+        requestsA: a.samples.length,
+        failedA,
+        batchReports: result.batches,
+      })
     }
-    await deploy(toRelease, 0, true)
 
-    // (c) article 000's loop over the same hosts.
+    // (c) article 000's loop over the same hosts, with published ports as in the article.
     await makeAbsent(hosts, to.image)
     const site = { project, environment, release: 'from' }
     const article = await articleSetup(hosts, n, from.image, site, labels, gateway.traffic)
@@ -159,21 +191,7 @@ try {
     )
     await articleTeardown(article, gateway.traffic)
 
-    rows.push({
-      n,
-      batchSize: size,
-      batches,
-      slipway: a,
-      pullMs,
-      raw,
-      lowerMs,
-      articleMs: c.ms,
-      requestsA: a.samples.length,
-      failedA,
-      requestsC: c.samples.length,
-      failedC,
-      batchReports: result.batches,
-    })
+    for (const row of measured) rows.push({ ...row, articleMs: c.ms, requestsC: c.samples.length, failedC })
   }
 } finally {
   await gateway.close()

@@ -1,9 +1,11 @@
 import type { BatchReport } from '@slipway/deploy'
+import type { NetworkMode } from '@slipway/docker'
 import type { RawBatch } from './baselines.ts'
 import { type Cost, cores } from './cpu.ts'
 
 export interface Row {
   n: number
+  network: NetworkMode
   batchSize: number
   batches: number
   slipway: Cost
@@ -24,12 +26,12 @@ const x = (ratio: number) => `${ratio.toFixed(2)}x`
 /** The benchmark's table, in Markdown. */
 export function renderTable(rows: readonly Row[]): string {
   const lines = [
-    '| N | batches | (a) Slipway | (b) lower bound = max pull + batches x (start+healthy) | (a)/(b) | (c) article loop | (c)/(a) | (d) failed requests (a) | (d) failed requests (c) |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| N | network | batches | (a) Slipway | (b) lower bound = max pull + batches x (start+healthy) | (a)/(b) | (c) article loop | (c)/(a) | (d) failed requests (a) | (d) failed requests (c) |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ]
   for (const r of rows) {
     lines.push(
-      `| ${r.n} | ${r.batches} x ${r.batchSize} | ${s(r.slipway.ms)} | ${s(r.lowerMs)} = ${s(r.pullMs)} + ${r.batches} x ${s(r.raw.ms)} | ${x(r.slipway.ms / r.lowerMs)} | ${s(r.articleMs)} | ${x(r.articleMs / r.slipway.ms)} | ${r.failedA} of ${r.requestsA} | ${r.failedC} of ${r.requestsC} |`,
+      `| ${r.n} | ${r.network} | ${r.batches} x ${r.batchSize} | ${s(r.slipway.ms)} | ${s(r.lowerMs)} = ${s(r.pullMs)} + ${r.batches} x ${s(r.raw.ms)} | ${x(r.slipway.ms / r.lowerMs)} | ${s(r.articleMs)} | ${x(r.articleMs / r.slipway.ms)} | ${r.failedA} of ${r.requestsA} | ${r.failedC} of ${r.requestsC} |`,
     )
   }
   const detail = rows.map((r) => {
@@ -46,7 +48,7 @@ export function renderTable(rows: readonly Row[]): string {
     const cpu =
       ` CPU: during (a) the machine was ${((100 * slipway.machineCpuMs) / (slipway.ms * cores)).toFixed(0)}% busy (${s(slipway.machineCpuMs)} of ${s(slipway.ms * cores)} on ${cores} cores), ${s(slipway.ownCpuMs)} of it in the process running the rollout and the gateway agent.` +
       ` Raw, a batch took ${s(raw.cpuMs)} of CPU to start and ${s(raw.stopCpuMs)} to stop and remove: starting and stopping ${r.batches} batches needs ${s(replaceCpuMs)} of CPU, at least ${s(replaceCpuMs / cores)} on ${cores} cores.`
-    return `- N=${r.n}: the first batch began ${s(first)} after the call (discovery + pre-pull); a batch took ${s(mean)} on average from its start to healthy (raw: ${s(raw.ms)}).${tail}${cpu}`
+    return `- N=${r.n}, ${r.network} network: the first batch began ${s(first)} after the call (discovery + pre-pull); a batch took ${s(mean)} on average from its start to healthy (raw: ${s(raw.ms)}).${tail}${cpu}`
   })
   return [...lines, '', ...detail].join('\n')
 }
