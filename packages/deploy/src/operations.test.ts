@@ -219,6 +219,55 @@ describe('operations on prod-1..3', () => {
     }
   })
 
+  for (const network of ['bridge', 'host'] as const) {
+    test(`reconcile takes a stopped container out of the gateway at once, not only the monitor (${network} network)`, async ({
+      fleet,
+      redis,
+      redisPrefix,
+      testId,
+    }) => {
+      const v1 = await demoImage({ ref: 'v1.0.0' })
+      const project = `p${testId}`
+      const gateway = await startSiteGateway({
+        redis,
+        prefix: redisPrefix,
+        project,
+        environment: 'production',
+      })
+      const lines: string[] = []
+      const base: DemoRequestOptions = {
+        project,
+        environment: 'production',
+        hosts: deployHosts(fleet.hosts, hostNames),
+        traffic: gateway.traffic,
+        registryAuth: { serveraddress: fleet.registry.url, ...fleet.registry },
+        labels: { 'slipway.test': testId },
+        lines,
+      }
+      const app = { ...demoApp, network }
+      const served = async () => (await gateway.registry.list(project, 'production')).map((e) => e.id).sort()
+      try {
+        const release = { id: 'v1', image: v1.image }
+        const first = await rollout(demoRequest(base, release, 3, { app }))
+        expect(first.status).toBe('succeeded')
+        const victim = first.instances.find((i) => i.host === 'prod-2')
+        if (!victim) throw new Error('no instance on prod-2')
+        await base.hosts[1]?.driver.stop(victim.containerId, 0)
+        // No health monitor runs here: the dead instance is still registered.
+        expect(await served()).toContain(victim.id)
+
+        const healed = await reconcile(demoRequest(base, release, 3, { app }))
+        expect(healed.status).toBe('succeeded')
+        expect(await served()).toEqual(healed.instances.map((i) => i.id).sort())
+        expect(await served()).not.toContain(victim.id)
+        expect(lines).toContain(`${victim.id} on prod-2: container stopped, out of the gateway`)
+        expect(await base.hosts[1]?.driver.inspect(victim.containerId)).toBeUndefined()
+      } finally {
+        await gateway.close()
+      }
+    })
+  }
+
   test('prune removes images of releases not kept, never one a container uses', async ({ fleet, testId }) => {
     const old = await demoImage({ ref: 'v1.0.0', version: `0.9.0-${testId}` })
     const used = await demoImage({ ref: 'v1.0.0', version: `0.9.1-${testId}` })

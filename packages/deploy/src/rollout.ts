@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto'
 import { setMaxListeners } from 'node:events'
+import type { Instance } from '@slipway/contracts'
 import { AppError, errorMessage } from '@slipway/core'
 import { PlanError, planRestore, planRollout, type RolloutPlan } from '@slipway/rollout'
 import { discoverSite } from './discover.ts'
 import { BatchExecutor } from './executor.ts'
+import { instanceFromContainer } from './labels.ts'
 import { prePull } from './prepull.ts'
 import { hostOf, releaseSlug } from './state.ts'
 import type { DeployHost, HostReport, RolloutRequest, RolloutResult } from './types.ts'
-import { canceled, linkedSignal, seconds } from './util.ts'
+import { canceled, linkedSignal, seconds, within } from './util.ts'
 
 /**
  * Rolls an environment to `request.release` with `request.replicas` instances: discovers
@@ -130,7 +132,9 @@ async function run(request: RolloutRequest): Promise<RolloutResult> {
     `pre-pull done in ${seconds(slowest)}; ${current.batches.length} batches of up to ${current.batchSize}`,
   )
 
-  // 3. Containers of the site that do not run any more are garbage.
+  // 3. Containers of the site that do not run any more are garbage. One that died may still
+  // be in the gateway (until the health monitor notices): it leaves in one change first.
+  await takeOutOfTraffic(request, broken, exec.warn, signal)
   for (const { host, id } of broken)
     await hosts
       .get(host)
@@ -220,5 +224,38 @@ async function rollback(
     request.log(`rollback failed: ${errorMessage(rollbackError)}`)
     const { code, message } = failure(rollbackError)
     return result('failed', { error, rolledBack: true, rollbackError: { code, message } })
+  }
+}
+
+/**
+ * Takes the instances of containers that stopped out of the gateway, in one change (those
+ * not in it are left as they are). Best effort: what cannot be read or changed is logged,
+ * and the health monitor remains the one that notices a dead instance in any case.
+ */
+async function takeOutOfTraffic(
+  request: RolloutRequest,
+  stopped: readonly { host: string; id: string }[],
+  warn: (line: string) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  if (!stopped.length) return
+  const drivers = new Map(request.hosts.map((h) => [h.name, h.driver]))
+  const found = await Promise.all(
+    stopped.map(async ({ host, id }) => {
+      const info = await drivers
+        .get(host)
+        ?.inspect(id, { signal: within(10_000, signal) })
+        .catch(() => undefined)
+      return info ? instanceFromContainer(host, info) : undefined
+    }),
+  )
+  const instances = found.filter((instance): instance is Instance => instance !== undefined)
+  if (!instances.length) return
+  const ids = instances.map((i) => `${i.id} on ${i.host}`).join(', ')
+  try {
+    await request.traffic.swap([], instances, within(30_000, signal))
+    request.log(`${ids}: container stopped, out of the gateway`)
+  } catch (error) {
+    warn(`could not take ${ids} (container stopped) out of the gateway: ${errorMessage(error)}`)
   }
 }

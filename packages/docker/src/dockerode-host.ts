@@ -273,7 +273,11 @@ export class DockerodeHost implements DockerHost {
     return this.call('inspect', options, defaultTimeouts.quickMs, async (abortSignal) => {
       try {
         const data = await this.docker.getContainer(id).inspect({ abortSignal })
-        const bindings = Object.values(data.NetworkSettings?.Ports ?? {}).flat()
+        // A container that is not running has no bindings, only the ones it was created with.
+        const bindings = [
+          ...Object.values(data.NetworkSettings?.Ports ?? {}),
+          ...Object.values(data.HostConfig?.PortBindings ?? {}),
+        ].flat() as ({ HostIp?: string; HostPort?: string } | null)[]
         const bound = bindings.find((binding) => binding?.HostIp === '127.0.0.1') ?? bindings[0]
         const labels = data.Config.Labels ?? {}
         return {

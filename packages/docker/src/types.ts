@@ -83,7 +83,11 @@ export interface ContainerInfo {
   image: string
   state: ContainerState
   labels: Record<string, string>
-  /** The 127.0.0.1 port bound to the container port (bridge) or given to it (host). */
+  /**
+   * The 127.0.0.1 port bound to the container port (bridge) or given to it (host). From
+   * inspect, also for a container that does not run (the port it was created with); list
+   * reports it for running containers and host-network ones only.
+   */
   hostPort?: number
   exitCode?: number
   startedAt?: Date
