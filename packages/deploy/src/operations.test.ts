@@ -13,7 +13,7 @@ import {
   demoRequest,
   deployHosts,
   releasesOn,
-  startSiteGateway,
+  siteOn,
   strategy,
 } from './test-support/index.ts'
 
@@ -55,17 +55,11 @@ describe('operations on prod-1..3', () => {
     const v1 = await demoImage({ ref: 'v1.0.0' })
     // A release only prod-1 and prod-2 have: it is gone from the registry when prod-3 pulls.
     const partial = await demoImage({ ref: 'v1.1.0', version: `2.0.0-${testId}` })
-    const project = `p${testId}`
-    const gateway = await startSiteGateway({ redis, prefix: redisPrefix, project, environment: 'production' })
-    const auth = { serveraddress: fleet.registry.url, ...fleet.registry }
-    const base: DemoRequestOptions = {
-      project,
-      environment: 'production',
-      hosts: deployHosts(fleet.hosts, hostNames),
-      traffic: gateway.traffic,
-      registryAuth: auth,
-      labels: { 'slipway.test': testId },
-    }
+    const { project, gateway, base } = await siteOn(
+      { fleet, redis, redisPrefix, testId },
+      deployHosts(fleet.hosts, hostNames),
+    )
+    const auth = base.registryAuth
     try {
       expect((await rollout(demoRequest(base, { id: 'v1', image: v1.image }, 3))).status).toBe('succeeded')
       const before = await containerIds(base)
@@ -112,21 +106,15 @@ describe('operations on prod-1..3', () => {
     testId,
   }) => {
     const v1 = await demoImage({ ref: 'v1.0.0' })
-    const project = `p${testId}`
-    const gateway = await startSiteGateway({ redis, prefix: redisPrefix, project, environment: 'production' })
     // A host whose daemon is not there: its socket does not exist.
     const gone = {
       name: 'gone-1',
       driver: new DockerodeHost('gone-1', { endpoint: `unix:///tmp/swx-${testId}/docker.sock` }),
     }
-    const base: DemoRequestOptions = {
-      project,
-      environment: 'production',
-      hosts: [...deployHosts(fleet.hosts, ['prod-1', 'prod-2']), gone],
-      traffic: gateway.traffic,
-      registryAuth: { serveraddress: fleet.registry.url, ...fleet.registry },
-      labels: { 'slipway.test': testId },
-    }
+    const { gateway, base } = await siteOn({ fleet, redis, redisPrefix, testId }, [
+      ...deployHosts(fleet.hosts, ['prod-1', 'prod-2']),
+      gone,
+    ])
     try {
       const release = { id: 'v1', image: v1.image }
       const aborted = await rollout(demoRequest(base, release, 3))
@@ -153,17 +141,8 @@ describe('operations on prod-1..3', () => {
     testId,
   }) => {
     const v1 = await demoImage({ ref: 'v1.0.0' })
-    const project = `p${testId}`
-    const gateway = await startSiteGateway({ redis, prefix: redisPrefix, project, environment: 'production' })
     const hosts = deployHosts(fleet.hosts, hostNames)
-    const base: DemoRequestOptions = {
-      project,
-      environment: 'production',
-      hosts,
-      traffic: gateway.traffic,
-      registryAuth: { serveraddress: fleet.registry.url, ...fleet.registry },
-      labels: { 'slipway.test': testId },
-    }
+    const { project, gateway, base } = await siteOn({ fleet, redis, redisPrefix, testId }, hosts)
     const monitor = new HealthMonitor({
       project,
       environment: 'production',
@@ -227,23 +206,10 @@ describe('operations on prod-1..3', () => {
       testId,
     }) => {
       const v1 = await demoImage({ ref: 'v1.0.0' })
-      const project = `p${testId}`
-      const gateway = await startSiteGateway({
-        redis,
-        prefix: redisPrefix,
-        project,
-        environment: 'production',
-      })
-      const lines: string[] = []
-      const base: DemoRequestOptions = {
-        project,
-        environment: 'production',
-        hosts: deployHosts(fleet.hosts, hostNames),
-        traffic: gateway.traffic,
-        registryAuth: { serveraddress: fleet.registry.url, ...fleet.registry },
-        labels: { 'slipway.test': testId },
-        lines,
-      }
+      const { project, gateway, base } = await siteOn(
+        { fleet, redis, redisPrefix, testId },
+        deployHosts(fleet.hosts, hostNames),
+      )
       const app = { ...demoApp, network }
       const served = async () => (await gateway.registry.list(project, 'production')).map((e) => e.id).sort()
       try {
@@ -260,7 +226,7 @@ describe('operations on prod-1..3', () => {
         expect(healed.status).toBe('succeeded')
         expect(await served()).toEqual(healed.instances.map((i) => i.id).sort())
         expect(await served()).not.toContain(victim.id)
-        expect(lines).toContain(`${victim.id} on prod-2: container stopped, out of the gateway`)
+        expect(base.lines).toContain(`${victim.id} on prod-2: container stopped, out of the gateway`)
         expect(await base.hosts[1]?.driver.inspect(victim.containerId)).toBeUndefined()
       } finally {
         await gateway.close()

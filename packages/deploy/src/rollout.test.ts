@@ -1,8 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import type { Fleet } from '@slipway/testing'
 import { demoImage, integrationTest as test } from '@slipway/testing'
-import type { Redis } from 'ioredis'
 import { describe, expect } from 'vitest'
 import { HealthMonitor } from './monitor.ts'
 import { rollout } from './rollout.ts'
@@ -14,8 +12,8 @@ import {
   failures,
   releasesOn,
   requestsNow,
+  siteOn,
   startLoad,
-  startSiteGateway,
   until,
   versionOf,
 } from './test-support/index.ts'
@@ -26,31 +24,6 @@ const hostNames = ['prod-1', 'prod-2', 'prod-3']
 const neverHealthy = async (dir: string) => {
   const start = path.join(dir, 'start.sh')
   await writeFile(start, (await readFile(start, 'utf8')).replace('echo ok > /www/healthz', 'true'))
-}
-
-/** A production site of its own on prod-1..3: gateway, hosts and what every request shares. */
-async function siteOn(fixtures: { fleet: Fleet; redis: Redis; redisPrefix: string; testId: string }) {
-  const project = `p${fixtures.testId}`
-  const environment = 'production'
-  const gateway = await startSiteGateway({
-    redis: fixtures.redis,
-    prefix: fixtures.redisPrefix,
-    project,
-    environment,
-    ttlSeconds: 15,
-  })
-  const hosts = deployHosts(fixtures.fleet.hosts, hostNames)
-  const lines: string[] = []
-  const base = {
-    project,
-    environment,
-    hosts,
-    traffic: gateway.traffic,
-    registryAuth: { serveraddress: fixtures.fleet.registry.url, ...fixtures.fleet.registry },
-    labels: { 'slipway.test': fixtures.testId },
-    lines,
-  }
-  return { project, environment, gateway, hosts, lines, base }
 }
 
 describe('rollout on prod-1..3 behind the real gateway', () => {
@@ -65,12 +38,15 @@ describe('rollout on prod-1..3 behind the real gateway', () => {
       demoImage({ ref: 'v1.1.0' }),
       demoImage({ ref: 'v1.1.0', version: '3.0.0', patch: neverHealthy }),
     ])
-    const { project, environment, gateway, hosts, lines, base } = await siteOn({
-      fleet,
-      redis,
-      redisPrefix,
-      testId,
-    })
+    const hosts = deployHosts(fleet.hosts, hostNames)
+    const { project, environment, gateway, base } = await siteOn(
+      { fleet, redis, redisPrefix, testId },
+      hosts,
+      {
+        ttlSeconds: 15,
+      },
+    )
+    const { lines } = base
     const monitor = new HealthMonitor({
       project,
       environment,
@@ -148,7 +124,14 @@ describe('rollout on prod-1..3 behind the real gateway', () => {
     testId,
   }) => {
     const [v1, v2] = await Promise.all([demoImage({ ref: 'v1.0.0' }), demoImage({ ref: 'v1.1.0' })])
-    const { project, environment, gateway, hosts, base } = await siteOn({ fleet, redis, redisPrefix, testId })
+    const hosts = deployHosts(fleet.hosts, hostNames)
+    const { project, environment, gateway, base } = await siteOn(
+      { fleet, redis, redisPrefix, testId },
+      hosts,
+      {
+        ttlSeconds: 15,
+      },
+    )
     const app = { ...demoApp, network: 'host' as const }
     try {
       const first = await rollout(demoRequest(base, { id: 'v1', image: v1.image }, 4, { app }))

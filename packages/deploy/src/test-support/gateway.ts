@@ -12,8 +12,10 @@ import {
   NginxProcess,
   type TrafficSwitchOptions,
 } from '@slipway/gateway'
+import type { Fleet } from '@slipway/testing'
 import { Redis } from 'ioredis'
-import type { TrafficSwitch } from '../types.ts'
+import type { DeployHost, TrafficSwitch } from '../types.ts'
+import type { DemoRequestOptions } from './site.ts'
 
 /** A Redis connection for a gateway outside vitest's fixtures (the benchmark). */
 export function openRedis(url: string): Redis {
@@ -91,4 +93,47 @@ export async function startSiteGateway(options: SiteGatewayOptions): Promise<Sit
       await rm(dir, { recursive: true, force: true })
     },
   }
+}
+
+/** What a test's own site needs of vitest's fixtures. */
+export interface SiteFixtures {
+  fleet: Fleet
+  redis: Redis
+  redisPrefix: string
+  testId: string
+}
+
+/**
+ * A production site of the test's own on `hosts`: its gateway (closed by the caller), and
+ * what every rollout request of it shares, with the log lines collected in `base.lines`.
+ */
+export async function siteOn(
+  fixtures: SiteFixtures,
+  hosts: DeployHost[],
+  options: { ttlSeconds?: number } = {},
+): Promise<{
+  project: string
+  environment: string
+  gateway: SiteGateway
+  base: DemoRequestOptions & { lines: string[] }
+}> {
+  const project = `p${fixtures.testId}`
+  const environment = 'production'
+  const gateway = await startSiteGateway({
+    redis: fixtures.redis,
+    prefix: fixtures.redisPrefix,
+    project,
+    environment,
+    ttlSeconds: options.ttlSeconds,
+  })
+  const base = {
+    project,
+    environment,
+    hosts,
+    traffic: gateway.traffic,
+    registryAuth: { serveraddress: fixtures.fleet.registry.url, ...fixtures.fleet.registry },
+    labels: { 'slipway.test': fixtures.testId },
+    lines: [] as string[],
+  }
+  return { project, environment, gateway, base }
 }
