@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import net from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { freePort } from './ports.ts'
@@ -7,7 +8,12 @@ describe('freePort', () => {
     const ports: number[] = []
     for (let i = 0; i < 300; i++) ports.push(await freePort())
     expect(new Set(ports).size).toBe(ports.length)
-    for (const port of ports) expect(port).toBeGreaterThan(0)
+    // Below the kernel's ephemeral range: no outgoing connection can hold one of them.
+    const [ephemeral] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)
+    for (const port of ports) {
+      expect(port).toBeGreaterThanOrEqual(20_000)
+      expect(port).toBeLessThan(Number(ephemeral))
+    }
   })
 
   it('gives a port nothing listens on', async () => {

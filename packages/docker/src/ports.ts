@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import net from 'node:net'
 
 /** How long a port handed out by `freePort` is not handed out again. */
@@ -5,27 +6,44 @@ const rememberMs = 5 * 60_000
 /** Ports handed out lately, oldest first, with when. */
 const handedOut = new Map<number, number>()
 
-function unusedPort(): Promise<number> {
+/**
+ * Where `freePort` picks: from 20000 to just below the kernel's ephemeral range (32768 by
+ * default), so that no outgoing connection can take the port between the check and the
+ * bind, and at random, so that processes picking at the same time rarely pick alike.
+ */
+const range = ((): { low: number; high: number } => {
+  const low = 20_000
+  try {
+    const [ephemeral] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)
+    const high = Number(ephemeral) - 1
+    if (Number.isInteger(high) && high - low >= 1000) return { low, high }
+  } catch {}
+  return { low, high: 32_767 }
+})()
+
+/** Listens on 127.0.0.1:`port` (0: any) and closes again; the port, or undefined if taken. */
+function tryListen(port: number): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     const server = net.createServer()
     server.unref()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE' || error.code === 'EACCES') resolve(undefined)
+      else reject(error)
+    })
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address()
-      server.close(() => {
-        if (address && typeof address === 'object') resolve(address.port)
-        else reject(new Error('could not read the bound port'))
-      })
+      server.close(() => resolve(address && typeof address === 'object' ? address.port : undefined))
     })
   })
 }
 
 /**
- * A port that is free on 127.0.0.1 right now and was not handed out in the last five
- * minutes. Another process may take it before Docker binds it, so callers retry on "port
- * is already allocated". The memory matters on the host network: there Docker does not
- * bind the port, the app does once it has started, and the kernel readily gives the same
- * free port twice in a row (300 picks repeated 6 ports without it).
+ * A port that is free on 127.0.0.1 right now and was not handed out by this process in the
+ * last five minutes. Another process may still take it before Docker binds it, so callers
+ * retry on "port is already allocated". The memory matters on the host network: there
+ * Docker does not bind the port, the app does once it has started, and the kernel, asked
+ * for any free port, readily gives the same one twice in a row (300 picks repeated 6 to 8
+ * ports that way).
  */
 export async function freePort(): Promise<number> {
   const now = Date.now()
@@ -33,15 +51,17 @@ export async function freePort(): Promise<number> {
     if (now - at < rememberMs) break
     handedOut.delete(port)
   }
-  for (let tries = 1; ; tries++) {
-    const port = await unusedPort()
-    // After 20 tries a repeat is better than no port (the caller's retry covers a clash).
-    if (!handedOut.has(port) || tries >= 20) {
-      handedOut.delete(port)
-      handedOut.set(port, now)
-      return port
-    }
+  let port: number | undefined
+  for (let tries = 0; port === undefined && tries < 50; tries++) {
+    const candidate = range.low + Math.floor(Math.random() * (range.high - range.low + 1))
+    if (!handedOut.has(candidate)) port = await tryListen(candidate)
   }
+  // A crowded range: the kernel chooses (a repeat is then possible; the caller's retry covers it).
+  port ??= await tryListen(0)
+  if (port === undefined) throw new Error('no free port on 127.0.0.1')
+  handedOut.delete(port)
+  handedOut.set(port, now)
+  return port
 }
 
 export function isPortConflict(message: string): boolean {
