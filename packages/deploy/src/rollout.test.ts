@@ -14,6 +14,7 @@ import {
   requestsNow,
   siteOn,
   startLoad,
+  strategy,
   until,
   versionOf,
 } from './test-support/index.ts'
@@ -65,7 +66,12 @@ describe('rollout on prod-1..3 behind the real gateway', () => {
       // v1 -> v2 under continuous load from a second process.
       const load = startLoad({ port: gateway.port, concurrency: 4, maxRequests: 3000, maxMs: 60_000 })
       await until('load under way', () => load.done() >= 20)
-      const second = await rollout(demoRequest(base, { id: 'v2', image: v2.image }, 6))
+      // The drain ends when the gateway reports the old instances' requests done; its bound
+      // is generous so that a busy machine does not make it run out (a drain that is never
+      // reported would still show, as 'may still run after' lines, below).
+      const second = await rollout(
+        demoRequest(base, { id: 'v2', image: v2.image }, 6, { strategy: strategy({ drainSeconds: 15 }) }),
+      )
       const ended = Date.now()
       const samples = await load.stop()
       const after = [...samples.filter((s) => s.start > ended), ...(await requestsNow(gateway.port, 60))]
