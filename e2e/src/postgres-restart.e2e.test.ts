@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { freePort } from '@slipway/docker'
 import { PrivatePostgres } from '@slipway/testing/services'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Demo, pipelineIn, setupDemo, startSlowBuild, storedLog } from './client.ts'
@@ -10,7 +11,7 @@ describe('PostgreSQL restarts mid-stage', () => {
   let postgres: PrivatePostgres
 
   beforeAll(async () => {
-    postgres = await PrivatePostgres.create()
+    postgres = await PrivatePostgres.create(await freePort())
     stack = await startStack({ workers: 1, databaseUrl: postgres.url })
     demo = await setupDemo(stack, { prodReplicas: 1, prodHosts: ['prod-1'] })
   })

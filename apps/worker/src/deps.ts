@@ -1,9 +1,10 @@
 import type { Logger, SecretBox } from '@slipway/core'
-import type { Db } from '@slipway/db'
+import { type Db, secretContext } from '@slipway/db'
 import type { TrafficSwitch } from '@slipway/deploy'
-import type { DockerHostPool, HostRecord, HostRow } from '@slipway/docker'
-import type { OutboxDispatcher, Queues } from '@slipway/jobs'
-import type { Change } from '@slipway/runs'
+import { DockerHostPool, type HostRecord, type HostRow, hostRecordFromRow } from '@slipway/docker'
+import { createTrafficSwitch } from '@slipway/gateway'
+import { OutboxDispatcher, Queues } from '@slipway/jobs'
+import { type Change, publisher } from '@slipway/runs'
 import type { Redis } from 'ioredis'
 
 /** What the worker's processors use, created once in main.ts (or by a test). */
@@ -24,4 +25,34 @@ export interface WorkerDeps {
   traffic: TrafficSwitch
   /** Publishes a committed change (events, cancel signals) and dispatches its outbox rows. */
   publish(change: Change): Promise<void>
+}
+
+/**
+ * The worker's dependencies over its database, Redis connection (BullMQ needs
+ * maxRetriesPerRequest null) and keyring: queues, outbox, Docker hosts, traffic switch.
+ */
+export function createWorkerDeps(options: {
+  db: Db
+  redis: Redis
+  prefix: string
+  secrets: SecretBox
+  logger: Logger
+  workerId: string
+  workDir: string
+}): WorkerDeps {
+  const { db, redis, prefix, secrets, logger } = options
+  const queues = new Queues(redis, prefix)
+  const outbox = new OutboxDispatcher(db, queues, logger)
+  return {
+    ...options,
+    queues,
+    outbox,
+    hosts: new DockerHostPool(),
+    hostRecord: (row) =>
+      hostRecordFromRow(row, (host, envelope) =>
+        secrets.decrypt(envelope, secretContext.hostTlsKey(host.id)),
+      ),
+    traffic: createTrafficSwitch({ redis, prefix, logger }),
+    publish: publisher(redis, prefix, outbox),
+  }
 }

@@ -1,13 +1,9 @@
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createLogger, createSecretBox, EnvError, parseKeyring } from '@slipway/core'
-import { createDb, secretContext } from '@slipway/db'
-import { DockerHostPool, hostRecordFromRow } from '@slipway/docker'
-import { createTrafficSwitch } from '@slipway/gateway'
-import { OutboxDispatcher, Queues } from '@slipway/jobs'
-import { publisher } from '@slipway/runs'
+import { createDb } from '@slipway/db'
 import { Redis } from 'ioredis'
-import type { WorkerDeps } from './deps.ts'
+import { createWorkerDeps } from './deps.ts'
 import { loadWorkerEnv, type WorkerEnv } from './env.ts'
 import { startWorker } from './worker.ts'
 
@@ -30,26 +26,15 @@ const db = createDb({ url: env.DATABASE_URL, poolSize: env.WORKER_CONCURRENCY + 
 // BullMQ workers block on Redis: they need maxRetriesPerRequest null (production guide).
 const connection = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null })
 connection.on('error', (error) => logger.warn({ err: error }, 'redis connection error'))
-const prefix = env.SLIPWAY_REDIS_PREFIX
-const queues = new Queues(connection, prefix)
-const outbox = new OutboxDispatcher(db, queues, logger)
-
-const deps: WorkerDeps = {
+const deps = createWorkerDeps({
   db,
   redis: connection,
-  prefix,
-  queues,
-  outbox,
+  prefix: env.SLIPWAY_REDIS_PREFIX,
   secrets,
-  hosts: new DockerHostPool(),
-  hostRecord: (row) =>
-    hostRecordFromRow(row, (host, envelope) => secrets.decrypt(envelope, secretContext.hostTlsKey(host.id))),
   logger,
   workerId: env.WORKER_ID,
   workDir: env.WORKER_WORK_DIR ?? path.join(tmpdir(), 'slipway-work'),
-  traffic: createTrafficSwitch({ redis: connection, prefix, logger }),
-  publish: publisher(connection, prefix, outbox),
-}
+})
 
 const worker = await startWorker(deps, {
   concurrency: env.WORKER_CONCURRENCY,
@@ -70,7 +55,7 @@ async function shutdown(signal: string): Promise<void> {
   closing = true
   logger.info({ signal, graceSeconds: env.WORKER_SHUTDOWN_GRACE_SECONDS }, 'shutting down')
   await worker.close(env.WORKER_SHUTDOWN_GRACE_SECONDS * 1000)
-  await queues.close()
+  await deps.queues.close()
   await db.$disconnect()
   connection.disconnect()
   logger.info('stopped')

@@ -40,13 +40,8 @@ describe('rollout on prod-1..3 behind the real gateway', () => {
       demoImage({ ref: 'v1.1.0', version: '3.0.0', patch: neverHealthy }),
     ])
     const hosts = deployHosts(fleet.hosts, hostNames)
-    const { project, environment, gateway, base } = await siteOn(
-      { fleet, redis, redisPrefix, testId },
-      hosts,
-      {
-        ttlSeconds: 15,
-      },
-    )
+    const fixtures = { fleet, redis, redisPrefix, testId }
+    const { project, environment, gateway, base } = await siteOn(fixtures, hosts, { ttlSeconds: 15 })
     const { lines } = base
     const monitor = new HealthMonitor({
       project,
@@ -131,13 +126,8 @@ describe('rollout on prod-1..3 behind the real gateway', () => {
   }) => {
     const [v1, v2] = await Promise.all([demoImage({ ref: 'v1.0.0' }), demoImage({ ref: 'v1.1.0' })])
     const hosts = deployHosts(fleet.hosts, hostNames)
-    const { project, environment, gateway, base } = await siteOn(
-      { fleet, redis, redisPrefix, testId },
-      hosts,
-      {
-        ttlSeconds: 15,
-      },
-    )
+    const fixtures = { fleet, redis, redisPrefix, testId }
+    const { project, environment, gateway, base } = await siteOn(fixtures, hosts, { ttlSeconds: 15 })
     const app = { ...demoApp, network: 'host' as const }
     try {
       const first = await rollout(demoRequest(base, { id: 'v1', image: v1.image }, 4, { app }))

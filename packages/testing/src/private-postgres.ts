@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readdir, rm } from 'node:fs/promises'
-import { type AddressInfo, createServer } from 'node:net'
 import { promisify } from 'node:util'
 import { applyMigrations } from './postgres.ts'
 
@@ -11,15 +10,6 @@ const run = promisify(execFile)
 async function asPostgres(command: string): Promise<string> {
   const { stdout } = await run('su', ['postgres', '-s', '/bin/sh', '-c', command], { timeout: 120_000 })
   return stdout
-}
-
-/** A port nothing listens on at the moment, on 127.0.0.1. */
-async function unusedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 /**
@@ -33,11 +23,12 @@ export class PrivatePostgres {
     private readonly bin: string,
   ) {}
 
-  static async create(): Promise<PrivatePostgres> {
+  /** On `port` of 127.0.0.1 (the caller picks a free one, e.g. with @slipway/docker's freePort). */
+  static async create(port: number): Promise<PrivatePostgres> {
     const version = (await readdir('/usr/lib/postgresql')).sort().at(-1)
     if (!version) throw new Error('no PostgreSQL under /usr/lib/postgresql')
     const server = new PrivatePostgres(
-      await unusedPort(),
+      port,
       `/tmp/slipway-pg-${randomBytes(4).toString('hex')}`,
       `/usr/lib/postgresql/${version}/bin`,
     )

@@ -1,40 +1,28 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createLogger, createSecretBox, generateKeySpec, parseKeyring } from '@slipway/core'
 import { createDb, type Db } from '@slipway/db'
-import { DockerHostPool, hostRecordFromRow } from '@slipway/docker'
-import { createTrafficSwitch } from '@slipway/gateway'
-import { OutboxDispatcher, Queues } from '@slipway/jobs'
-import { publisher } from '@slipway/runs'
+import { freePort } from '@slipway/docker'
 import { integrationTest } from '@slipway/testing'
 import { PrivatePostgres } from '@slipway/testing/services'
 import type { Job } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect } from 'vitest'
-import type { WorkerDeps } from '../deps.ts'
+import { createWorkerDeps } from '../deps.ts'
 import { runStage, type StageHandlers } from './runner.ts'
 
 const logger = createLogger({ name: 'runner-test', level: 'silent' })
 const secret = 'hunter2-registry-password'
 
-function workerDeps(db: Db, redis: Redis, prefix: string): WorkerDeps {
-  const queues = new Queues(redis, prefix)
-  const outbox = new OutboxDispatcher(db, queues, logger)
-  return {
+const workerDeps = (db: Db, redis: Redis, prefix: string) =>
+  createWorkerDeps({
     db,
     redis,
     prefix,
-    queues,
-    outbox,
     secrets: createSecretBox(parseKeyring(generateKeySpec())),
-    hosts: new DockerHostPool(),
-    hostRecord: (row) => hostRecordFromRow(row, () => ''),
     logger,
     workerId: 'w-test',
     workDir: '/tmp/slipway-runner-test',
-    traffic: createTrafficSwitch({ redis, prefix, logger }),
-    publish: publisher(redis, prefix, outbox),
-  }
-}
+  })
 
 /** A pipeline whose only stage, a push, is queued for its first attempt. */
 async function queuedPush(db: Db, slug: string): Promise<string> {
@@ -71,7 +59,7 @@ describe('stage runner while PostgreSQL restarts', () => {
   let postgres: PrivatePostgres
   let db: Db
   beforeAll(async () => {
-    postgres = await PrivatePostgres.create()
+    postgres = await PrivatePostgres.create(await freePort())
     db = createDb({ url: postgres.url, poolSize: 4 })
   }, 120_000)
   afterAll(async () => {
