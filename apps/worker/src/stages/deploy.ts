@@ -47,7 +47,7 @@ export async function deployStage(context: StageContext): Promise<StageResult> {
   const environmentId = stage.environmentId
   if (!environmentId) throw permanent('deploy stage without an environment')
   if (!pipeline.imageDigest) throw permanent('no image digest: the push stage has not run')
-  // Until the release row exists nothing has changed: every read waits out a database restart.
+  // Until the release row exists nothing has changed: the reads wait out a database restart.
   const environment = await patient(() =>
     deps.db.environment.findUniqueOrThrow({ where: { id: environmentId }, include: siteInclude }),
   )
@@ -76,30 +76,30 @@ export async function deployStage(context: StageContext): Promise<StageResult> {
   )
   const digest = pipeline.imageDigest.slice(pipeline.imageDigest.indexOf('@') + 1)
 
-  const release = await patient(() =>
-    deps.db.$transaction(async (tx) => {
-      const last = await tx.release.findFirst({
-        where: { environmentId: environment.id },
-        orderBy: { number: 'desc' },
-      })
-      return tx.release.create({
-        data: {
-          environmentId: environment.id,
-          number: (last?.number ?? 0) + 1,
-          pipelineId: pipeline.id,
-          kind: operations.has(pipeline.trigger) ? pipeline.trigger : 'deploy',
-          image: pipeline.imageDigest!,
-          digest,
-          configVersionId,
-          replicas: environment.replicas,
-          status: 'deploying',
-          previousReleaseId: live?.id ?? null,
-          actorUserId: pipeline.actorUserId,
-          startedAt: new Date(),
-        },
-      })
-    }),
-  )
+  // Not repeated while the database is away: a commit whose answer was lost would make a
+  // second release (the stage's next attempt starts over instead).
+  const release = await deps.db.$transaction(async (tx) => {
+    const last = await tx.release.findFirst({
+      where: { environmentId: environment.id },
+      orderBy: { number: 'desc' },
+    })
+    return tx.release.create({
+      data: {
+        environmentId: environment.id,
+        number: (last?.number ?? 0) + 1,
+        pipelineId: pipeline.id,
+        kind: operations.has(pipeline.trigger) ? pipeline.trigger : 'deploy',
+        image: pipeline.imageDigest!,
+        digest,
+        configVersionId,
+        replicas: environment.replicas,
+        status: 'deploying',
+        previousReleaseId: live?.id ?? null,
+        actorUserId: pipeline.actorUserId,
+        startedAt: new Date(),
+      },
+    })
+  })
   await deps.publish({
     projectId: project.id,
     events: [{ type: 'release', environmentId: environment.id, releaseId: release.id, status: 'deploying' }],
