@@ -9,7 +9,7 @@ cd "$ROOT"
 log() { printf '[install] %s\n' "$*" >&2; }
 
 packages=(docker.io docker-registry redis-server nginx-light busybox-static apache2-utils chromium
-  postgresql iproute2 git curl ca-certificates e2fsprogs mount util-linux)
+  postgresql iproute2 git curl ca-certificates e2fsprogs mount util-linux haproxy socat openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

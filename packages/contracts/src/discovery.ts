@@ -15,7 +15,12 @@ export const Instance = z.object({
   image: z.string(),
   /** Docker host name. */
   host: z.string(),
-  /** Port on 127.0.0.1 the container port is published on. */
+  /**
+   * The address the instance is reached at: its Docker host's address (another machine's,
+   * never assumed to be this one's), an IPv4 or IPv6 literal.
+   */
+  address: z.string(),
+  /** Port on `address`: the published port (bridge network) or the one it listens on (host). */
   port: z.number().int().min(1).max(65535),
   containerId: z.string(),
 })

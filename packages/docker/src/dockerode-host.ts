@@ -23,6 +23,11 @@ export interface HostEndpoint {
   /** unix:///path/docker.sock, tcp://host:port or ssh://user@host[:port] */
   endpoint: string
   tls?: { ca?: string; cert?: string; key?: string }
+  /**
+   * The address the host's containers are reached at (an IP literal): bridge containers are
+   * published on it, host-network ones listen on it.
+   */
+  address?: string
 }
 
 /** Default limits for calls whose caller gave no signal of their own. */
