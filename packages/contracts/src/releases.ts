@@ -34,6 +34,8 @@ export const ScaleBody = z.object({ replicas: z.number().int().min(0).max(1000) 
 export const InstanceView = z.object({
   id: z.string(),
   host: z.string(),
+  /** The address the instance is reached at (its host's); with `port`, where health checks dial it. */
+  address: z.string(),
   port: z.number().nullable(),
   containerId: z.string(),
   state: z.string(),
