@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The local fleet Slipway runs against, every part real:
 #   PostgreSQL and Redis (reused when they already answer on the standard ports),
-#   Docker daemons as separate hosts (build-1, pre-1, prod-1, prod-2, prod-3 by default),
-#   a docker-registry with htpasswd auth, an nginx gateway, a busybox base image on every
-#   host, and a demo application in its own git repository.
+#   Docker hosts as separate machines (build-1, pre-1, prod-1, prod-2, prod-3 by default):
+#   each dockerd in its own network namespace on a fleet LAN bridge, with its own address,
+#   reached only over TCP with mutual TLS (a fleet CA made here with openssl); a
+#   docker-registry over TLS on the LAN with htpasswd auth; an HAProxy gateway; a busybox
+#   base image on every host; and a demo application in its own git repository.
 #
 #   docker/fleet.sh up [--hosts build-1,pre-1,...]   start what is missing (idempotent)
-#   docker/fleet.sh down                             stop what `up` started, by pid
+#   docker/fleet.sh host up|stop|rm NAME             an extra host for tests
+#   docker/fleet.sh down                             stop what `up` started, by pid, and
+#                                                    remove its namespaces, links and bridge
 #   docker/fleet.sh status                           what runs, what does not
 #   docker/fleet.sh env                              print the fleet's environment file
 #
@@ -29,6 +33,12 @@ REGISTRY_PORT=$((5001 + OFF))
 GATEWAY_PORT=$((8088 + OFF))
 HASH=$(printf %s "$STATE" | sha1sum | cut -c1-6)
 RUN=/tmp/sw-$HASH
+# The fleet LAN: one /24 per state folder in 10.200.0.0-10.249.255.0, Slipway's side at .1,
+# hosts from .2 on. Traffic goes only to these addresses, in namespaces this script made.
+LAN_PREFIX=10.$((200 + 16#${HASH:0:2} % 50)).$((16#${HASH:2:2}))
+LAN_BR=swl$HASH
+TLS=$STATE/tls
+GATEWAY_DIR=$RUN/gateway
 DEFAULT_HOSTS=build-1,pre-1,prod-1,prod-2,prod-3
 BASE_IMAGE=slipway/busybox:1
 ENV_FILE=$STATE/fleet.env
@@ -146,15 +156,86 @@ redis_down() {
   fi
 }
 
+# ------------------------------------------------------------------- fleet LAN and TLS
+# Every Docker host is a machine of its own: a network namespace with one veth onto the fleet
+# LAN bridge (in Slipway's namespace, which keeps the gateway, PostgreSQL and Redis, as on an
+# edge machine), its own address, and a dockerd reached only over TCP with mutual TLS.
+lan_up() {
+  if ! ip link show "$LAN_BR" >/dev/null 2>&1; then
+    # Nothing else may already route this subnet (another checkout picks another one).
+    if ip -4 route show "$LAN_PREFIX.0/24" | grep -q .; then
+      die "the fleet LAN $LAN_PREFIX.0/24 is already routed here ($(ip -4 route show "$LAN_PREFIX.0/24" | head -n1)); set SLIPWAY_STATE to another folder"
+    fi
+    ip link add name "$LAN_BR" type bridge 2>"$STATE/lan.err" ||
+      die "cannot create the fleet LAN bridge $LAN_BR: $(cat "$STATE/lan.err") (the fleet needs root with CAP_NET_ADMIN)"
+    ip addr add "$LAN_PREFIX.1/24" dev "$LAN_BR"
+    # A fixed MAC: a bridge otherwise takes its lowest port's MAC and changes it as hosts come
+    # and go, and the neighbours' ARP caches then stall traffic for seconds.
+    ip link set "$LAN_BR" address "02:00:${HASH:0:2}:${HASH:2:2}:${HASH:4:2}:01"
+  fi
+  ip link set "$LAN_BR" up
+}
+
+lan_down() {
+  if ip link show "$LAN_BR" >/dev/null 2>&1; then ip link del "$LAN_BR"; fi
+}
+
+# The fleet CA and Slipway's client certificate, made once with openssl.
+tls_up() {
+  local dir=$TLS
+  mkdir -p "$dir"
+  [ -f "$dir/ca.pem" ] && return
+  log "making the fleet CA and Slipway's client certificate in $dir"
+  (
+    umask 077
+    set -e
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=slipway fleet CA $HASH" \
+      -keyout "$dir/ca-key.pem" -out "$dir/ca.pem.new"
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=slipway" -keyout "$dir/key.pem" -out "$dir/client.csr"
+    printf 'extendedKeyUsage=clientAuth\n' >"$dir/client.ext"
+    openssl x509 -req -in "$dir/client.csr" -CA "$dir/ca.pem.new" -CAkey "$dir/ca-key.pem" -CAcreateserial \
+      -days 3650 -extfile "$dir/client.ext" -out "$dir/cert.pem"
+    rm -f "$dir/client.csr" "$dir/client.ext"
+  ) >"$dir/openssl.log" 2>&1 || die "openssl could not make the fleet certificates: $(tail -n3 "$dir/openssl.log")"
+  mv "$dir/ca.pem.new" "$dir/ca.pem"
+}
+
+# server_cert NAME ADDRESS: a server certificate for ADDRESS (its subjectAltName), made once.
+server_cert() {
+  local name=$1 addr=$2 dir=$TLS
+  local crt=$dir/$name.pem key=$dir/$name-key.pem
+  if [ -f "$crt" ] && openssl x509 -in "$crt" -noout -ext subjectAltName 2>/dev/null | grep -q "IP Address:$addr\$"; then return; fi
+  (
+    umask 077
+    set -e
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=$name" -keyout "$key" -out "$dir/$name.csr"
+    printf 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth\n' "$addr" >"$dir/$name.ext"
+    openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca-key.pem" -CAcreateserial \
+      -days 3650 -extfile "$dir/$name.ext" -out "$crt"
+    rm -f "$dir/$name.csr" "$dir/$name.ext"
+  ) >"$dir/openssl.log" 2>&1 || die "openssl could not make a certificate for $name ($addr): $(tail -n3 "$dir/openssl.log")"
+}
+
+tls_curl() { curl -sf --max-time 2 --cacert "$TLS/ca.pem" --cert "$TLS/cert.pem" --key "$TLS/key.pem" "$@"; }
+
 # ----------------------------------------------------------------------- Docker hosts
+# A host's line in $STATE/hosts/index gives its address, $LAN_PREFIX.(line+1); `host rm`
+# frees its line ("-") for the next new host.
 host_index() {
   local name=$1 file=$STATE/hosts/index
   touch "$file"
-  if ! grep -qx "$name" "$file"; then echo "$name" >>"$file"; fi
-  grep -nx "$name" "$file" | cut -d: -f1
+  if ! grep -qx -- "$name" "$file"; then
+    if grep -qx -- '-' "$file"; then
+      sed -i "0,/^-\$/s//$name/" "$file"
+    else
+      echo "$name" >>"$file"
+    fi
+  fi
+  grep -nx -- "$name" "$file" | cut -d: -f1
 }
 
-host_socket() { echo "$RUN/$1/docker.sock"; }
+host_addr() { echo "$LAN_PREFIX.$(($(host_index "$1") + 1))"; }
+host_ns() { echo "sw$HASH-$1"; }
 
 # Each host keeps its Docker data on a file system of its own: a journaled ext4 in a sparse
 # image file, loop-mounted on the data folder. With the vfs storage driver every container
@@ -190,42 +271,93 @@ host_data_fs() {
   fi
 }
 
-host_up() {
-  local name=$1 idx dir run br subnet
+# The host's namespace and its link onto the LAN (idempotent).
+host_net_up() {
+  local name=$1 idx ns addr veth peer
   idx=$(host_index "$name")
-  dir=$STATE/hosts/$name
-  run=$RUN/$name
-  mkdir -p "$dir" "$run"
-  br=sw${HASH}-$idx
-  subnet=10.$((100 + 16#${HASH:0:2} % 100)).$idx
-  if ! ip link show "$br" >/dev/null 2>&1; then
-    ip link add name "$br" type bridge
-    ip addr add "$subnet.1/24" dev "$br"
+  ns=$(host_ns "$name")
+  addr=$(host_addr "$name")
+  veth=sw${HASH}v$idx
+  peer=sw${HASH}p$idx
+  if [ ! -e "/var/run/netns/$ns" ]; then
+    ip netns add "$ns" 2>"$STATE/hosts/$name/netns.err" ||
+      die "cannot create the network namespace $ns for host $name: $(cat "$STATE/hosts/$name/netns.err") (the fleet needs root with CAP_SYS_ADMIN and CAP_NET_ADMIN; in a container, run it privileged)"
   fi
-  # A bridge without a fixed MAC takes the lowest MAC of its ports and changes it when that
-  # container goes away; its neighbours keep the old MAC in their ARP cache and stall for
-  # seconds. A MAC set by hand never changes.
-  ip link set "$br" address "02:00:${HASH:0:2}:${HASH:2:2}:$(printf %02x "$idx"):01"
-  ip link set "$br" up
+  if ! ip link show "$veth" >/dev/null 2>&1; then
+    ip link add "$veth" type veth peer name "$peer" || die "cannot create the veth pair $veth for host $name"
+    ip link set "$peer" netns "$ns"
+    ip netns exec "$ns" ip link set "$peer" name eth0
+    ip link set "$veth" master "$LAN_BR"
+  fi
+  ip link set "$veth" up
+  ip netns exec "$ns" ip link set lo up
+  ip netns exec "$ns" ip link set eth0 up
+  ip netns exec "$ns" ip -4 addr show dev eth0 | grep -q "inet $addr/" ||
+    ip netns exec "$ns" ip addr add "$addr/24" dev eth0
+  ip netns exec "$ns" ip route replace default via "$LAN_PREFIX.1"
+}
+
+# Stops a dockerd of the old shape (a unix socket in Slipway's own namespace) left by an older fleet.
+host_retire_legacy() {
+  local name=$1 dir=$STATE/hosts/$1
+  [ -f "$dir/docker.pid" ] && [ "$(cat "$dir/shape" 2>/dev/null)" != netns-tls ] || return 0
+  if pid_alive "$dir/docker.pid"; then
+    log "$name: stopping its dockerd of the old shape (same network as Slipway)"
+    local pid
+    pid=$(cat "$dir/docker.pid")
+    kill "$pid"
+    wait_until 40 "dockerd $name shutdown" sh -c "! kill -0 $pid"
+  fi
+  local idx
+  idx=$(grep -nx -- "$name" "$STATE/hosts/index" 2>/dev/null | cut -d: -f1)
+  if [ -n "$idx" ]; then ip link del "sw${HASH}-$idx" 2>/dev/null || true; fi
+  rm -f "$dir/docker.pid"
+}
+
+host_up() {
+  local name=$1 dir=$STATE/hosts/$1 ns addr
+  mkdir -p "$dir" "$RUN/$name"
+  host_retire_legacy "$name"
+  ns=$(host_ns "$name")
+  addr=$(host_addr "$name")
+  host_net_up "$name"
   if pid_alive "$dir/docker.pid"; then return; fi
+  server_cert "$name" "$addr"
   host_data_fs "$name"
-  log "starting dockerd $name (bridge $br, $subnet.0/24)"
-  setsid dockerd --data-root "$dir/data" --exec-root "$run/exec" -H "unix://$run/docker.sock" \
-    --pidfile "$dir/docker.pid" --storage-driver=vfs --bridge "$br" --iptables=false \
+  # The host trusts the fleet CA for the registry, in its own mount namespace only.
+  local certs=$dir/certs.d
+  mkdir -p "$certs/$LAN_PREFIX.1:$REGISTRY_PORT" /etc/docker/certs.d
+  cp "$TLS/ca.pem" "$certs/$LAN_PREFIX.1:$REGISTRY_PORT/ca.crt"
+  echo netns-tls >"$dir/shape"
+  log "starting dockerd $name at $addr (namespace $ns, tcp://$addr:2376 with TLS)"
+  # nsenter, not `ip netns exec`: the latter mounts a fresh /sys without the cgroup mounts.
+  # shellcheck disable=SC2016
+  setsid nsenter --net="/var/run/netns/$ns" unshare -mu sh -c \
+    'mount --bind "$1" /etc/docker/certs.d && hostname "$2" && shift 2 && exec "$@"' sh "$certs" "$name" \
+    dockerd --data-root "$dir/data" --exec-root "$RUN/$name/exec" -H "tcp://$addr:2376" \
+    --tlsverify --tlscacert "$TLS/ca.pem" --tlscert "$TLS/$name.pem" --tlskey "$TLS/$name-key.pem" \
+    --pidfile "$dir/docker.pid" --storage-driver=vfs --bip 10.252.0.1/24 --iptables=false \
     --log-level warn </dev/null >"$dir/dockerd.log" 2>&1 &
 }
 
-host_ready() { curl -sf --unix-socket "$(host_socket "$1")" http://docker/_ping >/dev/null; }
+host_ready() { tls_curl "https://$(host_addr "$1"):2376/_ping" >/dev/null; }
+
+host_docker() {
+  local name=$1
+  shift
+  docker --tlsverify --tlscacert "$TLS/ca.pem" --tlscert "$TLS/cert.pem" --tlskey "$TLS/key.pem" \
+    -H "tcp://$(host_addr "$name"):2376" "$@"
+}
 
 host_base_image() {
-  local name=$1 sock
-  sock=$(host_socket "$name")
-  if DOCKER_HOST=unix://$sock docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then return; fi
-  DOCKER_HOST=unix://$sock DOCKER_BUILDKIT=0 docker build -q -t "$BASE_IMAGE" "$STATE/base" >/dev/null 2>"$STATE/hosts/$name/base-build.log" ||
+  local name=$1
+  if host_docker "$name" image inspect "$BASE_IMAGE" >/dev/null 2>&1; then return; fi
+  DOCKER_BUILDKIT=0 host_docker "$name" build -q -t "$BASE_IMAGE" "$STATE/base" >/dev/null 2>"$STATE/hosts/$name/base-build.log" ||
     die "building $BASE_IMAGE on $name failed, see $STATE/hosts/$name/base-build.log"
 }
 
-host_down() {
+# Stops the host's dockerd; its data and namespace stay (a restart finds its images).
+host_stop() {
   local name=$1 dir=$STATE/hosts/$1 pid
   if pid_alive "$dir/docker.pid"; then
     pid=$(cat "$dir/docker.pid")
@@ -233,27 +365,48 @@ host_down() {
     kill "$pid"
     wait_until 40 "dockerd $name shutdown" sh -c "! kill -0 $pid"
   fi
+}
+
+host_down() {
+  local name=$1 dir=$STATE/hosts/$1
+  host_stop "$name"
   if mountpoint -q "$dir/data" 2>/dev/null; then
     umount "$dir/data" 2>/dev/null || umount -l "$dir/data"
   fi
-  local idx
-  idx=$(grep -nx "$name" "$STATE/hosts/index" 2>/dev/null | cut -d: -f1)
-  [ -n "$idx" ] && ip link del "sw${HASH}-$idx" 2>/dev/null || true
+  local idx ns
+  idx=$(grep -nx -- "$name" "$STATE/hosts/index" 2>/dev/null | cut -d: -f1)
+  if [ -n "$idx" ]; then
+    ip link del "sw${HASH}v$idx" 2>/dev/null || true
+    ip link del "sw${HASH}-$idx" 2>/dev/null || true
+  fi
+  ns=$(host_ns "$name")
+  if [ -e "/var/run/netns/$ns" ]; then ip netns del "$ns"; fi
 }
 
-known_hosts() { [ -f "$STATE/hosts/index" ] && cat "$STATE/hosts/index" || true; }
+known_hosts() { [ -f "$STATE/hosts/index" ] && grep -vx -- '-' "$STATE/hosts/index" || true; }
+# The hosts of the fleet proper: extra hosts that tests start (`host up NAME`) are not listed.
+fleet_hosts() {
+  local h
+  for h in $(known_hosts); do [ -f "$STATE/hosts/$h/extra" ] || echo "$h"; done
+}
 
 # --------------------------------------------------------------------------- registry
+# Served over TLS on the LAN address: the hosts reach it there and trust the fleet CA.
 registry_up() {
   local dir=$STATE/registry
   mkdir -p "$dir/data"
   [ -f "$dir/password" ] || head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$dir/password"
   REGISTRY_USERNAME=slipway
   REGISTRY_PASSWORD=$(cat "$dir/password")
-  if pid_alive "$dir/registry.pid"; then return; fi
-  port_open "$REGISTRY_PORT" && die "port $REGISTRY_PORT is taken by something else (set SLIPWAY_PORT_OFFSET)"
+  if pid_alive "$dir/registry.pid" && grep -q "addr: $LAN_PREFIX.1:$REGISTRY_PORT" "$dir/config.yml" 2>/dev/null; then return; fi
+  if pid_alive "$dir/registry.pid"; then
+    log "stopping the docker-registry of the old shape (plain HTTP on 127.0.0.1)"
+    kill "$(cat "$dir/registry.pid")"
+    rm -f "$dir/registry.pid"
+  fi
+  server_cert registry "$LAN_PREFIX.1"
   htpasswd -Bbn "$REGISTRY_USERNAME" "$REGISTRY_PASSWORD" >"$dir/htpasswd" 2>/dev/null
-  cat >"$dir/config.yml" <<EOF
+  cat >"$dir/config.yml" <<YML
 version: 0.1
 log:
   level: warn
@@ -263,17 +416,20 @@ storage:
   delete:
     enabled: true
 http:
-  addr: 127.0.0.1:$REGISTRY_PORT
+  addr: $LAN_PREFIX.1:$REGISTRY_PORT
   secret: $(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  tls:
+    certificate: $TLS/registry.pem
+    key: $TLS/registry-key.pem
 auth:
   htpasswd:
     realm: slipway
     path: $dir/htpasswd
-EOF
-  log "starting docker-registry on 127.0.0.1:$REGISTRY_PORT"
+YML
+  log "starting docker-registry on https://$LAN_PREFIX.1:$REGISTRY_PORT"
   setsid docker-registry serve "$dir/config.yml" </dev/null >"$dir/registry.log" 2>&1 &
   echo $! >"$dir/registry.pid"
-  wait_until 15 docker-registry curl -sf -u "$REGISTRY_USERNAME:$REGISTRY_PASSWORD" "http://127.0.0.1:$REGISTRY_PORT/v2/"
+  wait_until 15 docker-registry curl -sf --cacert "$TLS/ca.pem" -u "$REGISTRY_USERNAME:$REGISTRY_PASSWORD" "https://$LAN_PREFIX.1:$REGISTRY_PORT/v2/"
 }
 
 registry_down() {
@@ -285,44 +441,65 @@ registry_down() {
   fi
 }
 
-# ---------------------------------------------------------------------- nginx gateway
+# -------------------------------------------------------------------- HAProxy gateway
+# The gateway runs in Slipway's namespace. Workers add, drain and remove servers through the
+# Runtime API on admin.sock (no reload, so no client connection is closed) and keep one file
+# per environment in sites/; a new environment reloads through the master socket
+# (master-worker, listeners handed over with expose-fd). The folder is under $RUN: unix
+# socket paths are limited to ~100 bytes.
 gateway_up() {
-  local dir=$STATE/gateway
-  mkdir -p "$dir/conf.d" "$dir/logs" "$dir/tmp"
-  if pid_alive "$dir/nginx.pid"; then return; fi
+  local dir=$GATEWAY_DIR
+  mkdir -p "$dir/sites"
+  if pid_alive "$dir/haproxy.pid" && [ -S "$dir/admin.sock" ]; then return; fi
+  legacy_gateway_down
   port_open "$GATEWAY_PORT" && die "port $GATEWAY_PORT is taken by something else (set SLIPWAY_PORT_OFFSET)"
-  cat >"$dir/nginx.conf" <<EOF
-# Written by docker/fleet.sh. Slipway renders one file per environment into conf.d/.
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $dir/tmp/body;
-  proxy_temp_path $dir/tmp/proxy;
-  fastcgi_temp_path $dir/tmp/fastcgi;
-  uwsgi_temp_path $dir/tmp/uwsgi;
-  scgi_temp_path $dir/tmp/scgi;
-  server {
-    listen 127.0.0.1:$GATEWAY_PORT;
-    location = /nginx-health { return 200 "ok\n"; }
-    location / { return 404 "no environment here\n"; }
-  }
-  include $dir/conf.d/*.conf;
-}
-EOF
-  nginx -t -q -p "$dir/" -e "$dir/logs/error.log" -c "$dir/nginx.conf" || die "gateway config test failed"
-  log "starting nginx gateway on 127.0.0.1:$GATEWAY_PORT"
-  nginx -p "$dir/" -e "$dir/logs/error.log" -c "$dir/nginx.conf"
-  wait_until 10 nginx curl -sf "http://127.0.0.1:$GATEWAY_PORT/nginx-health"
+  cat >"$dir/haproxy.cfg" <<CFG
+global
+  master-worker
+  stats socket $dir/admin.sock mode 600 level admin expose-fd listeners
+  stats timeout 2m
+  maxconn 8000
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 60s
+  timeout server 60s
+  timeout http-keep-alive 60s
+  timeout queue 10s
+  option http-server-close
+  option idle-close-on-response
+  option redispatch
+  retry-on conn-failure empty-response
+  retries 2
+frontend gateway-health
+  bind 127.0.0.1:$GATEWAY_PORT
+  http-request return status 200 content-type text/plain string "ok" if { path /gateway-health }
+  http-request return status 404 content-type text/plain string "no environment here"
+CFG
+  haproxy -c -q -f "$dir/haproxy.cfg" -f "$dir/sites" >"$dir/check.log" 2>&1 || die "gateway config check failed: $(cat "$dir/check.log")"
+  log "starting HAProxy gateway on 127.0.0.1:$GATEWAY_PORT"
+  haproxy -W -D -f "$dir/haproxy.cfg" -f "$dir/sites" -p "$dir/haproxy.pid" -S "$dir/master.sock" >"$dir/haproxy.log" 2>&1 ||
+    die "HAProxy did not start: $(cat "$dir/haproxy.log")"
+  wait_until 10 HAProxy curl -sf "http://127.0.0.1:$GATEWAY_PORT/gateway-health"
 }
 
 gateway_down() {
-  local dir=$STATE/gateway pid
-  if pid_alive "$dir/nginx.pid"; then
-    log "stopping nginx gateway"
-    pid=$(cat "$dir/nginx.pid")
+  local dir=$GATEWAY_DIR pid
+  if pid_alive "$dir/haproxy.pid"; then
+    log "stopping HAProxy gateway"
+    pid=$(head -n1 "$dir/haproxy.pid")
+    kill -USR1 "$pid"
+    wait_until 15 "HAProxy shutdown" sh -c "! kill -0 $pid"
+  fi
+  legacy_gateway_down
+}
+
+# The nginx gateway of an older fleet.
+legacy_gateway_down() {
+  if pid_alive "$STATE/gateway/nginx.pid"; then
+    log "stopping the nginx gateway of the old shape"
+    local pid
+    pid=$(cat "$STATE/gateway/nginx.pid")
     kill -QUIT "$pid"
     wait_until 15 "nginx shutdown" sh -c "! kill -0 $pid"
   fi
@@ -359,24 +536,39 @@ demo_repo_up() {
 # ------------------------------------------------------------------------------ verbs
 write_env() {
   local hosts=() h
-  for h in $(known_hosts); do
-    pid_alive "$STATE/hosts/$h/docker.pid" && hosts+=("$h=unix://$(host_socket "$h")")
+  for h in $(fleet_hosts); do
+    pid_alive "$STATE/hosts/$h/docker.pid" && hosts+=("$h=tcp://$(host_addr "$h"):2376")
   done
   local tmp=$ENV_FILE.tmp
-  cat >"$tmp" <<EOF
+  cat >"$tmp" <<ENV
 # Written by docker/fleet.sh up. The local fleet's addresses and credentials.
 DATABASE_URL=$PG_URL_BASE/slipway
 PG_ADMIN_URL=$PG_URL_BASE/postgres
 REDIS_URL=$REDIS_URL
-REGISTRY_URL=127.0.0.1:$REGISTRY_PORT
+REGISTRY_URL=$LAN_PREFIX.1:$REGISTRY_PORT
 REGISTRY_USERNAME=$REGISTRY_USERNAME
 REGISTRY_PASSWORD=$REGISTRY_PASSWORD
 FLEET_HOSTS=$(IFS=,; echo "${hosts[*]}")
-GATEWAY_DIR=$STATE/gateway
+FLEET_TLS_DIR=$TLS
+FLEET_LAN=$LAN_PREFIX.0/24
+GATEWAY_DIR=$GATEWAY_DIR
 GATEWAY_PORT=$GATEWAY_PORT
 DEMO_REPO_URL=file://$STATE/git/demo.git
-EOF
+ENV
   mv "$tmp" "$ENV_FILE"
+}
+
+base_context() {
+  # The base image's context is written once, before the hosts build from it in parallel.
+  mkdir -p "$STATE/base"
+  cmp -s /bin/busybox "$STATE/base/busybox" || cp /bin/busybox "$STATE/base/busybox"
+  printf 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox","--install","-s","/bin"]\n' >"$STATE/base/Dockerfile"
+}
+
+need_tools() {
+  for cmd in dockerd docker docker-registry redis-server haproxy htpasswd git curl busybox openssl ip nsenter unshare; do
+    command -v "$cmd" >/dev/null || die "$cmd is not installed (run ./slipway install)"
+  done
 }
 
 up() {
@@ -388,15 +580,16 @@ up() {
     esac
   done
   if [ -z "$hosts" ]; then
-    hosts=$(known_hosts | paste -sd, -)
+    hosts=$(fleet_hosts | paste -sd, -)
     [ -n "$hosts" ] || hosts=$DEFAULT_HOSTS
   fi
-  for cmd in dockerd docker docker-registry redis-server nginx htpasswd git curl busybox; do
-    command -v "$cmd" >/dev/null || die "$cmd is not installed (run ./slipway install)"
-  done
-  mkdir -p "$STATE/hosts"
+  need_tools
+  mkdir -p "$STATE/hosts" "$RUN"
   local started=$SECONDS h
   IFS=, read -ra list <<<"$hosts"
+  tls_up
+  lan_up
+  # The registry's port must be known before the hosts start (they trust it by address:port).
   for h in "${list[@]}"; do host_up "$h"; done
   pg_up
   pg_ensure_db
@@ -404,11 +597,8 @@ up() {
   registry_up
   gateway_up
   demo_repo_up
-  for h in "${list[@]}"; do wait_until 60 "dockerd $h" host_ready "$h"; done
-  # The base image's context is written once, before the hosts build from it in parallel.
-  mkdir -p "$STATE/base"
-  cmp -s /bin/busybox "$STATE/base/busybox" || cp /bin/busybox "$STATE/base/busybox"
-  printf 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox","--install","-s","/bin"]\n' >"$STATE/base/Dockerfile"
+  for h in "${list[@]}"; do wait_until 60 "dockerd $h (see $STATE/hosts/$h/dockerd.log)" host_ready "$h"; done
+  base_context
   local pids=()
   for h in "${list[@]}"; do
     host_base_image "$h" &
@@ -416,7 +606,38 @@ up() {
   done
   for p in "${pids[@]}"; do wait "$p" || die "base image build failed"; done
   write_env
-  log "fleet up in $((SECONDS - started))s: hosts ${list[*]}; env in $ENV_FILE"
+  log "fleet up in $((SECONDS - started))s: hosts ${list[*]} on $LAN_PREFIX.0/24; env in $ENV_FILE"
+}
+
+# host up|stop|rm NAME: an extra host for tests (not listed in fleet.env): `up` starts it
+# (again) and prints its endpoint, `stop` stops its dockerd (data and address stay, as a
+# machine that is switched off), `rm` removes it, its namespace and its data.
+host_cmd() {
+  local verb=${1:-} name=${2:-}
+  [[ $name =~ ^[a-z0-9][a-z0-9-]{0,30}$ ]] || die "host $verb: a host name of [a-z0-9-], at most 31 characters"
+  local dir=$STATE/hosts/$name
+  case $verb in
+  up)
+    need_tools
+    [ -f "$TLS/ca.pem" ] || die "the fleet is not up (run docker/fleet.sh up)"
+    mkdir -p "$dir"
+    grep -qx -- "$name" "$STATE/hosts/index" 2>/dev/null || touch "$dir/extra"
+    lan_up
+    host_up "$name"
+    wait_until 60 "dockerd $name (see $dir/dockerd.log)" host_ready "$name"
+    base_context
+    host_base_image "$name"
+    echo "tcp://$(host_addr "$name"):2376"
+    ;;
+  stop) host_stop "$name" ;;
+  rm)
+    [ -f "$dir/extra" ] || die "host rm: $name is not an extra host"
+    host_down "$name"
+    rm -rf "$dir" "$RUN/$name" "$TLS/$name.pem" "$TLS/$name-key.pem"
+    sed -i "s/^$name\$/-/" "$STATE/hosts/index"
+    ;;
+  *) die "usage: $0 host up|stop|rm NAME" ;;
+  esac
 }
 
 down() {
@@ -425,9 +646,10 @@ down() {
   registry_down
   for h in $(known_hosts); do host_down "$h" & done
   wait
+  lan_down
   redis_down
   pg_down
-  # dockerd leaves network-namespace mounts in its exec root; they would stop rm.
+  # dockerd may leave network-namespace mounts in its exec root; they would stop rm.
   awk -v run="$RUN/" 'index($2, run) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
   done
@@ -446,20 +668,24 @@ status() {
   if pid_alive "$STATE/redis/redis.pid"; then row redis up "127.0.0.1:$REDIS_PORT (private)"
   elif env_get REDIS_URL | grep -q ':6379' && port_open 6379; then row redis up "127.0.0.1:6379 (reused)"
   else row redis down ""; ok=1; fi
-  for h in $(known_hosts); do
-    if pid_alive "$STATE/hosts/$h/docker.pid" && host_ready "$h"; then row "$h" up "unix://$(host_socket "$h")"
+  for h in $(fleet_hosts); do
+    if [ "$(cat "$STATE/hosts/$h/shape" 2>/dev/null)" = netns-tls ] && pid_alive "$STATE/hosts/$h/docker.pid" && host_ready "$h"; then
+      row "$h" up "tcp://$(host_addr "$h"):2376 (namespace $(host_ns "$h"), TLS)"
     else row "$h" down ""; ok=1; fi
   done
-  if pid_alive "$STATE/registry/registry.pid"; then row registry up "127.0.0.1:$REGISTRY_PORT"; else row registry down ""; ok=1; fi
-  if pid_alive "$STATE/gateway/nginx.pid"; then row gateway up "127.0.0.1:$GATEWAY_PORT"; else row gateway down ""; ok=1; fi
+  if pid_alive "$STATE/registry/registry.pid" && grep -q "addr: $LAN_PREFIX.1:" "$STATE/registry/config.yml" 2>/dev/null; then
+    row registry up "https://$LAN_PREFIX.1:$REGISTRY_PORT"
+  else row registry down ""; ok=1; fi
+  if pid_alive "$GATEWAY_DIR/haproxy.pid"; then row gateway up "127.0.0.1:$GATEWAY_PORT (HAProxy, $GATEWAY_DIR)"; else row gateway down ""; ok=1; fi
   if [ -d "$STATE/git/demo.git" ]; then row demo-repo ok "file://$STATE/git/demo.git"; else row demo-repo none ""; ok=1; fi
   return $ok
 }
 
 case ${1:-} in
 up) shift; up "$@" ;;
+host) shift; host_cmd "$@" ;;
 down) down ;;
 status) status ;;
 env) cat "$ENV_FILE" ;;
-*) echo "usage: $0 up [--hosts a,b,c] | down | status | env" >&2; exit 2 ;;
+*) echo "usage: $0 up [--hosts a,b,c] | host up|stop|rm NAME | down | status | env" >&2; exit 2 ;;
 esac

@@ -67,7 +67,7 @@ const gateway = await startSiteGateway({
   environment,
   ttlSeconds: 1800,
 })
-const hosts = deployHosts(f.hosts, hostNames)
+const hosts = deployHosts(hostNames)
 const base = { project, environment, hosts, traffic: gateway.traffic, registryAuth: auth, labels }
 const app = {
   ...demoApp,

@@ -106,6 +106,7 @@ export async function setupDemo(
     const host = await admin.post('/api/hosts', {
       name,
       endpoint,
+      tls: f.tls,
       agentGroup: name.startsWith('build-') ? 'default' : null,
     })
     hostIds[name] = host.body.id

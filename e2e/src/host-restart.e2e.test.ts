@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type ExtraDaemon, startExtraDaemon } from '@slipway/deploy/testing'
-import { fleet } from '@slipway/testing/services'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Demo, pipelineIn, setupDemo, startSlowBuild, storedLog } from './client.ts'
 import { type Stack, startStack } from './stack.ts'
@@ -14,10 +13,11 @@ describe('a build host restarts mid-build', () => {
     stack = await startStack({ workers: 1 })
     demo = await setupDemo(stack, { prodReplicas: 1, prodHosts: ['prod-1'] })
     // A build host of this test alone (a dockerd it started), the project's only one.
-    daemon = await startExtraDaemon('build-x', fleet().hosts['build-1'])
+    daemon = await startExtraDaemon('build-x')
     const host = await demo.admin.post('/api/hosts', {
       name: 'build-x',
       endpoint: daemon.endpoint,
+      tls: daemon.tls,
       agentGroup: 'restarting',
     })
     expect(host.status).toBe(201)

@@ -1,5 +1,5 @@
 import { DockerodeHost } from '@slipway/docker'
-import { hostEndpoint } from '@slipway/testing'
+import { fleetHost } from '@slipway/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Demo, eventually, pipelineIn, setupDemo, viaGateway } from './client.ts'
 import { type Stack, startStack } from './stack.ts'
@@ -15,7 +15,7 @@ type InstanceRow = {
 describe('operating an environment', () => {
   let stack: Stack
   let demo: Demo
-  const pre = new DockerodeHost('pre-1', { endpoint: hostEndpoint('pre-1') })
+  const pre = new DockerodeHost('pre-1', fleetHost('pre-1'))
 
   beforeAll(async () => {
     stack = await startStack({ workers: 1, workerEnv: { RECONCILE_INTERVAL_SECONDS: '5' } })

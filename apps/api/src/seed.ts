@@ -1,8 +1,12 @@
 /**
  * Seeds the local fleet into Slipway: the registry, the Docker hosts, and the demo project
- * with a pre-release and a production environment. Idempotent: what exists is left as is.
+ * with a pre-release and a production environment. Idempotent: the fleet's registry and
+ * hosts (labelled fleet=local) follow the fleet's addresses and TLS material; the rest is left
+ * as it is once it exists.
  * Run by `./slipway start` with the fleet's environment (.slipway/fleet.env).
  */
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
 import { AppSpec } from '@slipway/contracts'
 import { createSecretBox, EnvError, keyringSpecSchema, parseEnv, parseKeyring } from '@slipway/core'
 import { createDb, secretContext } from '@slipway/db'
@@ -15,6 +19,8 @@ const seedEnv = z.object({
   REGISTRY_USERNAME: z.string().min(1),
   REGISTRY_PASSWORD: z.string().min(1),
   FLEET_HOSTS: z.string().min(1),
+  /** The fleet CA and Slipway's client certificate (ca.pem, cert.pem, key.pem). */
+  FLEET_TLS_DIR: z.string().min(1),
   DEMO_REPO_URL: z.string().min(1),
   GATEWAY_PORT: z.coerce.number().int(),
 })
@@ -33,32 +39,50 @@ try {
 const secrets = createSecretBox(parseKeyring(env.SLIPWAY_SECRET_KEYS))
 const db = createDb({ url: env.DATABASE_URL, poolSize: 2 })
 
-const registry =
-  (await db.registry.findUnique({ where: { name: 'local' } })) ??
-  (await db.$transaction(async (tx) => {
-    const created = await tx.registry.create({
-      data: { name: 'local', url: env.REGISTRY_URL, username: env.REGISTRY_USERNAME },
-    })
-    return tx.registry.update({
-      where: { id: created.id },
-      data: {
-        passwordEnc: secrets.encrypt(env.REGISTRY_PASSWORD, secretContext.registryPassword(created.id)),
-      },
-    })
-  }))
+// The fleet's own registry and hosts follow the fleet (its addresses and credentials may have
+// changed since the last seed); everything else is left as it is.
+const registry = await db.$transaction(async (tx) => {
+  const row = await tx.registry.upsert({
+    where: { name: 'local' },
+    create: { name: 'local', url: env.REGISTRY_URL, username: env.REGISTRY_USERNAME },
+    update: { url: env.REGISTRY_URL, username: env.REGISTRY_USERNAME },
+  })
+  return tx.registry.update({
+    where: { id: row.id },
+    data: { passwordEnc: secrets.encrypt(env.REGISTRY_PASSWORD, secretContext.registryPassword(row.id)) },
+  })
+})
+
+const pem = (name: string) => readFileSync(path.join(env.FLEET_TLS_DIR, name), 'utf8')
+const tls = { ca: pem('ca.pem'), cert: pem('cert.pem'), key: pem('key.pem') }
 
 const hostIds = new Map<string, string>()
 for (const entry of env.FLEET_HOSTS.split(',')) {
   const [name, endpoint] = entry.split('=') as [string, string]
+  const fleetColumns = {
+    endpoint,
+    address: new URL(endpoint).hostname,
+    tlsCaPem: tls.ca,
+    tlsCertPem: tls.cert,
+  }
+  const existing = await db.host.findUnique({ where: { name } })
+  if (existing && (existing.labels as Record<string, string>).fleet !== 'local') {
+    hostIds.set(name, existing.id)
+    continue
+  }
   const host = await db.host.upsert({
     where: { name },
     create: {
       name,
-      endpoint,
+      ...fleetColumns,
       agentGroup: name.startsWith('build-') ? 'default' : null,
       labels: { fleet: 'local' },
     },
-    update: {},
+    update: fleetColumns,
+  })
+  await db.host.update({
+    where: { id: host.id },
+    data: { tlsKeyEnc: secrets.encrypt(tls.key, secretContext.hostTlsKey(host.id)) },
   })
   hostIds.set(name, host.id)
 }

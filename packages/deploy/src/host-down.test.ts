@@ -23,7 +23,7 @@ describe('a Docker host stopped mid-rollout (a daemon this test starts and stops
   for (const onPullFailure of ['skip-host', 'abort'] as const) {
     test(`onPullFailure=${onPullFailure}`, async ({ fleet, redis, redisPrefix, testId }) => {
       const [v1, v2] = await Promise.all([demoImage({ ref: 'v1.0.0' }), demoImage({ ref: 'v1.1.0' })])
-      const daemon = await startExtraDaemon('extra', fleet.hosts['pre-1'])
+      const daemon = await startExtraDaemon('extra')
       const project = `p${testId}`
       const gateway = await startSiteGateway({
         redis,
@@ -32,12 +32,12 @@ describe('a Docker host stopped mid-rollout (a daemon this test starts and stops
         environment: 'production',
       })
       try {
-        const extra = { name: 'extra', driver: new DockerodeHost('extra', { endpoint: daemon.endpoint }) }
+        const extra = { name: 'extra', address: daemon.address, driver: new DockerodeHost('extra', daemon) }
         expect(await extra.driver.hasImage('slipway/busybox:1')).toBe(true)
         const base: DemoRequestOptions = {
           project,
           environment: 'production',
-          hosts: [...deployHosts(fleet.hosts, ['prod-1', 'prod-2']), extra],
+          hosts: [...deployHosts(['prod-1', 'prod-2']), extra],
           traffic: gateway.traffic,
           registryAuth: { serveraddress: fleet.registry.url, ...fleet.registry },
           labels: { 'slipway.test': testId },

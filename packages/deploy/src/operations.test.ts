@@ -1,5 +1,5 @@
 import { DockerodeHost } from '@slipway/docker'
-import { demoImage, type Fleet, integrationTest as test } from '@slipway/testing'
+import { demoImage, type Fleet, fleetHost, integrationTest as test } from '@slipway/testing'
 import { describe, expect } from 'vitest'
 import { instanceLabels } from './labels.ts'
 import { HealthMonitor } from './monitor.ts'
@@ -57,14 +57,14 @@ describe('operations on prod-1..3', () => {
     const partial = await demoImage({ ref: 'v1.1.0', version: `2.0.0-${testId}` })
     const { project, gateway, base } = await siteOn(
       { fleet, redis, redisPrefix, testId },
-      deployHosts(fleet.hosts, hostNames),
+      deployHosts(hostNames),
     )
     const auth = base.registryAuth
     try {
       expect((await rollout(demoRequest(base, { id: 'v1', image: v1.image }, 3))).status).toBe('succeeded')
       const before = await containerIds(base)
       for (const name of ['prod-1', 'prod-2'])
-        await new DockerodeHost(name, { endpoint: fleet.hosts[name] ?? '' }).pull(partial.image, auth)
+        await new DockerodeHost(name, fleetHost(name)).pull(partial.image, auth)
       await deleteFromRegistry(fleet, partial.image)
       const release = { id: 'v2', image: partial.image }
 
@@ -112,7 +112,7 @@ describe('operations on prod-1..3', () => {
       driver: new DockerodeHost('gone-1', { endpoint: `unix:///tmp/swx-${testId}/docker.sock` }),
     }
     const { gateway, base } = await siteOn({ fleet, redis, redisPrefix, testId }, [
-      ...deployHosts(fleet.hosts, ['prod-1', 'prod-2']),
+      ...deployHosts(['prod-1', 'prod-2']),
       gone,
     ])
     try {
@@ -141,7 +141,7 @@ describe('operations on prod-1..3', () => {
     testId,
   }) => {
     const v1 = await demoImage({ ref: 'v1.0.0' })
-    const hosts = deployHosts(fleet.hosts, hostNames)
+    const hosts = deployHosts(hostNames)
     const { project, gateway, base } = await siteOn({ fleet, redis, redisPrefix, testId }, hosts)
     const monitor = new HealthMonitor({
       project,
@@ -208,7 +208,7 @@ describe('operations on prod-1..3', () => {
       const v1 = await demoImage({ ref: 'v1.0.0' })
       const { project, gateway, base } = await siteOn(
         { fleet, redis, redisPrefix, testId },
-        deployHosts(fleet.hosts, hostNames),
+        deployHosts(hostNames),
       )
       const app = { ...demoApp, network }
       const served = async () => (await gateway.registry.list(project, 'production')).map((e) => e.id).sort()
@@ -238,7 +238,7 @@ describe('operations on prod-1..3', () => {
     const old = await demoImage({ ref: 'v1.0.0', version: `0.9.0-${testId}` })
     const used = await demoImage({ ref: 'v1.0.0', version: `0.9.1-${testId}` })
     const kept = await demoImage({ ref: 'v1.0.0', version: `0.9.2-${testId}` })
-    const host = new DockerodeHost('pre-1', { endpoint: fleet.hosts['pre-1'] ?? '' })
+    const host = new DockerodeHost('pre-1', fleetHost('pre-1'))
     const auth = { serveraddress: fleet.registry.url, ...fleet.registry }
     for (const image of [old, used, kept]) await host.pull(image.image, auth)
     const container = await host.run({

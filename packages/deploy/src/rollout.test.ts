@@ -39,7 +39,7 @@ describe('rollout on prod-1..3 behind the real gateway', () => {
       demoImage({ ref: 'v1.1.0' }),
       demoImage({ ref: 'v1.1.0', version: '3.0.0', patch: neverHealthy }),
     ])
-    const hosts = deployHosts(fleet.hosts, hostNames)
+    const hosts = deployHosts(hostNames)
     const fixtures = { fleet, redis, redisPrefix, testId }
     const { project, environment, gateway, base } = await siteOn(fixtures, hosts, { ttlSeconds: 15 })
     const { lines } = base
@@ -125,7 +125,7 @@ describe('rollout on prod-1..3 behind the real gateway', () => {
     testId,
   }) => {
     const [v1, v2] = await Promise.all([demoImage({ ref: 'v1.0.0' }), demoImage({ ref: 'v1.1.0' })])
-    const hosts = deployHosts(fleet.hosts, hostNames)
+    const hosts = deployHosts(hostNames)
     const fixtures = { fleet, redis, redisPrefix, testId }
     const { project, environment, gateway, base } = await siteOn(fixtures, hosts, { ttlSeconds: 15 })
     const app = { ...demoApp, network: 'host' as const }

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { hostEndpoint, integrationTest as test } from '@slipway/testing'
+import { dockerClient, fleetHost, integrationTest as test } from '@slipway/testing'
 import { describe, expect } from 'vitest'
 import { DockerodeHost } from './dockerode-host.ts'
 import { imageDigestRef, imageTagRef } from './refs.ts'
@@ -43,8 +43,8 @@ describe('DockerodeHost on the local fleet', () => {
     fleet,
     testId,
   }) => {
-    const build = new DockerodeHost('build-1', { endpoint: hostEndpoint('build-1') })
-    const pre = new DockerodeHost('pre-1', { endpoint: hostEndpoint('pre-1') })
+    const build = new DockerodeHost('build-1', fleetHost('build-1'))
+    const pre = new DockerodeHost('pre-1', fleetHost('pre-1'))
     const auth = { serveraddress: fleet.registry.url, ...fleet.registry }
     const source = await checkout(fleet.demoRepoUrl, 'v1.0.0')
     try {
@@ -97,7 +97,7 @@ describe('DockerodeHost on the local fleet', () => {
   })
 
   test('runs on the host network: the app gets PORT, and inspect and list report it', async ({ testId }) => {
-    const pre = new DockerodeHost('pre-1', { endpoint: hostEndpoint('pre-1') })
+    const pre = new DockerodeHost('pre-1', fleetHost('pre-1'))
     const container = await pre.run({
       name: `hostnet-${testId}`,
       image: 'slipway/busybox:1',
@@ -132,7 +132,7 @@ describe('DockerodeHost on the local fleet', () => {
   })
 
   test('fails a broken Dockerfile with Docker’s own error', async ({ fleet, testId }) => {
-    const build = new DockerodeHost('build-1', { endpoint: hostEndpoint('build-1') })
+    const build = new DockerodeHost('build-1', fleetHost('build-1'))
     const dir = await mkdtemp(path.join(tmpdir(), 'slipway-broken-'))
     try {
       await writeFile(path.join(dir, 'Dockerfile'), 'FROM slipway/busybox:1\nRUN exit 3\n')
@@ -151,7 +151,7 @@ describe('DockerodeHost on the local fleet', () => {
   })
 
   test('honours .dockerignore', async ({ fleet, testId }) => {
-    const build = new DockerodeHost('build-1', { endpoint: hostEndpoint('build-1') })
+    const build = new DockerodeHost('build-1', fleetHost('build-1'))
     const dir = await mkdtemp(path.join(tmpdir(), 'slipway-ignore-'))
     try {
       await writeFile(
@@ -184,10 +184,9 @@ describe('DockerodeHost on the local fleet', () => {
   })
 
   test('a push with wrong credentials fails as REGISTRY_AUTH_FAILED', async ({ fleet }) => {
-    const build = new DockerodeHost('build-1', { endpoint: hostEndpoint('build-1') })
+    const build = new DockerodeHost('build-1', fleetHost('build-1'))
     const tag = imageTagRef(fleet.registry.url, 'test/base', 'auth')
-    const dockerode = await import('dockerode')
-    const raw = new dockerode.default({ socketPath: new URL(hostEndpoint('build-1')).pathname })
+    const raw = dockerClient('build-1')
     await raw.getImage('slipway/busybox:1').tag({ repo: `${fleet.registry.url}/test/base`, tag: 'auth' })
     await expect(
       build.push(tag, {

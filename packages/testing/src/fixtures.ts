@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { createDb, type Db } from '@slipway/db'
 import { Redis } from 'ioredis'
 import { test as base } from 'vitest'
-import { type Fleet, fleet } from './fleet.ts'
+import { dockerClient, type Fleet, fleet } from './fleet.ts'
 import { createTestDatabase } from './postgres.ts'
 
 export interface IntegrationFixtures {
@@ -91,10 +91,9 @@ async function deleteKeys(pattern: string): Promise<void> {
 
 /** Removes every container labelled slipway.test=<id> on every fleet host. */
 async function removeLabelledContainers(id: string): Promise<void> {
-  const { default: Docker } = await import('dockerode')
   await Promise.all(
-    Object.values(fleet().hosts).map(async (endpoint) => {
-      const docker = new Docker({ socketPath: new URL(endpoint).pathname })
+    Object.keys(fleet().hosts).map(async (name) => {
+      const docker = dockerClient(name)
       const rows = await docker.listContainers({ all: true, filters: { label: [`slipway.test=${id}`] } })
       await Promise.all(
         rows.map((row) =>

@@ -1,14 +1,38 @@
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
+import { type Db, type Prisma, secretContext } from '@slipway/db'
+import Docker from 'dockerode'
+
+/** Slipway's client certificate and the fleet CA, as PEM text. */
+export interface FleetTls {
+  ca: string
+  cert: string
+  key: string
+}
+
+/** One fleet host as Slipway stores it: `new DockerodeHost(name, fleetHost(name))`. */
+export interface FleetHost {
+  name: string
+  /** tcp://<address>:2376 */
+  endpoint: string
+  tls: FleetTls
+  /** The host's own address on the fleet LAN (its instances are reached there). */
+  address: string
+}
 
 /** Where the local fleet (docker/fleet.sh) runs: addresses and credentials. */
 export interface Fleet {
   databaseUrl: string
   pgAdminUrl: string
   redisUrl: string
+  /** The registry on the fleet LAN, over TLS signed by the fleet CA. */
   registry: { url: string; username: string; password: string }
-  /** Docker host name -> endpoint (unix:///...docker.sock). */
+  /** Docker host name -> endpoint (tcp://<address>:2376, mutual TLS with `tls`). */
   hosts: Record<string, string>
+  /** Slipway's client certificate for every host, and the fleet CA. */
+  tls: FleetTls
+  /** The folder holding the PEM files (ca.pem, cert.pem, key.pem, ca-key.pem). */
+  tlsDir: string
   gatewayDir: string
   gatewayPort: number
   demoRepoUrl: string
@@ -59,7 +83,11 @@ export function fleet(): Fleet {
     const at = entry.indexOf('=')
     hosts[entry.slice(0, at)] = entry.slice(at + 1)
   }
+  const tlsDir = need('FLEET_TLS_DIR')
+  const pem = (name: string) => readFileSync(path.join(tlsDir, name), 'utf8')
   cached = {
+    tls: { ca: pem('ca.pem'), cert: pem('cert.pem'), key: pem('key.pem') },
+    tlsDir,
     databaseUrl: need('DATABASE_URL'),
     pgAdminUrl: need('PG_ADMIN_URL'),
     redisUrl: need('REDIS_URL'),
@@ -82,4 +110,48 @@ export function hostEndpoint(name: string): string {
   if (!endpoint)
     throw new Error(`the fleet has no Docker host ${name} (hosts: ${Object.keys(fleet().hosts).join(', ')})`)
   return endpoint
+}
+
+/** A fleet host with its TLS material and address, ready for a driver or a host row. */
+export function fleetHost(name: string): FleetHost {
+  const endpoint = hostEndpoint(name)
+  return { name, endpoint, tls: fleet().tls, address: new URL(endpoint).hostname }
+}
+
+/** A plain dockerode client for a fleet host (over TCP with the fleet's TLS), for fixtures. */
+export function dockerClient(name: string): Docker {
+  const host = fleetHost(name)
+  const url = new URL(host.endpoint)
+  return new Docker({ host: url.hostname, port: Number(url.port), protocol: 'https', ...host.tls })
+}
+
+/** Seals a secret for one column (a `SecretBox`'s `encrypt`). */
+type Seal = (plain: string, context: string) => string
+
+/**
+ * Stores a fleet host as Slipway would after `POST /api/hosts`: its endpoint, address and TLS
+ * material, the key sealed with `seal` for that row.
+ */
+export async function createFleetHostRow(
+  db: Db,
+  name: string,
+  seal: Seal,
+  data: Omit<Prisma.HostUncheckedCreateInput, 'name' | 'endpoint' | 'address'> = {},
+): Promise<{ id: string; name: string }> {
+  const host = fleetHost(name)
+  const row = await db.host.create({
+    data: {
+      ...data,
+      name,
+      endpoint: host.endpoint,
+      address: host.address,
+      tlsCaPem: host.tls.ca,
+      tlsCertPem: host.tls.cert,
+    },
+  })
+  await db.host.update({
+    where: { id: row.id },
+    data: { tlsKeyEnc: seal(host.tls.key, secretContext.hostTlsKey(row.id)) },
+  })
+  return { id: row.id, name }
 }

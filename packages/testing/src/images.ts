@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { promisify } from 'node:util'
-import Docker from 'dockerode'
-import { fleet, hostEndpoint } from './fleet.ts'
+import type Docker from 'dockerode'
+import { dockerClient, fleet } from './fleet.ts'
 
 const run = promisify(execFile)
 
@@ -88,7 +88,7 @@ async function buildDemoImage(options: DemoImageOptions): Promise<DemoImage> {
     }
     await options.patch?.(dir)
     const version = (await readFile(path.join(dir, 'VERSION'), 'utf8')).trim()
-    const docker = new Docker({ socketPath: new URL(hostEndpoint(options.host ?? 'build-1')).pathname })
+    const docker = dockerClient(options.host ?? 'build-1')
     const repository = `${registry.url}/${options.repository ?? 'test/demo'}`
     const tag = `v${version.replaceAll(/[^A-Za-z0-9_.-]/g, '-')}-${Date.now().toString(36)}`
     const build = await docker.buildImage(

@@ -8,11 +8,23 @@ export interface Sample {
   body: string
 }
 
+/**
+ * `keep-alive` (the default): a pool of `concurrency` connections kept open between requests,
+ * as browsers and pooled service clients do; a gateway that closes an idle kept-alive
+ * connection under a client fails the request just sent on it. `close`: a new connection
+ * per request (`connection: close`), which never sees that.
+ */
+export type ConnectionMode = 'keep-alive' | 'close'
+
 export interface LoadOptions {
   port: number
+  /** Where to send the requests (default 127.0.0.1: the gateway runs on Slipway's machine). */
+  host?: string
   path?: string
-  /** Requests in flight at once. */
+  /** Requests in flight at once: with keep-alive, also the connections in the pool (at least 8 is typical). */
   concurrency: number
+  /** Default keep-alive. */
+  connections?: ConnectionMode
   /** Hard bounds: the loop ends at whichever comes first (or at `stop()`). */
   maxRequests: number
   maxMs: number
@@ -30,11 +42,15 @@ export interface LoadRun {
 }
 
 // A second process with its own event loop and CPU time, as real clients would be (tests
-// under load and the rollout benchmark share it). Every
-// request opens a fresh connection; failures are status 0 with the error message.
+// under load and the rollout benchmark share it). With keep-alive, each lane keeps its
+// connection in a pool of `concurrency`; with close, every request opens a fresh connection.
+// Failures are status 0 with the error message.
 const script = `
 const http = require('node:http')
-const { port, path, concurrency, maxRequests, maxMs, pauseMs } = JSON.parse(process.argv[1])
+const { host, port, path, concurrency, maxRequests, maxMs, pauseMs, connections } = JSON.parse(process.argv[1])
+const keepAlive = connections !== 'close'
+const agent = keepAlive ? new http.Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency, scheduling: 'fifo' }) : false
+const headers = keepAlive ? {} : { connection: 'close' }
 const now = () => performance.timeOrigin + performance.now()
 const samples = []
 let stopped = false
@@ -46,7 +62,7 @@ function one() {
     const start = now()
     const fail = (error) => resolve({ start, end: now(), status: 0, body: String(error && error.message) })
     const request = http.get(
-      { host: '127.0.0.1', port, path, agent: false, headers: { connection: 'close' }, timeout: 10000 },
+      { host, port, path, agent, headers, timeout: 10000 },
       (response) => {
         let body = ''
         response.setEncoding('utf8')
@@ -69,6 +85,7 @@ async function lane(startedAt) {
 const startedAt = now()
 Promise.all(Array.from({ length: concurrency }, () => lane(startedAt))).then(() => {
   clearInterval(timer)
+  if (agent) agent.destroy()
   process.stdout.write(JSON.stringify(samples), () => process.exit(0))
 })
 `
@@ -77,7 +94,11 @@ Promise.all(Array.from({ length: concurrency }, () => lane(startedAt))).then(() 
 export function startLoad(options: LoadOptions): LoadRun {
   const child = spawn(
     process.execPath,
-    ['-e', script, JSON.stringify({ path: '/', pauseMs: 0, ...options })],
+    [
+      '-e',
+      script,
+      JSON.stringify({ host: '127.0.0.1', path: '/', pauseMs: 0, connections: 'keep-alive', ...options }),
+    ],
     {
       stdio: ['pipe', 'pipe', 'pipe'],
     },
@@ -126,6 +147,9 @@ export function startLoad(options: LoadOptions): LoadRun {
 export function requestsNow(port: number, count: number): Promise<Sample[]> {
   return startLoad({ port, concurrency: 2, maxRequests: count, maxMs: 30_000 }).finished()
 }
+
+/** Every sample's connection mode in one line, for test names and bench output. */
+export const connectionModes: readonly ConnectionMode[] = ['keep-alive', 'close']
 
 /** Failed samples: anything but 200. */
 export function failures(samples: readonly Sample[]): Sample[] {

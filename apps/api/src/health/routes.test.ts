@@ -1,4 +1,4 @@
-import { hostEndpoint } from '@slipway/testing'
+import { createFleetHostRow } from '@slipway/testing'
 import { describe, expect } from 'vitest'
 import { apiTest as test } from '../test-app.ts'
 
@@ -9,9 +9,9 @@ describe('health endpoints', () => {
     expect(response.json()).toEqual({ ok: true })
   })
 
-  test('/readyz is 200 when Postgres, Redis and every registered host answer', async ({ app, db }) => {
-    await db.host.create({ data: { name: 'build-1', endpoint: hostEndpoint('build-1') } })
-    await db.host.create({ data: { name: 'pre-1', endpoint: hostEndpoint('pre-1') } })
+  test('/readyz is 200 when Postgres, Redis and every registered host answer', async ({ app, db, deps }) => {
+    await createFleetHostRow(db, 'build-1', deps.secrets.encrypt)
+    await createFleetHostRow(db, 'pre-1', deps.secrets.encrypt)
     const response = await app.inject({ method: 'GET', url: '/readyz' })
     expect(response.statusCode).toBe(200)
     const body = response.json()
@@ -24,9 +24,11 @@ describe('health endpoints', () => {
     ])
   })
 
-  test('/readyz is 503 and names the host that does not answer', async ({ app, db }) => {
-    await db.host.create({ data: { name: 'build-1', endpoint: hostEndpoint('build-1') } })
-    await db.host.create({ data: { name: 'gone-1', endpoint: 'unix:///tmp/slipway-gone.sock' } })
+  test('/readyz is 503 and names the host that does not answer', async ({ app, db, deps }) => {
+    await createFleetHostRow(db, 'build-1', deps.secrets.encrypt)
+    await db.host.create({
+      data: { name: 'gone-1', endpoint: 'unix:///tmp/slipway-gone.sock', address: '127.0.0.1' },
+    })
     const response = await app.inject({ method: 'GET', url: '/readyz' })
     expect(response.statusCode).toBe(503)
     const failing = response.json().checks.filter((check: { ok: boolean }) => !check.ok)

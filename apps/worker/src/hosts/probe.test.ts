@@ -1,18 +1,23 @@
-import { createLogger } from '@slipway/core'
-import { DockerHostPool } from '@slipway/docker'
-import { hostEndpoint, integrationTest as test } from '@slipway/testing'
+import { createLogger, createSecretBox, generateKeySpec, parseKeyring } from '@slipway/core'
+import { secretContext } from '@slipway/db'
+import { DockerHostPool, hostRecordFromRow } from '@slipway/docker'
+import { createFleetHostRow, integrationTest as test } from '@slipway/testing'
 import type { Job } from 'bullmq'
 import { describe, expect } from 'vitest'
 import { probeHosts } from './probe.ts'
 
 describe('hosts.probe', () => {
   test('records up hosts with their Docker version and down hosts with the reason', async ({ db }) => {
-    await db.host.create({ data: { name: 'pre-1', endpoint: hostEndpoint('pre-1') } })
-    await db.host.create({ data: { name: 'gone-1', endpoint: 'unix:///tmp/slipway-gone.sock' } })
+    const box = createSecretBox(parseKeyring(generateKeySpec('test')))
+    await createFleetHostRow(db, 'pre-1', box.encrypt)
+    await db.host.create({
+      data: { name: 'gone-1', endpoint: 'unix:///tmp/slipway-gone.sock', address: '127.0.0.1' },
+    })
     const probe = probeHosts({
       db,
       hosts: new DockerHostPool(),
-      hostRecord: (row) => ({ name: row.name, endpoint: row.endpoint }),
+      hostRecord: (row) =>
+        hostRecordFromRow(row, (host, envelope) => box.decrypt(envelope, secretContext.hostTlsKey(host.id))),
     })
     const result = await probe(
       {},

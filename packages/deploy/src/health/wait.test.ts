@@ -3,7 +3,7 @@ import path from 'node:path'
 import type { HealthCheck } from '@slipway/contracts'
 import { AppError } from '@slipway/core'
 import { DockerodeHost, freePort } from '@slipway/docker'
-import { demoImage, hostEndpoint, integrationTest as test } from '@slipway/testing'
+import { demoImage, fleetHost, integrationTest as test } from '@slipway/testing'
 import { describe, expect } from 'vitest'
 import { waitHealthy } from './wait.ts'
 
@@ -28,7 +28,7 @@ async function failure(promise: Promise<unknown>): Promise<AppError> {
 }
 
 describe('waitHealthy against real containers on pre-1', () => {
-  const host = () => new DockerodeHost('pre-1', { endpoint: hostEndpoint('pre-1') })
+  const host = () => new DockerodeHost('pre-1', fleetHost('pre-1'))
 
   async function run(testId: string, name: string, image: string, command?: string[]) {
     const info = await host().run({
@@ -143,7 +143,7 @@ describe('waitHealthy against real containers on pre-1', () => {
 })
 
 describe('waitHealthy with the image’s own HEALTHCHECK', () => {
-  const host = () => new DockerodeHost('pre-1', { endpoint: hostEndpoint('pre-1') })
+  const host = () => new DockerodeHost('pre-1', fleetHost('pre-1'))
   const withHealthcheck = (check: string, version: string) =>
     demoImage({
       ref: 'v1.0.0',

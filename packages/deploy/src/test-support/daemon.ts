@@ -1,138 +1,61 @@
-import { execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, open, rm } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
 import { promisify } from 'node:util'
-import { DockerodeHost } from '@slipway/docker'
+import { type FleetTls, fleet } from '@slipway/testing/services'
 
 const run = promisify(execFile)
 
-/** From docker.io, like the fleet's daemons (a system binary, not a package). */
-const dockerdBinary = '/usr/sbin/dockerd'
-
-/** A Docker daemon this test started itself: a host it may stop. */
+/** A Docker host this test started itself (another machine on the fleet LAN): a host it may stop. */
 export interface ExtraDaemon {
+  /** The host's name in the fleet (the name asked for plus a random suffix). */
   name: string
-  /** unix:///tmp/.../docker.sock */
+  /** tcp://<address>:2376, mutual TLS with `tls`. */
   endpoint: string
+  /** Its address on the fleet LAN. */
+  address: string
+  tls: FleetTls
   /** The running daemon's pid (a new one after `restart`). */
-  readonly pid: number
-  dir: string
-  /** Stops the daemon by its pid (SIGTERM, SIGKILL after 60 s) and waits until it is gone. */
+  pid(): Promise<number>
+  /** Stops the daemon by its pid and waits until it is gone (the machine is off; data kept). */
   stop(): Promise<void>
-  /** Starts it again on the same folders (images kept, as after a host reboot) and waits until it answers. */
+  /** Starts it again on the same data (images kept, as after a reboot) and waits until it answers. */
   restart(): Promise<void>
-  /** Stops it if needed, removes its bridge and its folder. */
+  /** Stops it and removes its namespace, link and data. */
   cleanup(): Promise<void>
 }
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
-async function freeSubnet(): Promise<string> {
-  const { stdout } = await run('ip', ['-4', 'route'])
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const candidate = `10.251.${1 + Math.floor(Math.random() * 254)}`
-    if (!stdout.includes(`${candidate}.`)) return candidate
-  }
-  throw new Error('no free 10.251.x.0/24 subnet for an extra daemon')
+/** `docker/fleet.sh host <verb> <name>`: one owner for what a fleet host is. */
+async function fleetHostCommand(verb: 'up' | 'stop' | 'rm', name: string): Promise<string> {
+  const script = path.join(fleet().root, 'docker', 'fleet.sh')
+  const { stdout } = await run('bash', [script, 'host', verb, name], { timeout: 120_000 })
+  return stdout.trim()
 }
 
 /**
- * Starts a dockerd like docker/fleet.sh does (vfs, its own bridge made with `ip link add`,
- * --iptables=false, a short socket path under /tmp) and waits until it answers. Loads the
- * fleet's base image from `baseFrom` when given (`docker save` | `docker load`).
+ * Starts a Docker host like the fleet's (its own network namespace and address on the fleet
+ * LAN, dockerd over TCP with mutual TLS, the fleet's base image built on it) and waits until
+ * it answers.
  */
-export async function startExtraDaemon(name: string, baseFrom?: string): Promise<ExtraDaemon> {
-  const dir = await mkdtemp('/tmp/swx-')
-  const bridge = `swx${randomBytes(3).toString('hex')}`
-  const subnet = await freeSubnet()
-  await run('ip', ['link', 'add', 'name', bridge, 'type', 'bridge'])
-  await run('ip', ['addr', 'add', `${subnet}.1/24`, 'dev', bridge])
-  await run('ip', ['link', 'set', bridge, 'up'])
-  const endpoint = `unix://${dir}/docker.sock`
-  const launch = async (): Promise<number> => {
-    const log = await open(`${dir}/dockerd.log`, 'a')
-    const child = spawn(
-      dockerdBinary,
-      [
-        '--data-root',
-        `${dir}/data`,
-        '--exec-root',
-        `${dir}/exec`,
-        '-H',
-        endpoint,
-        '--pidfile',
-        `${dir}/docker.pid`,
-        '--storage-driver=vfs',
-        '--bridge',
-        bridge,
-        '--iptables=false',
-        '--log-level',
-        'warn',
-      ],
-      { detached: true, stdio: ['ignore', log.fd, log.fd] },
-    )
-    child.unref()
-    await log.close()
-    return child.pid ?? 0
-  }
-  let pid = await launch()
-  const stop = async () => {
-    if (!alive(pid)) return
-    process.kill(pid, 'SIGTERM')
-    const deadline = Date.now() + 60_000
-    while (alive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
-    if (alive(pid)) process.kill(pid, 'SIGKILL')
-  }
-  const answers = async () => {
-    const host = new DockerodeHost(name, { endpoint })
-    const deadline = Date.now() + 60_000
-    for (;;) {
-      try {
-        await host.ping({ signal: AbortSignal.timeout(2000) })
-        return
-      } catch (error) {
-        if (!alive(pid) || Date.now() > deadline) throw error
-        await new Promise((resolve) => setTimeout(resolve, 100))
-      }
-    }
-  }
-  const daemon: ExtraDaemon = {
-    name,
+export async function startExtraDaemon(name: string): Promise<ExtraDaemon> {
+  const fleetName = `${name}-${randomBytes(2).toString('hex')}`
+  const endpoint = (await fleetHostCommand('up', fleetName)).split('\n').at(-1) ?? ''
+  const pidFile = path.join(path.dirname(fleet().tlsDir), 'hosts', fleetName, 'docker.pid')
+  return {
+    name: fleetName,
     endpoint,
-    get pid() {
-      return pid
+    address: new URL(endpoint).hostname,
+    tls: fleet().tls,
+    pid: async () => Number((await readFile(pidFile, 'utf8')).trim()),
+    stop: async () => {
+      await fleetHostCommand('stop', fleetName)
     },
-    dir,
-    stop,
-    async restart() {
-      await stop()
-      pid = await launch()
-      await answers()
+    restart: async () => {
+      await fleetHostCommand('up', fleetName)
     },
-    async cleanup() {
-      await stop()
-      await run('ip', ['link', 'del', bridge]).catch(() => undefined)
-      await rm(dir, { recursive: true, force: true }).catch(() => undefined)
+    cleanup: async () => {
+      await fleetHostCommand('rm', fleetName)
     },
-  }
-  try {
-    await answers()
-    if (baseFrom) {
-      const tar = `${dir}/base.tar`
-      await run('docker', ['-H', baseFrom, 'save', '-o', tar, 'slipway/busybox:1'])
-      await run('docker', ['-H', endpoint, 'load', '-q', '-i', tar])
-      await rm(tar)
-    }
-    return daemon
-  } catch (error) {
-    await daemon.cleanup()
-    throw error
   }
 }

@@ -1,5 +1,6 @@
 import { AppSpec, DeployStrategy } from '@slipway/contracts'
 import { DockerodeHost, type RegistryAuth } from '@slipway/docker'
+import { fleetHost } from '@slipway/testing/services'
 import type { DeployHost, RolloutRequest, TrafficSwitch } from '../types.ts'
 
 /** The demo application's spec: busybox httpd on 8080, /healthz, SIGTERM handled. */
@@ -14,12 +15,11 @@ export function strategy(change: Partial<DeployStrategy> = {}): DeployStrategy {
   return DeployStrategy.parse({ drainSeconds: 1, healthTimeoutSeconds: 30, ...change })
 }
 
-/** Drivers for Docker hosts by name, from `name -> unix:///...docker.sock` endpoints. */
-export function deployHosts(endpoints: Record<string, string>, names: readonly string[]): DeployHost[] {
+/** The fleet's Docker hosts by name: each over TCP with TLS, at its own address. */
+export function deployHosts(names: readonly string[]): DeployHost[] {
   return names.map((name) => {
-    const endpoint = endpoints[name]
-    if (!endpoint) throw new Error(`no endpoint for host ${name}`)
-    return { name, driver: new DockerodeHost(name, { endpoint }) }
+    const host = fleetHost(name)
+    return { name, address: host.address, driver: new DockerodeHost(name, host) }
   })
 }
 

@@ -1,7 +1,7 @@
 import type { Instance } from '@slipway/contracts'
 import { isAppError } from '@slipway/core'
 import { DockerodeHost, freePort } from '@slipway/docker'
-import { demoImage, type Fleet, hostEndpoint } from '@slipway/testing'
+import { demoImage, type Fleet, fleetHost } from '@slipway/testing'
 import { startLoad } from '@slipway/testing/services'
 import { describe, expect } from 'vitest'
 import { sleep } from '../support/bounded.ts'
@@ -25,7 +25,7 @@ async function demoContainers(
   const auth = { serveraddress: fleet.registry.url, ...fleet.registry }
   const hosts = new Map<string, DockerodeHost>()
   for (const name of new Set(Object.values(placement))) {
-    const host = new DockerodeHost(name, { endpoint: hostEndpoint(name) })
+    const host = new DockerodeHost(name, fleetHost(name))
     await host.pull(demo.image, auth)
     hosts.set(name, host)
   }
@@ -190,7 +190,7 @@ describe('TrafficSwitch + agent + nginx + real containers', () => {
       for (let i = 0; i < 10; i++) seen.add(greeting((await get(listenPort)).body))
       expect(seen).toEqual(new Set(['one', 'two']))
 
-      await new DockerodeHost('prod-3', { endpoint: hostEndpoint('prod-3') }).remove(one.containerId)
+      await new DockerodeHost('prod-3', fleetHost('prod-3')).remove(one.containerId)
       const replies = []
       for (let i = 0; i < 40; i++) replies.push(await get(listenPort))
       expect(replies.filter((reply) => reply.status !== 200)).toEqual([])
