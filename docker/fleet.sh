@@ -459,8 +459,15 @@ global
   stats socket $dir/admin.sock mode 600 level admin expose-fd listeners
   stats timeout 2m
   maxconn 8000
+# Every request's outcome, read by Slipway's traffic recorder (show events slipway-traffic).
+ring slipway-traffic
+  format raw
+  maxlen 1024
+  size 4194304
 defaults
   mode http
+  log ring@slipway-traffic local0 info
+  log-format "%Ts.%ms %b %s %ST %Ta %Tr %tsc %rc"
   timeout connect 1s
   timeout client 60s
   timeout server 60s
@@ -473,6 +480,7 @@ defaults
   retries 2
 frontend gateway-health
   bind 127.0.0.1:$GATEWAY_PORT
+  no log
   http-request return status 200 content-type text/plain string "ok" if { path /gateway-health }
   http-request return status 404 content-type text/plain string "no environment here"
 CFG
