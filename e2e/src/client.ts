@@ -3,8 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
-import { freePort } from '@slipway/docker'
-import { fleet } from '@slipway/testing/services'
+import { fleet, freePort } from '@slipway/testing/services'
 import type { Stack } from './stack.ts'
 
 const run = promisify(execFile)

@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { freePort } from '@slipway/docker'
-import { PrivatePostgres } from '@slipway/testing/services'
+import { freePort, PrivatePostgres } from '@slipway/testing/services'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Demo, pipelineIn, setupDemo, startSlowBuild, storedLog } from './client.ts'
 import { type Stack, startStack } from './stack.ts'

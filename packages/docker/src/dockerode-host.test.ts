@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { dockerClient, fleetHost, integrationTest as test } from '@slipway/testing'
+import { dockerClient, fleetHost, freePort, integrationTest as test } from '@slipway/testing'
 import { describe, expect } from 'vitest'
 import { DockerodeHost } from './dockerode-host.ts'
 import { imageDigestRef, imageTagRef } from './refs.ts'
@@ -72,13 +72,12 @@ describe('DockerodeHost on the local fleet', () => {
         env: { ENVT: 'pre-release', PROJ: 'demo' },
         labels: { 'slipway.test': testId },
         containerPort: 8080,
-        hostPort: 'auto',
         stopGraceSeconds: 5,
       })
       expect(container.state).toBe('running')
       expect(container.hostPort).toBeGreaterThan(0)
 
-      const base = `http://127.0.0.1:${container.hostPort}`
+      const base = `http://${fleetHost('pre-1').address}:${container.hostPort}`
       const health = await until(
         () => get(`${base}/healthz`).then((r) => (r.status === 200 ? r : Promise.reject(r))),
         10_000,
@@ -96,28 +95,88 @@ describe('DockerodeHost on the local fleet', () => {
     }
   })
 
+  test('publishes a bridge container on the host’s address, on a port Docker chooses; inspect and list report it', async ({
+    testId,
+  }) => {
+    const prod = fleetHost('prod-1')
+    const host = new DockerodeHost('prod-1', prod)
+    const marker = `answered by ${testId} on prod-1`
+    const container = await host.run({
+      name: `published-${testId}`,
+      image: 'slipway/busybox:1',
+      command: ['sh', '-c', `mkdir -p /w && echo "${marker}" > /w/index.html && exec httpd -f -p 8080 -h /w`],
+      labels: { 'slipway.test': testId },
+      containerPort: 8080,
+      stopGraceSeconds: 1,
+    })
+    const port = container.hostPort ?? 0
+    expect(port).toBeGreaterThan(0)
+    // Docker chose the port: created with HostPort '', published on prod-1's address only.
+    const raw = await dockerClient('prod-1').getContainer(container.id).inspect()
+    expect(raw.HostConfig.PortBindings).toEqual({ '8080/tcp': [{ HostIp: prod.address, HostPort: '' }] })
+    expect(raw.NetworkSettings.Ports).toEqual({
+      '8080/tcp': [{ HostIp: prod.address, HostPort: String(port) }],
+    })
+    expect((await host.inspect(container.id))?.hostPort).toBe(port)
+    expect((await host.list({ 'slipway.test': testId })).map((c) => c.hostPort)).toEqual([port])
+
+    // prod-1's instance answers at prod-1's address, and nothing of it at 127.0.0.1 here.
+    const home = await until(
+      () => get(`http://${prod.address}:${port}/`).then((r) => (r.status === 200 ? r : Promise.reject(r))),
+      10_000,
+    )
+    expect(home.body.trim()).toBe(marker)
+    const local = await get(`http://127.0.0.1:${port}/`).then(
+      (r) => r.body,
+      (error: Error) => `no answer (${error.message})`,
+    )
+    expect(local).not.toContain(marker)
+
+    // A stopped container has no binding any more: Docker chooses again at its next start.
+    await host.stop(container.id, 1)
+    expect((await host.inspect(container.id))?.hostPort).toBeUndefined()
+    await host.remove(container.id)
+  })
+
+  test('a run on a host without an address fails, naming the host and the field', async ({ testId }) => {
+    const { address: _, ...endpoint } = fleetHost('pre-1')
+    const host = new DockerodeHost('pre-1', endpoint)
+    await expect(
+      host.run({ name: `nowhere-${testId}`, image: 'slipway/busybox:1', containerPort: 8080 }),
+    ).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      message: expect.stringContaining('pre-1 has no address'),
+      details: { host: 'pre-1', field: 'address' },
+    })
+    expect(await host.list({ 'slipway.test': testId })).toEqual([])
+  })
+
   test('runs on the host network: the app gets PORT, and inspect and list report it', async ({ testId }) => {
-    const pre = new DockerodeHost('pre-1', fleetHost('pre-1'))
+    const fleetPre = fleetHost('pre-1')
+    const pre = new DockerodeHost('pre-1', fleetPre)
+    // The caller allocates host-network ports (the deploy package leases them per host).
+    const given = 20_000 + Math.floor(Math.random() * 12_000)
     const container = await pre.run({
       name: `hostnet-${testId}`,
       image: 'slipway/busybox:1',
       command: [
         'sh',
         '-c',
-        'mkdir -p /w && echo on-host > /w/index.html && echo "listening on $PORT" && exec httpd -f -p "127.0.0.1:$PORT" -h /w',
+        'mkdir -p /w && echo on-host > /w/index.html && echo "listening on $PORT" && exec httpd -f -p "$PORT" -h /w',
       ],
       // The release's PORT is overridden by the port the host network gives the container.
       env: { PORT: '1' },
       labels: { 'slipway.test': testId },
       containerPort: 8080,
-      hostPort: 'auto',
+      hostPort: given,
       network: 'host',
       stopGraceSeconds: 1,
     })
     const port = container.hostPort ?? 0
-    expect(port).toBeGreaterThan(1)
+    expect(port).toBe(given)
     const home = await until(
-      () => get(`http://127.0.0.1:${port}/`).then((r) => (r.status === 200 ? r : Promise.reject(r))),
+      () =>
+        get(`http://${fleetPre.address}:${port}/`).then((r) => (r.status === 200 ? r : Promise.reject(r))),
       10_000,
     )
     expect(home.body.trim()).toBe('on-host')
@@ -128,7 +187,7 @@ describe('DockerodeHost on the local fleet', () => {
     await pre.stop(container.id, 1)
     await pre.remove(container.id)
     // Nothing listens on the port any more.
-    await expect(get(`http://127.0.0.1:${port}/`)).rejects.toThrow()
+    await expect(get(`http://${fleetPre.address}:${port}/`)).rejects.toThrow()
   })
 
   test('fails a broken Dockerfile with Docker’s own error', async ({ fleet, testId }) => {
@@ -168,7 +227,6 @@ describe('DockerodeHost on the local fleet', () => {
         image: tag,
         labels: { 'slipway.test': testId },
         containerPort: 8080,
-        hostPort: 'auto',
         command: ['sh', '-c', 'cat /listing; sleep 30'],
       })
       const logs = await until(async () => {
@@ -195,6 +253,23 @@ describe('DockerodeHost on the local fleet', () => {
         password: 'wrong',
       }),
     ).rejects.toMatchObject({ code: 'REGISTRY_AUTH_FAILED' })
+  })
+
+  test('the daemon itself reaches the registry: ok, refused credentials, nothing listening', async ({
+    fleet,
+  }) => {
+    const pre = new DockerodeHost('pre-1', fleetHost('pre-1'))
+    const auth = { serveraddress: fleet.registry.url, ...fleet.registry }
+    // An image the registry does not have still says it answered and took the credentials.
+    await pre.reachRegistry(`${fleet.registry.url}/slipway/no-such-image:latest`, auth)
+    await expect(
+      pre.reachRegistry(`${fleet.registry.url}/slipway/no-such-image:latest`, { ...auth, password: 'wrong' }),
+    ).rejects.toMatchObject({ code: 'REGISTRY_AUTH_FAILED' })
+    // The registry's machine, on a port where nothing listens.
+    const nowhere = `${fleet.registry.url.split(':')[0]}:${await freePort()}`
+    await expect(
+      pre.reachRegistry(`${nowhere}/slipway/check:latest`, { ...auth, serveraddress: nowhere }),
+    ).rejects.toMatchObject({ code: 'REGISTRY_UNREACHABLE', message: expect.stringContaining('pre-1') })
   })
 
   test('an unreachable host fails fast as HOST_UNREACHABLE', async () => {

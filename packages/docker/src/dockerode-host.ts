@@ -2,7 +2,6 @@ import type { Readable } from 'node:stream'
 import { AppError, errorMessage } from '@slipway/core'
 import Docker from 'dockerode'
 import { packContext } from './context.ts'
-import { freePort, isPortConflict } from './ports.ts'
 import { readProgress, streamLines } from './progress.ts'
 import { splitTag } from './refs.ts'
 import {
@@ -25,7 +24,7 @@ export interface HostEndpoint {
   tls?: { ca?: string; cert?: string; key?: string }
   /**
    * The address the host's containers are reached at (an IP literal): bridge containers are
-   * published on it, host-network ones listen on it.
+   * published on it, host-network ones listen on it. `run` needs it; the other calls do not.
    */
   address?: string
 }
@@ -61,7 +60,7 @@ export function dockerOptionsFor(host: HostEndpoint): Docker.DockerOptions {
     case 'http:': {
       const tls = host.tls?.cert || host.tls?.ca || url.protocol === 'https:'
       return {
-        host: url.hostname,
+        host: unbracket(url.hostname),
         port: Number(url.port || (tls ? 2376 : 2375)),
         protocol: tls ? 'https' : 'http',
         ca: host.tls?.ca,
@@ -72,7 +71,7 @@ export function dockerOptionsFor(host: HostEndpoint): Docker.DockerOptions {
     case 'ssh:':
       return {
         protocol: 'ssh',
-        host: url.hostname,
+        host: unbracket(url.hostname),
         port: Number(url.port || 22),
         username: decodeURIComponent(url.username) || undefined,
       }
@@ -83,13 +82,31 @@ export function dockerOptionsFor(host: HostEndpoint): Docker.DockerOptions {
   }
 }
 
+/** `[fd00::5]` (a URL's IPv6 host) -> `fd00::5`. */
+function unbracket(hostname: string): string {
+  return hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname
+}
+
+/** An IP literal as Docker reports it (IPv6 lower-case and shortened). */
+export function canonicalIp(address: string): string {
+  if (!address.includes(':')) return address
+  try {
+    return unbracket(new URL(`http://[${address}]/`).hostname)
+  } catch {
+    return address
+  }
+}
+
 /** A real Docker daemon, driven through dockerode. */
 export class DockerodeHost implements DockerHost {
   readonly name: string
+  /** Where the host's containers are reached (canonical IP literal); undefined: not known. */
+  readonly address: string | undefined
   private readonly docker: Docker
 
   constructor(name: string, endpoint: HostEndpoint) {
     this.name = name
+    this.address = endpoint.address ? canonicalIp(endpoint.address) : undefined
     this.docker = new Docker(dockerOptionsFor(endpoint))
   }
 
@@ -202,22 +219,25 @@ export class DockerodeHost implements DockerHost {
     })
   }
 
+  /**
+   * Creates and starts a container. Bridge network: the container port is published on the
+   * host's address, on a host port Docker chooses (read back from inspect). Host network: the
+   * app is given `hostPort` in PORT (the caller allocated it) and the port is kept in a label.
+   */
   async run(options: RunOptions): Promise<ContainerInfo> {
-    const attempts = options.hostPort === 'auto' ? 5 : 1
-    for (let attempt = 1; ; attempt++) {
-      const hostPort = options.hostPort === 'auto' ? await freePort() : options.hostPort
-      try {
-        return await this.createAndStart(options, hostPort)
-      } catch (error) {
-        if (attempt >= attempts || !isPortConflict(errorMessage(error))) throw error
-      }
-    }
-  }
-
-  private async createAndStart(options: RunOptions, hostPort: number): Promise<ContainerInfo> {
+    const address = this.address
+    if (!address)
+      throw new AppError(
+        'VALIDATION_FAILED',
+        `Docker host ${this.name} has no address: containers cannot be published or reached; set the host's address`,
+        { details: { host: this.name, field: 'address' } },
+      )
+    const onHost = options.network === 'host'
+    const hostPort = options.hostPort
+    if (onHost && hostPort === undefined)
+      throw new AppError('INTERNAL', `run of ${options.name} on the host network without a port`)
     return this.call('run', options, defaultTimeouts.quickMs * 4, async (abortSignal) => {
       const portKey = `${options.containerPort}/tcp`
-      const onHost = options.network === 'host'
       // On the host network the app listens on the port it is given, whatever the release's PORT.
       const env = onHost ? { ...options.env, PORT: String(hostPort) } : (options.env ?? {})
       const container = await this.docker.createContainer({
@@ -230,9 +250,10 @@ export class DockerodeHost implements DockerHost {
         StopTimeout: options.stopGraceSeconds,
         HostConfig: {
           NetworkMode: onHost ? 'host' : undefined,
+          // HostPort '': Docker picks a free port of the host (its own ephemeral range).
           PortBindings: onHost
             ? undefined
-            : { [portKey]: [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] },
+            : { [portKey]: [{ HostIp: address, HostPort: hostPort === undefined ? '' : String(hostPort) }] },
           RestartPolicy: { Name: options.restartPolicy ?? 'no' },
           Init: options.init ?? true,
           Memory: options.memoryBytes,
@@ -243,7 +264,13 @@ export class DockerodeHost implements DockerHost {
       try {
         await container.start({ abortSignal })
       } catch (error) {
-        await container.remove({ force: true }).catch(() => undefined)
+        await container.remove({ force: true }).catch((removeError: unknown) => {
+          throw new AppError(
+            'CONTAINER_FAILED',
+            `start of ${options.name} on ${this.name} failed (${dockerMessage(error)}) and its container could not be removed: ${dockerMessage(removeError)}`,
+            { cause: error },
+          )
+        })
         throw error
       }
       const info = await this.inspect(container.id, { signal: abortSignal })
@@ -278,12 +305,12 @@ export class DockerodeHost implements DockerHost {
     return this.call('inspect', options, defaultTimeouts.quickMs, async (abortSignal) => {
       try {
         const data = await this.docker.getContainer(id).inspect({ abortSignal })
-        // A container that is not running has no bindings, only the ones it was created with.
-        const bindings = [
-          ...Object.values(data.NetworkSettings?.Ports ?? {}),
-          ...Object.values(data.HostConfig?.PortBindings ?? {}),
-        ].flat() as ({ HostIp?: string; HostPort?: string } | null)[]
-        const bound = bindings.find((binding) => binding?.HostIp === '127.0.0.1') ?? bindings[0]
+        // Only a running container has bindings: Docker chose the port when it started it.
+        const bindings = Object.values(data.NetworkSettings?.Ports ?? {}).flat() as ({
+          HostIp?: string
+          HostPort?: string
+        } | null)[]
+        const bound = bindings.find((binding) => binding?.HostPort && this.isOurs(binding.HostIp))
         const labels = data.Config.Labels ?? {}
         return {
           id: data.Id,
@@ -311,7 +338,7 @@ export class DockerodeHost implements DockerHost {
       const filters = { label: Object.entries(labels).map(([key, value]) => `${key}=${value}`) }
       const rows = await this.docker.listContainers({ all: options.all ?? true, filters, abortSignal })
       return rows.map((row) => {
-        const published = row.Ports.find((port) => port.IP === '127.0.0.1' && port.PublicPort) ?? row.Ports[0]
+        const published = row.Ports.find((port) => port.PublicPort && this.isOurs(port.IP))
         return {
           id: row.Id,
           name: (row.Names[0] ?? '').replace(/^\//, ''),
@@ -335,6 +362,56 @@ export class DockerodeHost implements DockerHost {
       })) as unknown as Buffer
       return demultiplex(buffer)
     })
+  }
+
+  /**
+   * Asks the daemon itself to reach the registry of `reference` (registry/repo:tag) with
+   * `auth` (Engine API `GET /distribution/{name}/json`): the daemon contacts the registry as
+   * it would for a pull. Resolves when the registry answered and accepted the credentials
+   * (an image it does not have counts); REGISTRY_AUTH_FAILED when it refused them,
+   * REGISTRY_UNREACHABLE when the daemon could not reach it, PULL_FAILED otherwise.
+   */
+  async reachRegistry(
+    reference: string,
+    auth: RegistryAuth | undefined,
+    options: CallOptions = {},
+  ): Promise<void> {
+    await this.call('registry check', options, defaultTimeouts.quickMs, async (abortSignal) => {
+      try {
+        await new Promise((resolve, reject) =>
+          this.docker.modem.dial(
+            {
+              path: `/distribution/${reference}/json`,
+              method: 'GET',
+              statusCodes: {
+                200: true,
+                401: 'unauthorized',
+                403: 'denied',
+                404: 'not found',
+                500: 'server error',
+              },
+              authconfig: auth,
+              abortSignal,
+            } as never,
+            (error: unknown, data: unknown) => (error ? reject(error) : resolve(data)),
+          ),
+        )
+      } catch (error) {
+        const status = statusOf(error)
+        // The registry answered: it does not have the image, and it took the credentials.
+        if (status === 404 && /manifest unknown|name unknown|not found/i.test(dockerMessage(error))) return
+        if (status === undefined) throw error
+        throw registryError(
+          'PULL_FAILED',
+          `${this.name} cannot use the registry of ${reference}: ${dockerMessage(error)}`,
+        )
+      }
+    })
+  }
+
+  /** Whether a binding's host IP is this host's address. */
+  private isOurs(hostIp: string | undefined): boolean {
+    return hostIp !== undefined && this.address !== undefined && canonicalIp(hostIp) === this.address
   }
 
   /**
@@ -428,7 +505,11 @@ function registryError(code: 'PUSH_FAILED' | 'PULL_FAILED', message: string): Ap
   if (/unauthorized|authentication required|no basic auth credentials|denied/i.test(message)) {
     return new AppError('REGISTRY_AUTH_FAILED', message)
   }
-  if (/connection refused|no such host|i\/o timeout|dial tcp/i.test(message)) {
+  if (
+    /connection refused|no such host|i\/o timeout|dial tcp|no route to host|network is unreachable/i.test(
+      message,
+    )
+  ) {
     return new AppError('REGISTRY_UNREACHABLE', message)
   }
   return new AppError(code, message)

@@ -1,5 +1,4 @@
 export * from './dockerode-host.ts'
 export * from './pool.ts'
-export * from './ports.ts'
 export * from './refs.ts'
 export * from './types.ts'

@@ -7,13 +7,13 @@ export interface HostRecord extends HostEndpoint {
 
 /**
  * One driver per Docker host, reused across calls (dockerode keeps its HTTP agent). A host
- * whose endpoint or TLS material changed gets a new driver.
+ * whose endpoint, address or TLS material changed gets a new driver.
  */
 export class DockerHostPool {
   private readonly drivers = new Map<string, { key: string; driver: DockerHost }>()
 
   get(host: HostRecord): DockerHost {
-    const key = JSON.stringify([host.endpoint, host.tls?.ca, host.tls?.cert, host.tls?.key])
+    const key = JSON.stringify([host.endpoint, host.address, host.tls?.ca, host.tls?.cert, host.tls?.key])
     const cached = this.drivers.get(host.name)
     if (cached?.key === key) return cached.driver
     const driver = new DockerodeHost(host.name, host)
@@ -27,6 +27,8 @@ export interface HostRow {
   id: string
   name: string
   endpoint: string
+  /** '' for a host stored before addresses existed whose endpoint named none. */
+  address: string
   tlsCaPem: string | null
   tlsCertPem: string | null
   tlsKeyEnc: string | null
@@ -48,5 +50,5 @@ export function hostRecordFromRow(
           key: row.tlsKeyEnc ? decryptKey(row, row.tlsKeyEnc) : undefined,
         }
       : undefined
-  return { name: row.name, endpoint: row.endpoint, tls }
+  return { name: row.name, endpoint: row.endpoint, tls, address: row.address || undefined }
 }

@@ -43,9 +43,10 @@ export interface ProgressOptions extends CallOptions {
 export type RestartPolicy = 'no' | 'on-failure' | 'unless-stopped' | 'always'
 
 /**
- * `bridge`: the container has its own network namespace and its port is published on
- * 127.0.0.1. `host`: it shares the host's network and must listen on the port it is given
- * in PORT (no namespace, no docker-proxy: cheaper to start, no port isolation).
+ * `bridge`: the container has its own network namespace and its port is published on the
+ * host's address, on a port Docker chooses. `host`: it shares the host's network and must
+ * listen on the port it is given in PORT (no namespace, no docker-proxy: cheaper to start,
+ * no port isolation; the caller allocates the port).
  */
 export type NetworkMode = 'bridge' | 'host'
 
@@ -60,9 +61,10 @@ export interface RunOptions extends CallOptions {
   /** The port the application listens on inside the container. */
   containerPort: number
   /**
-   * The 127.0.0.1 port to publish on (bridge) or to listen on (host); `auto` picks a free one.
+   * Host network: the port the app listens on (required; the caller allocated it on the host).
+   * Bridge network: leave it out and Docker chooses a free port of the host's address.
    */
-  hostPort: number | 'auto'
+  hostPort?: number
   /** Default `bridge`. On `host`, the container gets PORT=<hostPort> and `containerPort` is unused. */
   network?: NetworkMode
   restartPolicy?: RestartPolicy
@@ -84,9 +86,9 @@ export interface ContainerInfo {
   state: ContainerState
   labels: Record<string, string>
   /**
-   * The 127.0.0.1 port bound to the container port (bridge) or given to it (host). From
-   * inspect, also for a container that does not run (the port it was created with); list
-   * reports it for running containers and host-network ones only.
+   * The port on the host's address: the one Docker published the container port on (bridge:
+   * running containers only, Docker chooses it at each start) or the one the container was
+   * given (host network: from its label, running or not). From inspect and list.
    */
   hostPort?: number
   exitCode?: number
@@ -113,4 +115,9 @@ export interface DockerHost {
   inspect(id: string, options?: CallOptions): Promise<ContainerInfo | undefined>
   list(labels: Record<string, string>, options?: CallOptions & { all?: boolean }): Promise<ContainerInfo[]>
   logs(id: string, options?: CallOptions & { tail?: number }): Promise<string[]>
+  /**
+   * Makes the daemon itself contact the registry of `reference` with `auth`: resolves when it
+   * answered and took the credentials; REGISTRY_AUTH_FAILED or REGISTRY_UNREACHABLE otherwise.
+   */
+  reachRegistry(reference: string, auth: RegistryAuth | undefined, options?: CallOptions): Promise<void>
 }

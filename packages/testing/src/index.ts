@@ -1,4 +1,5 @@
 export * from './fixtures.ts'
 export * from './fleet.ts'
 export * from './images.ts'
+export * from './ports.ts'
 export * from './postgres.ts'

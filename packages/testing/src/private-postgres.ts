@@ -23,7 +23,7 @@ export class PrivatePostgres {
     private readonly bin: string,
   ) {}
 
-  /** On `port` of 127.0.0.1 (the caller picks a free one, e.g. with @slipway/docker's freePort). */
+  /** On `port` of 127.0.0.1 (the caller picks a free one, e.g. with freePort from this package). */
   static async create(port: number): Promise<PrivatePostgres> {
     const version = (await readdir('/usr/lib/postgresql')).sort().at(-1)
     if (!version) throw new Error('no PostgreSQL under /usr/lib/postgresql')

@@ -2,5 +2,6 @@
 export * from './fleet.ts'
 export * from './images.ts'
 export * from './load.ts'
+export * from './ports.ts'
 export * from './postgres.ts'
 export * from './private-postgres.ts'

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Writable } from 'node:stream'
 import { createLogger } from '@slipway/core'
-import { freePort } from '@slipway/docker'
 import {
   createTrafficSwitch,
   DiscoveryRegistry,
@@ -13,6 +12,7 @@ import {
   type TrafficSwitchOptions,
 } from '@slipway/gateway'
 import type { Fleet } from '@slipway/testing'
+import { freePort } from '@slipway/testing/services'
 import { Redis } from 'ioredis'
 import type { DeployHost, TrafficSwitch } from '../types.ts'
 import type { DemoRequestOptions } from './site.ts'

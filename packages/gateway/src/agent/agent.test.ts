@@ -1,5 +1,5 @@
 import { readdir } from 'node:fs/promises'
-import { freePort } from '@slipway/docker'
+import { freePort } from '@slipway/testing'
 import { describe, expect } from 'vitest'
 import { probeConfig } from '../nginx/probe.ts'
 import { get, namedServer, gatewayTest as test, until } from '../test-support/fixtures.ts'

@@ -39,11 +39,11 @@ function tryListen(port: number): Promise<number | undefined> {
 
 /**
  * A port that is free on 127.0.0.1 right now and was not handed out by this process in the
- * last five minutes. Another process may still take it before Docker binds it, so callers
- * retry on "port is already allocated". The memory matters on the host network: there
- * Docker does not bind the port, the app does once it has started, and the kernel, asked
- * for any free port, readily gives the same one twice in a row (300 picks repeated 6 to 8
- * ports that way).
+ * last five minutes, for the listeners tests and benchmarks start on this machine (private
+ * nginx, PostgreSQL, Redis, the API). Not for instances: Docker chooses a bridge container's
+ * port and host-network ports are leased per host in PostgreSQL (@slipway/db). Another
+ * process may still take the port before it is bound. The memory matters because the kernel,
+ * asked for any free port, readily gives the same one twice in a row.
  */
 export async function freePort(): Promise<number> {
   const now = Date.now()
@@ -62,8 +62,4 @@ export async function freePort(): Promise<number> {
   handedOut.delete(port)
   handedOut.set(port, now)
   return port
-}
-
-export function isPortConflict(message: string): boolean {
-  return /port is already allocated|address already in use|bind: /i.test(message)
 }
