@@ -62,7 +62,7 @@ describe('a Docker host stopped mid-rollout (a daemon this test starts and stops
               return containers.map((c) => c.id.slice(0, 12))
             })()
         }
-        const load = startLoad({ port: gateway.port, concurrency: 4, maxRequests: 4000, maxMs: 120_000 })
+        const load = startLoad({ port: gateway.port, maxRequests: 4000, maxMs: 120_000 })
         await until('load under way', () => load.done() >= 20)
         const result = await rollout(
           demoRequest(base, { id: 'v2', image: v2.image }, 6, { strategy: strategy({ onPullFailure }), log }),
@@ -97,7 +97,7 @@ describe('a Docker host stopped mid-rollout (a daemon this test starts and stops
         expect(after.filter((s) => onExtra.has(servedBy(s.body) ?? ''))).toEqual([])
         expect(lines.some((line) => line.includes('host extra is down'))).toBe(true)
         // The rollout itself fails no request: only the moments between the host's death and
-        // the rollout noticing it may (nginx retries elsewhere; 1 request in 8 runs seen).
+        // the rollout noticing it may (the gateway retries elsewhere; 1 request in 8 runs seen).
         expect(noticedAt).toBeLessThan(ended)
         expect(failures(samples).filter((s) => s.end < stoppedAt || s.start > noticedAt)).toEqual([])
       } finally {

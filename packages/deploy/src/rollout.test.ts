@@ -59,7 +59,7 @@ describe('rollout on prod-1..3 behind the real gateway', () => {
       monitor.start()
 
       // v1 -> v2 under continuous load from a second process.
-      const load = startLoad({ port: gateway.port, concurrency: 4, maxRequests: 3000, maxMs: 60_000 })
+      const load = startLoad({ port: gateway.port, maxRequests: 3000, maxMs: 60_000 })
       await until('load under way', () => load.done() >= 20)
       // The drain ends when the gateway reports the old instances' requests done; its bound
       // is generous so that a busy machine does not make it run out (a drain that is never
@@ -87,7 +87,7 @@ describe('rollout on prod-1..3 behind the real gateway', () => {
         expect(await releasesOn(host.driver, project, environment)).toEqual(['running:v2', 'running:v2'])
 
       // v3 never becomes healthy: the first batch fails, the rollout rolls back, v2 serves.
-      const load3 = startLoad({ port: gateway.port, concurrency: 4, maxRequests: 2000, maxMs: 60_000 })
+      const load3 = startLoad({ port: gateway.port, maxRequests: 2000, maxMs: 60_000 })
       await until('load under way', () => load3.done() >= 20)
       const third = await rollout(demoRequest(base, { id: 'v3', image: v3.image }, 6))
       const samples3 = [...(await load3.stop()), ...(await requestsNow(gateway.port, 60))]
@@ -143,7 +143,7 @@ describe('rollout on prod-1..3 behind the real gateway', () => {
         )
       }
 
-      const load = startLoad({ port: gateway.port, concurrency: 4, maxRequests: 3000, maxMs: 60_000 })
+      const load = startLoad({ port: gateway.port, maxRequests: 3000, maxMs: 60_000 })
       await until('load under way', () => load.done() >= 20)
       const second = await rollout(demoRequest(base, { id: 'v2', image: v2.image }, 4, { app }))
       const ended = Date.now()

@@ -21,8 +21,8 @@ export interface LoadOptions {
   /** Where to send the requests (default 127.0.0.1: the gateway runs on Slipway's machine). */
   host?: string
   path?: string
-  /** Requests in flight at once: with keep-alive, also the connections in the pool (at least 8 is typical). */
-  concurrency: number
+  /** Requests in flight at once: with keep-alive, also the connections in the pool. Default 8. */
+  concurrency?: number
   /** Default keep-alive. */
   connections?: ConnectionMode
   /** Hard bounds: the loop ends at whichever comes first (or at `stop()`). */
@@ -97,7 +97,14 @@ export function startLoad(options: LoadOptions): LoadRun {
     [
       '-e',
       script,
-      JSON.stringify({ host: '127.0.0.1', path: '/', pauseMs: 0, connections: 'keep-alive', ...options }),
+      JSON.stringify({
+        host: '127.0.0.1',
+        path: '/',
+        pauseMs: 0,
+        connections: 'keep-alive',
+        concurrency: 8,
+        ...options,
+      }),
     ],
     {
       stdio: ['pipe', 'pipe', 'pipe'],
