@@ -1,5 +1,6 @@
 export * from './approvals.ts'
 export * from './events.ts'
+export * from './host-ports.ts'
 export * from './logs.ts'
 export * from './pipelines.ts'
 export * from './publish.ts'
