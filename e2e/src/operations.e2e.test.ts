@@ -1,5 +1,6 @@
 import { DockerodeHost } from '@slipway/docker'
 import { fleetHost } from '@slipway/testing'
+import { failures, freePort, startLoad } from '@slipway/testing/services'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Demo, eventually, pipelineIn, setupDemo, viaGateway } from './client.ts'
 import { type Stack, startStack } from './stack.ts'
@@ -44,6 +45,37 @@ describe('operating an environment', () => {
     expect(discovery.body.map((entry: { id: string }) => entry.id).sort()).toEqual(
       rows.map((row) => row.id).sort(),
     )
+  })
+
+  it('a new environment gets its gateway while another serves: 0 failed kept-alive requests', async () => {
+    const port = demo.gatewayPorts['pre-release']
+    const load = startLoad({ port, maxRequests: 4000, maxMs: 60_000 })
+    const hosts = (await demo.admin.get('/api/hosts')).body as { id: string; name: string }[]
+    const stagingPort = await freePort()
+    const created = await demo.admin.post(`/api/projects/${demo.project.slug}/environments`, {
+      name: 'staging',
+      position: 2,
+      hostIds: hosts.filter((h) => h.name === 'prod-2').map((h) => h.id),
+      gatewayPort: stagingPort,
+      replicas: 1,
+    })
+    expect(created.status).toBe(201)
+    // The gateway adds the new site (a configuration change, reloaded with the listeners
+    // handed over): it answers 503 until something is deployed there.
+    const staging = await eventually('the staging gateway answers', async () => {
+      const answer = await viaGateway(stagingPort).catch(() => undefined)
+      return answer?.status === 503 ? answer : undefined
+    })
+    expect(JSON.parse(staging.text).error.code).toBe('DEPENDENCY_UNAVAILABLE')
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    const samples = await load.stop()
+    expect(samples.length).toBeGreaterThan(20)
+    expect(failures(samples)).toEqual([])
+    const removed = await demo.admin.request(
+      'DELETE',
+      `/api/projects/${demo.project.slug}/environments/staging`,
+    )
+    expect(removed.status).toBe(204)
   })
 
   it('heals: a container that disappears is replaced and the gateway keeps serving', async () => {
