@@ -40,8 +40,7 @@ export function discoverSite(
         const running: Instance[] = []
         const broken: ContainerInfo[] = []
         for (const container of containers) {
-          const instance =
-            container.state === 'running' ? instanceFromContainer(host.name, container) : undefined
+          const instance = container.state === 'running' ? instanceFromContainer(host, container) : undefined
           if (instance) running.push(instance)
           else broken.push(container)
         }

@@ -1,5 +1,6 @@
 import { AppError, errorMessage } from '@slipway/core'
 import type { PlanBatch, PlannedRetire, PlannedStart } from '@slipway/rollout'
+import { where } from './labels.ts'
 import { retireInstance, type SiteContext, startInstance } from './lifecycle.ts'
 import { hostDown, type LiveInstance, type RetiredInstance } from './state.ts'
 import type { BatchReport, DeployHost, TrafficChange } from './types.ts'
@@ -132,7 +133,7 @@ export class BatchExecutor {
       },
     )
     if (!entry) throw new AppError('INTERNAL', `${start.id} started without a container`)
-    this.ctx.log(`${start.id} on ${start.host}:${entry.instance.port} healthy after ${seconds(healthyMs)}`)
+    this.ctx.log(`${where(entry.instance)} healthy after ${seconds(healthyMs)}`)
     return entry
   }
 
@@ -156,7 +157,7 @@ export class BatchExecutor {
     )
     for (const entry of healthy) {
       entry.traffic = 'in'
-      this.ctx.log(`${entry.instance.id} on ${entry.instance.host}:${entry.instance.port} is in the gateway`)
+      this.ctx.log(`${where(entry.instance)} is in the gateway`)
     }
     for (const entry of leaving) {
       entry.traffic = 'none'

@@ -8,6 +8,8 @@ import {
   demoRequest,
   deployHosts,
   failures,
+  hostPortsOn,
+  type Leases,
   requestsNow,
   startExtraDaemon,
   startLoad,
@@ -21,7 +23,7 @@ const servedBy = (body: string) => /host=(\S+)/.exec(body)?.[1]
 
 describe('a Docker host stopped mid-rollout (a daemon this test starts and stops by pid)', () => {
   for (const onPullFailure of ['skip-host', 'abort'] as const) {
-    test(`onPullFailure=${onPullFailure}`, async ({ fleet, redis, redisPrefix, testId }) => {
+    test(`onPullFailure=${onPullFailure}`, async ({ fleet, redis, redisPrefix, db, testId }) => {
       const [v1, v2] = await Promise.all([demoImage({ ref: 'v1.0.0' }), demoImage({ ref: 'v1.1.0' })])
       const daemon = await startExtraDaemon('extra')
       const project = `p${testId}`
@@ -34,11 +36,14 @@ describe('a Docker host stopped mid-rollout (a daemon this test starts and stops
       try {
         const extra = { name: 'extra', address: daemon.address, driver: new DockerodeHost('extra', daemon) }
         expect(await extra.driver.hasImage('slipway/busybox:1')).toBe(true)
-        const base: DemoRequestOptions = {
+        const hosts = [...deployHosts(['prod-1', 'prod-2']), extra]
+        const base: DemoRequestOptions & Leases = {
           project,
           environment: 'production',
-          hosts: [...deployHosts(['prod-1', 'prod-2']), extra],
+          hosts,
           traffic: gateway.traffic,
+          ports: await hostPortsOn(db, hosts),
+          registry: gateway.registry,
           registryAuth: { serveraddress: fleet.registry.url, ...fleet.registry },
           labels: { 'slipway.test': testId },
         }
@@ -54,7 +59,7 @@ describe('a Docker host stopped mid-rollout (a daemon this test starts and stops
         const log = (line: string) => {
           lines.push(line)
           if (line.includes('host extra is down')) noticedAt = Math.min(noticedAt, Date.now())
-          if (!stopping && / on extra:\d+ is in the gateway$/.test(line))
+          if (!stopping && / on extra \(\S+:\d+\) is in the gateway$/.test(line))
             stopping = (async () => {
               stoppedAt = Date.now()
               const containers = await extra.driver.list({ 'slipway.project': project })

@@ -16,6 +16,7 @@ import {
   strategy,
   until,
   versionOf,
+  withLeases,
 } from './test-support/index.ts'
 import type { RolloutRequest, RolloutResult } from './types.ts'
 
@@ -35,14 +36,14 @@ describe('operations under kept-alive load through the gateway', () => {
     fleet,
     redis,
     redisPrefix,
+    db,
     testId,
   }) => {
     const [v1, v2] = await Promise.all([demoImage({ ref: 'v1.0.0' }), demoImage({ ref: 'v1.1.0' })])
     const hosts = deployHosts(hostNames)
-    const { project, environment, gateway, base } = await siteOn(
-      { fleet, redis, redisPrefix, testId },
-      hosts,
-      { ttlSeconds: 20 },
+    const { project, environment, gateway, base } = await withLeases(
+      db,
+      await siteOn({ fleet, redis, redisPrefix, testId }, hosts, { ttlSeconds: 20 }),
     )
     const monitor = new HealthMonitor({
       project,

@@ -1,4 +1,4 @@
-import type { Instance } from '@slipway/contracts'
+import { addressWithPort, type Instance } from '@slipway/contracts'
 import type { ContainerInfo } from '@slipway/docker'
 
 /** Labels Slipway puts on every instance container: the truth on the hosts. */
@@ -15,7 +15,7 @@ export function siteLabels(project: string, environment: string): Record<string,
 }
 
 export function instanceLabels(
-  instance: Omit<Instance, 'port' | 'containerId' | 'host'>,
+  instance: Omit<Instance, 'port' | 'containerId' | 'host' | 'address'>,
 ): Record<string, string> {
   return {
     ...siteLabels(instance.project, instance.environment),
@@ -25,13 +25,29 @@ export function instanceLabels(
   }
 }
 
+/** `id on host (address:port)`, as log lines name an instance. */
+export function where(instance: Pick<Instance, 'id' | 'host' | 'address' | 'port'>): string {
+  return `${instance.id} on ${instance.host} (${addressWithPort(instance.address, instance.port)})`
+}
+
 /** Docker container names allow [a-zA-Z0-9][a-zA-Z0-9_.-]. */
 export function containerName(project: string, environment: string, id: string): string {
   return `${project}-${environment}-${id}`
 }
 
-/** The instance a labelled container runs, or undefined when its labels are incomplete. */
-export function instanceFromContainer(host: string, container: ContainerInfo): Instance | undefined {
+/** The container name of `instance` (also the key of its host-network port lease). */
+export function containerNameOf(instance: Pick<Instance, 'project' | 'environment' | 'id'>): string {
+  return containerName(instance.project, instance.environment, instance.id)
+}
+
+/**
+ * The instance a labelled container runs on `host`, reached at the host's address, or
+ * undefined when its labels are incomplete or it has no port there (a stopped bridge container).
+ */
+export function instanceFromContainer(
+  host: { name: string; address: string },
+  container: ContainerInfo,
+): Instance | undefined {
   const label = container.labels
   const id = label[labelKeys.instance]
   const project = label[labelKeys.project]
@@ -45,7 +61,8 @@ export function instanceFromContainer(host: string, container: ContainerInfo): I
     environment,
     release,
     image,
-    host,
+    host: host.name,
+    address: host.address,
     port: container.hostPort,
     containerId: container.id,
   }

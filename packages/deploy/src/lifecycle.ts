@@ -1,7 +1,7 @@
 import type { Instance } from '@slipway/contracts'
 import { AppError, errorMessage } from '@slipway/core'
 import { waitHealthy } from './health/wait.ts'
-import { containerName, instanceLabels } from './labels.ts'
+import { containerName, containerNameOf, instanceLabels, where } from './labels.ts'
 import type { DeployHost, RolloutRequest, TrafficChange } from './types.ts'
 import { seconds, within } from './util.ts'
 
@@ -15,6 +15,7 @@ export type SiteContext = Pick<
   | 'strategy'
   | 'registryAuth'
   | 'traffic'
+  | 'ports'
   | 'log'
   | 'labels'
   | 'restartPolicy'
@@ -24,10 +25,28 @@ export type SiteContext = Pick<
 export type TrafficState = 'none' | 'adding' | 'in'
 
 /**
- * Starts one instance: pulls its image if the host lacks it, runs the container (free
- * 127.0.0.1 port, published or on the host network, labels, env with ENVT/PROJ, limits, init) and waits until it is healthy.
- * It is not in the gateway yet: the caller adds it. `onCreated` learns about the container
- * as soon as it exists, so a failure later still lets the caller remove it.
+ * Frees an instance's host-network port lease, if it had one, once its container is gone. A
+ * failure only warns: reconcile frees leases whose container no longer exists.
+ */
+export async function releasePort(
+  ctx: Pick<SiteContext, 'ports'>,
+  instance: Pick<Instance, 'project' | 'environment' | 'id' | 'host' | 'port'>,
+  warn: (message: string) => void,
+): Promise<void> {
+  try {
+    await ctx.ports.release(instance.host, instance.port, containerNameOf(instance))
+  } catch (error) {
+    warn(`${instance.id}: could not free port ${instance.port} of ${instance.host}: ${errorMessage(error)}`)
+  }
+}
+
+/**
+ * Starts one instance: pulls its image if the host lacks it, runs the container (published
+ * on the host's address on a port Docker chooses, or on the host network on a port leased for
+ * it; labels, env with ENVT/PROJ, limits, init) and waits until it answers at the host's
+ * address. It is not in the gateway yet: the caller adds it. `onCreated` learns about the
+ * container as soon as it exists, so a failure later still lets the caller remove it (and free
+ * its port).
  */
 export async function startInstance(
   ctx: SiteContext,
@@ -46,35 +65,85 @@ export async function startInstance(
     release: spec.release,
     image: spec.image,
   }
-  const info = await host.driver.run({
-    name: containerName(ctx.project, ctx.environment, spec.id),
-    image: spec.image,
-    env: { ENVT: ctx.environment, PROJ: ctx.project, ...ctx.env },
-    labels: { ...ctx.labels, ...instanceLabels(identity) },
-    containerPort: app.containerPort,
-    hostPort: 'auto',
-    network: app.network,
-    restartPolicy: ctx.restartPolicy ?? 'unless-stopped',
-    stopGraceSeconds: app.stopGraceSeconds,
-    memoryBytes: app.resources.memoryMb ? app.resources.memoryMb * 1024 * 1024 : undefined,
-    nanoCpus: app.resources.cpus ? Math.round(app.resources.cpus * 1e9) : undefined,
-    init: true,
-    signal,
-  })
-  if (!info.hostPort) {
-    await host.driver.remove(info.id).catch(() => undefined)
-    throw new AppError('CONTAINER_FAILED', `container ${info.name} on ${host.name} published no port`)
+  const name = containerName(ctx.project, ctx.environment, spec.id)
+  const onHost = app.network === 'host'
+  const leased = onHost ? await leasePort(ctx, host.name, name, signal) : undefined
+  const free = () =>
+    leased === undefined
+      ? Promise.resolve()
+      : releasePort(ctx, { ...identity, host: host.name, port: leased }, ctx.log)
+  let info: Awaited<ReturnType<DeployHost['driver']['run']>>
+  try {
+    info = await host.driver.run({
+      name,
+      image: spec.image,
+      env: { ENVT: ctx.environment, PROJ: ctx.project, ...ctx.env },
+      labels: { ...ctx.labels, ...instanceLabels(identity) },
+      containerPort: app.containerPort,
+      hostPort: leased,
+      network: app.network,
+      restartPolicy: ctx.restartPolicy ?? 'unless-stopped',
+      stopGraceSeconds: app.stopGraceSeconds,
+      memoryBytes: app.resources.memoryMb ? app.resources.memoryMb * 1024 * 1024 : undefined,
+      nanoCpus: app.resources.cpus ? Math.round(app.resources.cpus * 1e9) : undefined,
+      init: true,
+      signal,
+    })
+  } catch (error) {
+    // No container holds the port: the driver removes one that failed to start.
+    await free()
+    throw error
   }
-  const instance: Instance = { ...identity, host: host.name, port: info.hostPort, containerId: info.id }
+  if (!info.hostPort) {
+    await host.driver.remove(info.id).then(free, (error: unknown) => {
+      ctx.log(
+        `${spec.id}: could not remove container ${info.id.slice(0, 12)} on ${host.name}: ${errorMessage(error)}`,
+      )
+    })
+    throw new AppError(
+      'CONTAINER_FAILED',
+      `container ${info.name} on ${host.name} has no port on the host's address ${host.address}`,
+    )
+  }
+  const instance: Instance = {
+    ...identity,
+    host: host.name,
+    address: host.address,
+    port: info.hostPort,
+    containerId: info.id,
+  }
   onCreated(instance)
   const health = await waitHealthy({
     check: app.healthCheck,
+    address: instance.address,
     port: instance.port,
     deadlineSeconds: ctx.strategy.healthTimeoutSeconds,
     signal,
     container: { host: host.driver, id: info.id },
   })
   return { instance, healthyMs: health.elapsedMs }
+}
+
+/** A host-network port for the container `name` on `host`; the allocator's failure says why. */
+async function leasePort(
+  ctx: Pick<SiteContext, 'ports'>,
+  host: string,
+  name: string,
+  signal: AbortSignal,
+): Promise<number> {
+  try {
+    return await ctx.ports.allocate(host, name, signal)
+  } catch (error) {
+    if (signal.aborted) throw error
+    if (error instanceof AppError && error.code !== 'INTERNAL') throw error
+    throw new AppError(
+      'CONTAINER_FAILED',
+      `no host-network port for ${name} on ${host}: ${errorMessage(error)}`,
+      {
+        cause: error,
+      },
+    )
+  }
 }
 
 export interface RetireOptions {
@@ -123,7 +192,8 @@ export async function retireInstance(
   try {
     await host.driver.stop(instance.containerId, grace, { signal: within(grace * 1000 + 15_000, signal) })
     await host.driver.remove(instance.containerId, { signal: within(15_000, signal) })
-    ctx.log(`${instance.id} on ${host.name}:${instance.port} ${drained}stopped and removed`)
+    await releasePort(ctx, instance, options.warn)
+    ctx.log(`${where(instance)} ${drained}stopped and removed`)
   } catch (error) {
     if (error instanceof AppError && (error.code === 'HOST_UNREACHABLE' || error.code === 'TIMEOUT')) {
       options.warn(

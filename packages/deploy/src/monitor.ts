@@ -2,6 +2,7 @@ import type { AppSpec, Instance } from '@slipway/contracts'
 import { errorMessage } from '@slipway/core'
 import { discoverSite } from './discover.ts'
 import { probeOnce } from './health/wait.ts'
+import { where } from './labels.ts'
 import type { DeployHost } from './types.ts'
 import { mapLimit, within } from './util.ts'
 
@@ -80,7 +81,7 @@ export class HealthMonitor {
     }
     const threshold = this.options.failureThreshold ?? app.healthCheck.retries
     await mapLimit([...found.values()], 16, async (instance) => {
-      const outcome = await probeOnce(app.healthCheck, instance.port, signal)
+      const outcome = await probeOnce(app.healthCheck, instance, signal)
       if (outcome.ok) {
         this.streaks.delete(instance.id)
         report.healthy.push(instance)
@@ -99,9 +100,7 @@ export class HealthMonitor {
           .catch(() => false)
         if (removed) {
           report.removed.push(instance)
-          this.options.log?.(
-            `${instance.id} on ${instance.host}:${instance.port} failing (${reason}): taken out of the gateway`,
-          )
+          this.options.log?.(`${where(instance)} failing (${reason}): taken out of the gateway`)
         }
       }
     })

@@ -15,6 +15,7 @@ import {
   releasesOn,
   siteOn,
   strategy,
+  withLeases,
 } from './test-support/index.ts'
 
 const hostNames = ['prod-1', 'prod-2', 'prod-3']
@@ -50,14 +51,15 @@ describe('operations on prod-1..3', () => {
     fleet,
     redis,
     redisPrefix,
+    db,
     testId,
   }) => {
     const v1 = await demoImage({ ref: 'v1.0.0' })
     // A release only prod-1 and prod-2 have: it is gone from the registry when prod-3 pulls.
     const partial = await demoImage({ ref: 'v1.1.0', version: `2.0.0-${testId}` })
-    const { project, gateway, base } = await siteOn(
-      { fleet, redis, redisPrefix, testId },
-      deployHosts(hostNames),
+    const { project, gateway, base } = await withLeases(
+      db,
+      await siteOn({ fleet, redis, redisPrefix, testId }, deployHosts(hostNames)),
     )
     const auth = base.registryAuth
     try {
@@ -103,18 +105,21 @@ describe('operations on prod-1..3', () => {
     fleet,
     redis,
     redisPrefix,
+    db,
     testId,
   }) => {
     const v1 = await demoImage({ ref: 'v1.0.0' })
     // A host whose daemon is not there: its socket does not exist.
     const gone = {
       name: 'gone-1',
+      // TEST-NET-1: never dialed (the daemon does not answer first).
+      address: '192.0.2.1',
       driver: new DockerodeHost('gone-1', { endpoint: `unix:///tmp/swx-${testId}/docker.sock` }),
     }
-    const { gateway, base } = await siteOn({ fleet, redis, redisPrefix, testId }, [
-      ...deployHosts(['prod-1', 'prod-2']),
-      gone,
-    ])
+    const { gateway, base } = await withLeases(
+      db,
+      await siteOn({ fleet, redis, redisPrefix, testId }, [...deployHosts(['prod-1', 'prod-2']), gone]),
+    )
     try {
       const release = { id: 'v1', image: v1.image }
       const aborted = await rollout(demoRequest(base, release, 3))
@@ -138,11 +143,15 @@ describe('operations on prod-1..3', () => {
     fleet,
     redis,
     redisPrefix,
+    db,
     testId,
   }) => {
     const v1 = await demoImage({ ref: 'v1.0.0' })
     const hosts = deployHosts(hostNames)
-    const { project, gateway, base } = await siteOn({ fleet, redis, redisPrefix, testId }, hosts)
+    const { project, gateway, base } = await withLeases(
+      db,
+      await siteOn({ fleet, redis, redisPrefix, testId }, hosts),
+    )
     const monitor = new HealthMonitor({
       project,
       environment: 'production',
@@ -175,7 +184,6 @@ describe('operations on prod-1..3', () => {
           }),
         },
         containerPort: 8080,
-        hostPort: 'auto',
       })
       // The monitor notices and takes it out of the gateway after `retries` failed probes.
       for (let tick = 0; tick < demoApp.healthCheck.retries; tick++) await monitor.tick()
@@ -203,12 +211,13 @@ describe('operations on prod-1..3', () => {
       fleet,
       redis,
       redisPrefix,
+      db,
       testId,
     }) => {
       const v1 = await demoImage({ ref: 'v1.0.0' })
-      const { project, gateway, base } = await siteOn(
-        { fleet, redis, redisPrefix, testId },
-        deployHosts(hostNames),
+      const { project, gateway, base } = await withLeases(
+        db,
+        await siteOn({ fleet, redis, redisPrefix, testId }, deployHosts(hostNames)),
       )
       const app = { ...demoApp, network }
       const served = async () => (await gateway.registry.list(project, 'production')).map((e) => e.id).sort()
@@ -246,10 +255,9 @@ describe('operations on prod-1..3', () => {
       image: used.image,
       labels: { 'slipway.test': testId },
       containerPort: 8080,
-      hostPort: 'auto',
     })
     const result = await pruneImages({
-      hosts: [{ name: 'pre-1', driver: host }],
+      hosts: [{ name: 'pre-1', address: fleetHost('pre-1').address, driver: host }],
       images: [old.image, used.image, kept.image],
       keep: [kept.image],
       signal: AbortSignal.timeout(60_000),

@@ -3,7 +3,7 @@ import { discoverSite } from './discover.ts'
 import { probeOnce } from './health/wait.ts'
 import { retireInstance } from './lifecycle.ts'
 import { rollout } from './rollout.ts'
-import type { RolloutRequest, RolloutResult } from './types.ts'
+import type { DeployHost, RolloutRequest, RolloutResult } from './types.ts'
 import { within } from './util.ts'
 
 export interface ReconcileResult extends RolloutResult {
@@ -11,6 +11,8 @@ export interface ReconcileResult extends RolloutResult {
   replacedUnhealthy: string[]
   /** False when the environment already matched (nothing started or retired). */
   changed: boolean
+  /** Host-network port leases freed because their container no longer exists. */
+  freedPorts: { host: string; port: number; instance: string }[]
 }
 
 /**
@@ -29,7 +31,7 @@ export async function reconcile(request: RolloutRequest): Promise<ReconcileResul
   const current = inventories.flatMap((i) => i.running).filter((i) => i.release === request.release.id)
   await Promise.all(
     current.map(async (instance) => {
-      const outcome = await probeOnce(request.app.healthCheck, instance.port, signal)
+      const outcome = await probeOnce(request.app.healthCheck, instance, signal)
       if (outcome.ok) {
         await request.traffic.add(instance, within(60_000, signal)).catch((error: unknown) => {
           request.log(`could not put ${instance.id} back into the gateway: ${errorMessage(error)}`)
@@ -47,7 +49,54 @@ export async function reconcile(request: RolloutRequest): Promise<ReconcileResul
     }),
   )
   const result = await rollout({ ...request, strategy: { ...request.strategy, onPullFailure: 'skip-host' } })
+  const downHosts = new Set(result.hosts.filter((h) => h.skipped).map((h) => h.host))
+  const freedPorts = await freeOrphanedPorts(
+    request,
+    request.hosts.filter((host) => !downHosts.has(host.name)),
+  )
   const changed = replacedUnhealthy.length > 0 || result.batches.length > 0
   if (!changed) request.log(`${request.project}/${request.environment} is in sync`)
-  return { ...result, replacedUnhealthy, changed }
+  return { ...result, replacedUnhealthy, changed, freedPorts }
+}
+
+/** A lease younger than this may belong to a start under way (leased, container not created yet). */
+const leaseGraceMs = 5 * 60_000
+
+/**
+ * Frees the host-network port leases on `hosts` whose container no longer exists (removed by
+ * hand, lost with the host's disk, or a worker that died between removing it and freeing the
+ * port), whichever site they belonged to. Best effort: a host that cannot be asked keeps its
+ * leases until the next reconcile.
+ */
+async function freeOrphanedPorts(
+  request: Pick<RolloutRequest, 'ports' | 'log' | 'signal'>,
+  hosts: readonly DeployHost[],
+): Promise<{ host: string; port: number; instance: string }[]> {
+  const freed: { host: string; port: number; instance: string }[] = []
+  await Promise.all(
+    hosts.map(async (host) => {
+      try {
+        const old = (await request.ports.leases(host.name)).filter(
+          (lease) => Date.now() - lease.createdAt.getTime() > leaseGraceMs,
+        )
+        if (!old.length) return
+        const names = new Set(
+          (await host.driver.list({}, { all: true, signal: within(15_000, request.signal) })).map(
+            (c) => c.name,
+          ),
+        )
+        for (const lease of old) {
+          if (names.has(lease.instance)) continue
+          await request.ports.release(host.name, lease.port, lease.instance)
+          freed.push({ host: host.name, ...lease })
+          request.log(
+            `freed port ${lease.port} of ${host.name}: container ${lease.instance} no longer exists`,
+          )
+        }
+      } catch (error) {
+        request.log(`could not check the port leases of ${host.name}: ${errorMessage(error)}`)
+      }
+    }),
+  )
+  return freed.map(({ host, port, instance }) => ({ host, port, instance }))
 }

@@ -17,6 +17,7 @@ import {
   strategy,
   until,
   versionOf,
+  withLeases,
 } from './test-support/index.ts'
 
 const hostNames = ['prod-1', 'prod-2', 'prod-3']
@@ -32,6 +33,7 @@ describe('rollout on prod-1..3 behind the real gateway', () => {
     fleet,
     redis,
     redisPrefix,
+    db,
     testId,
   }) => {
     const [v1, v2, v3] = await Promise.all([
@@ -41,7 +43,10 @@ describe('rollout on prod-1..3 behind the real gateway', () => {
     ])
     const hosts = deployHosts(hostNames)
     const fixtures = { fleet, redis, redisPrefix, testId }
-    const { project, environment, gateway, base } = await siteOn(fixtures, hosts, { ttlSeconds: 15 })
+    const { project, environment, gateway, base } = await withLeases(
+      db,
+      await siteOn(fixtures, hosts, { ttlSeconds: 15 }),
+    )
     const { lines } = base
     const monitor = new HealthMonitor({
       project,
@@ -122,12 +127,16 @@ describe('rollout on prod-1..3 behind the real gateway', () => {
     fleet,
     redis,
     redisPrefix,
+    db,
     testId,
   }) => {
     const [v1, v2] = await Promise.all([demoImage({ ref: 'v1.0.0' }), demoImage({ ref: 'v1.1.0' })])
     const hosts = deployHosts(hostNames)
     const fixtures = { fleet, redis, redisPrefix, testId }
-    const { project, environment, gateway, base } = await siteOn(fixtures, hosts, { ttlSeconds: 15 })
+    const { project, environment, gateway, base } = await withLeases(
+      db,
+      await siteOn(fixtures, hosts, { ttlSeconds: 15 }),
+    )
     const app = { ...demoApp, network: 'host' as const }
     try {
       const first = await rollout(demoRequest(base, { id: 'v1', image: v1.image }, 4, { app }))

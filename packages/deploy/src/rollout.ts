@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto'
 import { setMaxListeners } from 'node:events'
 import type { Instance } from '@slipway/contracts'
 import { AppError, errorMessage } from '@slipway/core'
+import type { ContainerInfo } from '@slipway/docker'
 import { PlanError, planRestore, planRollout, type RolloutPlan } from '@slipway/rollout'
 import { discoverSite } from './discover.ts'
 import { BatchExecutor } from './executor.ts'
-import { instanceFromContainer } from './labels.ts'
+import { instanceFromContainer, labelKeys } from './labels.ts'
 import { prePull } from './prepull.ts'
 import { hostOf, releaseSlug } from './state.ts'
 import type { DeployHost, HostReport, RolloutRequest, RolloutResult } from './types.ts'
@@ -64,7 +65,7 @@ async function run(request: RolloutRequest): Promise<RolloutResult> {
   exec.images.set(request.release.id, request.release.image)
 
   // 1. What runs now: container labels on every host, the truth.
-  const broken: { host: string; id: string }[] = []
+  const broken: { host: DeployHost; container: ContainerInfo }[] = []
   for (const inventory of await discoverSite(
     [...hosts.values()],
     request.project,
@@ -83,7 +84,8 @@ async function run(request: RolloutRequest): Promise<RolloutResult> {
       exec.live.set(instance.id, { instance, traffic: 'in', ours: false })
       if (!exec.images.has(instance.release)) exec.images.set(instance.release, instance.image)
     }
-    for (const container of inventory.broken) broken.push({ host: inventory.host, id: container.id })
+    const host = hosts.get(inventory.host) as DeployHost
+    for (const container of inventory.broken) broken.push({ host, container })
   }
 
   // 2. Plan, and pull on every host that starts an instance; a failed pull aborts before
@@ -134,14 +136,20 @@ async function run(request: RolloutRequest): Promise<RolloutResult> {
 
   // 3. Containers of the site that do not run any more are garbage. One that died may still
   // be in the gateway (until the health monitor notices): it leaves in one change first.
+  // A host-network container's port lease goes with it.
   await takeOutOfTraffic(request, broken, exec.warn, signal)
-  for (const { host, id } of broken)
-    await hosts
-      .get(host)
-      ?.driver.remove(id, { signal })
-      .catch((error: unknown) =>
-        exec.warn(`could not remove stopped container ${id.slice(0, 12)}: ${errorMessage(error)}`),
-      )
+  for (const { host, container } of broken) {
+    try {
+      await host.driver.remove(container.id, { signal })
+    } catch (error) {
+      exec.warn(`could not remove stopped container ${container.id.slice(0, 12)}: ${errorMessage(error)}`)
+      continue
+    }
+    if (container.hostPort)
+      await request.ports.release(host.name, container.hostPort, container.name).catch((error: unknown) => {
+        exec.warn(`could not free port ${container.hostPort} of ${host.name}: ${errorMessage(error)}`)
+      })
+  }
 
   // 4. The batches. A host found down is left out (skip-host) and the rest planned again.
   for (let attempt = 0; ; attempt++) {
@@ -229,27 +237,33 @@ async function rollback(
 
 /**
  * Takes the instances of containers that stopped out of the gateway, in one change (those
- * not in it are left as they are). Best effort: what cannot be read or changed is logged,
- * and the health monitor remains the one that notices a dead instance in any case.
+ * not in it are left as they are). A stopped bridge container has lost its published port, so
+ * its instance is the one the discovery registry holds under its id. Best effort: what cannot
+ * be read or changed is logged, and the health monitor remains the one that notices a dead
+ * instance in any case.
  */
 async function takeOutOfTraffic(
   request: RolloutRequest,
-  stopped: readonly { host: string; id: string }[],
+  stopped: readonly { host: DeployHost; container: ContainerInfo }[],
   warn: (line: string) => void,
   signal: AbortSignal,
 ): Promise<void> {
   if (!stopped.length) return
-  const drivers = new Map(request.hosts.map((h) => [h.name, h.driver]))
-  const found = await Promise.all(
-    stopped.map(async ({ host, id }) => {
-      const info = await drivers
-        .get(host)
-        ?.inspect(id, { signal: within(10_000, signal) })
-        .catch(() => undefined)
-      return info ? instanceFromContainer(host, info) : undefined
-    }),
-  )
-  const instances = found.filter((instance): instance is Instance => instance !== undefined)
+  const registered = request.registry
+    ? await request.registry
+        .list(request.project, request.environment, { signal: within(10_000, signal) })
+        .catch((error: unknown) => {
+          warn(`could not read the discovery registry: ${errorMessage(error)}`)
+          return []
+        })
+    : []
+  const instances = stopped.flatMap(({ host, container }): Instance[] => {
+    const id = container.labels[labelKeys.instance]
+    const known = registered.filter((instance) => instance.id === id && instance.host === host.name)
+    if (known.length) return known
+    const instance = instanceFromContainer(host, container)
+    return instance ? [instance] : []
+  })
   if (!instances.length) return
   const ids = instances.map((i) => `${i.id} on ${i.host}`).join(', ')
   try {

@@ -32,7 +32,31 @@ export interface TrafficChange {
 
 export interface DeployHost {
   name: string
+  /**
+   * Where the host's instances are reached (an IPv4 or IPv6 literal, the host record's
+   * address): health checks dial it, instances carry it to the gateway.
+   */
+  address: string
   driver: DockerHost
+}
+
+/**
+ * Ports of a host's own network for host-network instances: Docker cannot see clashes there,
+ * so they are leased per host (implemented over PostgreSQL by @slipway/runs' createHostPorts).
+ * `instance` is the instance's container name, unique on its host.
+ */
+export interface HostPorts {
+  /** A port of `host` no other instance holds, leased to `instance` until released. */
+  allocate(host: string, instance: string, signal: AbortSignal): Promise<number>
+  /** Frees the port if `instance` still holds it. */
+  release(host: string, port: number, instance: string): Promise<void>
+  /** Every lease on `host`, for reconcile to free those whose container is gone. */
+  leases(host: string): Promise<{ port: number; instance: string; createdAt: Date }[]>
+}
+
+/** What the gateway's discovery registry holds (structurally @slipway/gateway's DiscoveryRegistry). */
+export interface RegisteredInstances {
+  list(project: string, environment: string, options?: { signal?: AbortSignal }): Promise<Instance[]>
 }
 
 /** Everything a rollout needs; the caller (the worker's deploy stage) gathers it. */
@@ -52,6 +76,13 @@ export interface RolloutRequest {
   strategy: DeployStrategy
   registryAuth?: RegistryAuth
   traffic: TrafficSwitch
+  /** Host-network ports: allocated before a start, released once the container is gone. */
+  ports: HostPorts
+  /**
+   * The discovery registry: a stopped bridge container has lost its published port (Docker
+   * chooses one at each start), so the instance to take out of the gateway is found there.
+   */
+  registry?: RegisteredInstances
   signal: AbortSignal
   /** One line of the stage log (the caller masks secrets). */
   log(line: string): void

@@ -9,8 +9,6 @@ export type ProbeOutcome =
   /** Nothing answered: refused, reset, timed out, or another socket error. */
   | { ok: false; kind: 'refused' | 'reset' | 'timeout' | 'error'; message: string }
 
-const host = '127.0.0.1'
-
 function socketFailure(error: unknown, timedOut: boolean): ProbeOutcome {
   if (timedOut) return { ok: false, kind: 'timeout', message: 'timed out' }
   const code = (error as NodeJS.ErrnoException)?.code
@@ -20,8 +18,12 @@ function socketFailure(error: unknown, timedOut: boolean): ProbeOutcome {
   return { ok: false, kind: 'error', message: (error as Error)?.message ?? String(error) }
 }
 
-/** GET http://127.0.0.1:<port><path>: 2xx and 3xx are healthy (redirects are not followed). */
+/**
+ * GET http://<address>:<port><path>, the instance where its host publishes it: 2xx and 3xx
+ * are healthy (redirects are not followed).
+ */
 export function probeHttp(
+  address: string,
   port: number,
   path: string,
   timeoutMs: number,
@@ -31,7 +33,7 @@ export function probeHttp(
     let timedOut = false
     const request = http.get(
       {
-        host,
+        host: address,
         port,
         path,
         agent: false,
@@ -62,8 +64,13 @@ export function probeHttp(
  */
 const tcpSettleMs = 150
 
-/** Opens a TCP connection to 127.0.0.1:<port>: healthy when it connects and stays open. */
-export function probeTcp(port: number, timeoutMs: number, signal?: AbortSignal): Promise<ProbeOutcome> {
+/** Opens a TCP connection to <address>:<port>: healthy when it connects and stays open. */
+export function probeTcp(
+  address: string,
+  port: number,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<ProbeOutcome> {
   return new Promise((resolve) => {
     let timedOut = false
     let settled = false
@@ -74,7 +81,7 @@ export function probeTcp(port: number, timeoutMs: number, signal?: AbortSignal):
       socket.destroy()
       resolve(outcome)
     }
-    const socket = net.connect({ host, port, signal })
+    const socket = net.connect({ host: address, port, signal })
     const timer = setTimeout(() => {
       timedOut = true
       finish(socketFailure(undefined, true))

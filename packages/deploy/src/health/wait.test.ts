@@ -36,11 +36,11 @@ describe('waitHealthy against real containers on pre-1', () => {
       image,
       labels: { 'slipway.test': testId },
       containerPort: 8080,
-      hostPort: 'auto',
       stopGraceSeconds: 1,
       command,
     })
-    return { id: info.id, port: info.hostPort ?? 0 }
+    // Reached where pre-1 publishes it: its own address on the fleet LAN.
+    return { id: info.id, address: fleetHost('pre-1').address, port: info.hostPort ?? 0 }
   }
 
   test('passes a healthy demo (http and tcp), and names the status a broken one answers', async ({
@@ -66,6 +66,7 @@ describe('waitHealthy against real containers on pre-1', () => {
 
     const healthy = await waitHealthy({
       check: http(),
+      address: ok.address,
       port: ok.port,
       deadlineSeconds: 30,
       signal,
@@ -79,11 +80,12 @@ describe('waitHealthy against real containers on pre-1', () => {
       retries: 2,
       startPeriodSeconds: 0,
     } as HealthCheck
-    await waitHealthy({ check: tcp, port: ok.port, deadlineSeconds: 30, signal })
+    await waitHealthy({ check: tcp, address: ok.address, port: ok.port, deadlineSeconds: 30, signal })
 
     const error = await failure(
       waitHealthy({
         check: http({ retries: 5 }),
+        address: bad.address,
         port: bad.port,
         deadlineSeconds: 30,
         signal,
@@ -104,6 +106,7 @@ describe('waitHealthy against real containers on pre-1', () => {
     const error = await failure(
       waitHealthy({
         check: http(),
+        address: exits.address,
         port: exits.port,
         deadlineSeconds: 30,
         signal,
@@ -125,18 +128,23 @@ describe('waitHealthy against real containers on pre-1', () => {
       retries: 1,
       startPeriodSeconds: 0,
     } as HealthCheck
-    const refused = await failure(waitHealthy({ check: tcp, port: silent.port, deadlineSeconds: 2, signal }))
+    const refused = await failure(
+      waitHealthy({ check: tcp, address: silent.address, port: silent.port, deadlineSeconds: 2, signal }),
+    )
     expect(refused.code).toBe('HEALTH_CHECK_FAILED')
     expect(refused.message).toMatch(
-      /^not healthy within 2 s: TCP 127\.0\.0\.1:\d+: connection closed at once \(nothing listening\) for \d\.\d s \(\d+ probes\)$/,
+      new RegExp(
+        `^not healthy within 2 s: TCP ${silent.address.replaceAll('.', '\\.')}:${silent.port}: connection closed at once \\(nothing listening\\) for \\d\\.\\d s \\(\\d+ probes\\)$`,
+      ),
     )
 
-    const free = await freePort()
-    const nothing = await failure(waitHealthy({ check: http(), port: free, deadlineSeconds: 1, signal }))
+    // A port of pre-1 nothing listens on.
+    const free = { address: fleetHost('pre-1').address, port: await freePort() }
+    const nothing = await failure(waitHealthy({ check: http(), ...free, deadlineSeconds: 1, signal }))
     expect(nothing.message).toMatch(/^not healthy within 1 s: GET \/healthz: connection refused for \d\.\d s/)
 
     const aborted = await failure(
-      waitHealthy({ check: http(), port: free, deadlineSeconds: 30, signal: AbortSignal.abort() }),
+      waitHealthy({ check: http(), ...free, deadlineSeconds: 30, signal: AbortSignal.abort() }),
     )
     expect(aborted.code).toBe('CANCELED')
   })
@@ -172,14 +180,14 @@ describe('waitHealthy with the image’s own HEALTHCHECK', () => {
         image,
         labels: { 'slipway.test': testId },
         containerPort: 8080,
-        hostPort: 'auto',
         stopGraceSeconds: 1,
       })
-      return { id: info.id, port: info.hostPort ?? 0 }
+      return { id: info.id, address: fleetHost('pre-1').address, port: info.hostPort ?? 0 }
     }
     const ok = await start('ok', healthy.image)
     await waitHealthy({
       check: http({ retries: 1 }),
+      address: ok.address,
       port: ok.port,
       deadlineSeconds: 30,
       signal: AbortSignal.timeout(40_000),
@@ -191,6 +199,7 @@ describe('waitHealthy with the image’s own HEALTHCHECK', () => {
     const error = await failure(
       waitHealthy({
         check: http({ retries: 1 }),
+        address: bad.address,
         port: bad.port,
         deadlineSeconds: 30,
         signal: AbortSignal.timeout(40_000),

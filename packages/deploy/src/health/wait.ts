@@ -1,4 +1,4 @@
-import type { HealthCheck } from '@slipway/contracts'
+import { addressWithPort, type HealthCheck } from '@slipway/contracts'
 import { AppError } from '@slipway/core'
 import type { ContainerInfo, DockerHost } from '@slipway/docker'
 import { canceled, linkedSignal, seconds, sleep } from '../util.ts'
@@ -6,7 +6,9 @@ import { type ProbeOutcome, probeHttp, probeTcp } from './probe.ts'
 
 export interface WaitHealthyOptions {
   check: HealthCheck
-  /** Port on 127.0.0.1 the container port is published on. */
+  /** The instance's address: its host's (never assumed to be this machine). */
+  address: string
+  /** Port on `address`: the published port (bridge) or the one the app listens on (host). */
   port: number
   /** Longest wait for the instance to become healthy (the strategy's healthTimeoutSeconds). */
   deadlineSeconds: number
@@ -15,12 +17,16 @@ export interface WaitHealthyOptions {
   container?: { host: DockerHost; id: string }
 }
 
-/** Runs one probe of `check` against 127.0.0.1:<port>. */
-export function probeOnce(check: HealthCheck, port: number, signal?: AbortSignal): Promise<ProbeOutcome> {
+/** Runs one probe of `check` against the instance at <address>:<port>. */
+export function probeOnce(
+  check: HealthCheck,
+  target: { address: string; port: number },
+  signal?: AbortSignal,
+): Promise<ProbeOutcome> {
   const timeoutMs = check.timeoutSeconds * 1000
   return check.type === 'http'
-    ? probeHttp(port, check.path, timeoutMs, signal)
-    : probeTcp(port, timeoutMs, signal)
+    ? probeHttp(target.address, target.port, check.path, timeoutMs, signal)
+    : probeTcp(target.address, target.port, timeoutMs, signal)
 }
 
 /** A run of identical failures, for a precise reason ("answered 500 5 times", "refused for 60 s"). */
@@ -30,8 +36,12 @@ interface FailureRun {
   sinceMs: number
 }
 
-function describeFailure(check: HealthCheck, port: number, outcome: ProbeOutcome & { ok: false }): string {
-  const target = check.type === 'http' ? `GET ${check.path}` : `TCP 127.0.0.1:${port}`
+function describeFailure(
+  check: HealthCheck,
+  at: { address: string; port: number },
+  outcome: ProbeOutcome & { ok: false },
+): string {
+  const target = check.type === 'http' ? `GET ${check.path}` : `TCP ${addressWithPort(at.address, at.port)}`
   if (outcome.kind === 'status') return `${target} answered ${outcome.status}`
   if (outcome.kind === 'timeout') return `${target} got no answer within ${check.timeoutSeconds} s`
   return `${target}: ${outcome.message}`
@@ -62,7 +72,7 @@ export async function waitHealthy(
 }
 
 async function poll(options: WaitHealthyOptions): Promise<{ probes: number; elapsedMs: number }> {
-  const { check, port, signal } = options
+  const { check, address, port, signal } = options
   const started = Date.now()
   const deadline = started + options.deadlineSeconds * 1000
   const startPeriodEnd = started + check.startPeriodSeconds * 1000
@@ -75,7 +85,7 @@ async function poll(options: WaitHealthyOptions): Promise<{ probes: number; elap
     // The container's state and the probe are asked together: one round trip per probe.
     const [info, outcome] = await Promise.all([
       options.container ? assertRunning(options.container.host, options.container.id, signal) : undefined,
-      probeOnce(check, port, signal),
+      probeOnce(check, { address, port }, signal),
     ])
     if (info?.health?.status === 'unhealthy') {
       const output = info.health.lastOutput ? `: ${info.health.lastOutput}` : ''
@@ -83,7 +93,7 @@ async function poll(options: WaitHealthyOptions): Promise<{ probes: number; elap
         'HEALTH_CHECK_FAILED',
         `the image's HEALTHCHECK reports unhealthy (${info.health.failingStreak} failures)${output}`,
         {
-          details: { port, probes },
+          details: { address, port, probes },
         },
       )
     }
@@ -98,19 +108,21 @@ async function poll(options: WaitHealthyOptions): Promise<{ probes: number; elap
       if (successes >= check.retries && dockerHealthy) return { probes, elapsedMs: now - started }
     } else {
       successes = 0
-      const what = describeFailure(check, port, outcome)
+      const what = describeFailure(check, { address, port }, outcome)
       run = run?.what === what ? { ...run, count: run.count + 1 } : { what, count: 1, sinceMs: now }
       if (outcome.kind === 'status' && now >= startPeriodEnd) answeredFailures++
       else if (outcome.kind !== 'status') answeredFailures = 0
       if (answeredFailures >= check.retries)
-        throw new AppError('HEALTH_CHECK_FAILED', reason(run, now, true), { details: { port, probes } })
+        throw new AppError('HEALTH_CHECK_FAILED', reason(run, now, true), {
+          details: { address, port, probes },
+        })
     }
     const wait = check.intervalSeconds * 1000
     if (Date.now() + wait > deadline) {
       if (signal.aborted) throw canceled(signal)
       const why = run ? reason(run, Date.now(), false) : `not ${check.retries} healthy probes in a row`
       throw new AppError('HEALTH_CHECK_FAILED', `not healthy within ${options.deadlineSeconds} s: ${why}`, {
-        details: { port, probes },
+        details: { address, port, probes },
       })
     }
     await sleep(wait, signal)

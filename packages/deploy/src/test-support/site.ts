@@ -1,7 +1,8 @@
 import { AppSpec, DeployStrategy } from '@slipway/contracts'
 import { DockerodeHost, type RegistryAuth } from '@slipway/docker'
+import { createHostPorts } from '@slipway/runs'
 import { fleetHost } from '@slipway/testing/services'
-import type { DeployHost, RolloutRequest, TrafficSwitch } from '../types.ts'
+import type { DeployHost, HostPorts, RegisteredInstances, RolloutRequest, TrafficSwitch } from '../types.ts'
 
 /** The demo application's spec: busybox httpd on 8080, /healthz, SIGTERM handled. */
 export const demoApp: AppSpec = AppSpec.parse({
@@ -23,6 +24,34 @@ export function deployHosts(names: readonly string[]): DeployHost[] {
   })
 }
 
+/** A Prisma client (the test's database), as @slipway/runs takes it. */
+type Db = Parameters<typeof createHostPorts>[0]
+
+/**
+ * The product's host-network port leases (PostgreSQL, @slipway/runs) over the test's
+ * database, with a Host row for each of `hosts` (leases hang on host rows).
+ */
+export async function hostPortsOn(db: Db, hosts: readonly DeployHost[]): Promise<HostPorts> {
+  for (const host of hosts)
+    await db.host.upsert({
+      where: { name: host.name },
+      create: { name: host.name, endpoint: `tcp://${host.name}.test:2376`, address: host.address },
+      update: { address: host.address },
+    })
+  return createHostPorts(db)
+}
+
+/**
+ * A site from `siteOn` with what the product's rollouts also get: host-port leases over the
+ * test's database and the gateway's discovery registry.
+ */
+export async function withLeases<
+  Site extends { base: DemoRequestOptions; gateway: { registry: RegisteredInstances } },
+>(db: Db, site: Site): Promise<Site & { base: Site['base'] & Leases }> {
+  const ports = await hostPortsOn(db, site.base.hosts)
+  return { ...site, base: { ...site.base, ports, registry: site.gateway.registry } }
+}
+
 export interface DemoRequestOptions {
   project: string
   environment: string
@@ -34,9 +63,17 @@ export interface DemoRequestOptions {
   lines?: string[]
 }
 
+/** What the product's rollouts get besides the site: port leases and the discovery registry. */
+export interface Leases {
+  /** Host-network port leases (`hostPortsOn`). */
+  ports: HostPorts
+  /** The gateway's discovery registry, when the test has one. */
+  registry?: RegisteredInstances
+}
+
 /** A rollout request for the demo app; `release` and `replicas` vary per call. */
 export function demoRequest(
-  base: DemoRequestOptions,
+  base: DemoRequestOptions & Leases,
   release: { id: string; image: string },
   replicas: number,
   change: Partial<RolloutRequest> = {},
@@ -52,6 +89,8 @@ export function demoRequest(
     strategy: strategy(),
     registryAuth: base.registryAuth,
     traffic: base.traffic,
+    ports: base.ports,
+    registry: base.registry,
     signal: AbortSignal.timeout(180_000),
     labels: base.labels,
     log: (line) => base.lines?.push(line),
