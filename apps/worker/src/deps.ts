@@ -1,10 +1,10 @@
 import type { Logger, SecretBox } from '@slipway/core'
 import { type Db, secretContext } from '@slipway/db'
-import type { TrafficSwitch } from '@slipway/deploy'
+import type { HostPorts, RegisteredInstances, TrafficSwitch } from '@slipway/deploy'
 import { DockerHostPool, type HostRecord, type HostRow, hostRecordFromRow } from '@slipway/docker'
-import { createTrafficSwitch } from '@slipway/gateway'
+import { createTrafficSwitch, DiscoveryRegistry } from '@slipway/gateway'
 import { OutboxDispatcher, Queues } from '@slipway/jobs'
-import { type Change, publisher } from '@slipway/runs'
+import { type Change, createHostPorts, publisher } from '@slipway/runs'
 import type { Redis } from 'ioredis'
 
 /** What the worker's processors use, created once in main.ts (or by a test). */
@@ -23,13 +23,18 @@ export interface WorkerDeps {
   workDir: string
   /** Moves gateway traffic to and from instances (discovery registry + gateway agent). */
   traffic: TrafficSwitch
+  /** What the discovery registry holds (a stopped bridge container's instance is found there). */
+  registry: RegisteredInstances
+  /** Host-network ports, leased per host in PostgreSQL. */
+  ports: HostPorts
   /** Publishes a committed change (events, cancel signals) and dispatches its outbox rows. */
   publish(change: Change): Promise<void>
 }
 
 /**
  * The worker's dependencies over its database, Redis connection (BullMQ needs
- * maxRetriesPerRequest null) and keyring: queues, outbox, Docker hosts, traffic switch.
+ * maxRetriesPerRequest null) and keyring: queues, outbox, Docker hosts, traffic switch,
+ * discovery registry (read only), host-network port leases.
  */
 export function createWorkerDeps(options: {
   db: Db
@@ -53,6 +58,8 @@ export function createWorkerDeps(options: {
         secrets.decrypt(envelope, secretContext.hostTlsKey(host.id)),
       ),
     traffic: createTrafficSwitch({ redis, prefix, logger }),
+    registry: new DiscoveryRegistry({ redis, prefix, logger }),
+    ports: createHostPorts(db),
     publish: publisher(redis, prefix, outbox),
   }
 }

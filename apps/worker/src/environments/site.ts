@@ -1,5 +1,6 @@
 import { AppSpec, DeployStrategy } from '@slipway/contracts'
-import { type Prisma, secretContext } from '@slipway/db'
+import { AppError } from '@slipway/core'
+import { type Host, type Prisma, secretContext } from '@slipway/db'
 import type { DeployHost } from '@slipway/deploy'
 import type { WorkerDeps } from '../deps.ts'
 import { registryAuth } from '../registry.ts'
@@ -29,21 +30,38 @@ export async function containerEnv(
   return { ...vars, ENVT: names.environment, PROJ: names.project }
 }
 
-/** Everything about an environment a rollout or reconcile needs, except the traffic and the log. */
+/**
+ * A host row as the deploy package sees it: its driver and the address its instances are
+ * reached at. A host stored before addresses existed whose endpoint named none has '' and
+ * cannot be deployed to until an admin sets it.
+ */
+export function deployHost(deps: Pick<WorkerDeps, 'hosts' | 'hostRecord'>, host: Host): DeployHost {
+  if (!host.address)
+    throw new AppError(
+      'VALIDATION_FAILED',
+      `Docker host ${host.name} has no address: its instances cannot be reached; set it in Settings → Hosts`,
+      { details: { host: host.name, field: 'address' } },
+    )
+  return { name: host.name, address: host.address, driver: deps.hosts.get(deps.hostRecord(host)) }
+}
+
+/**
+ * Everything about an environment a rollout or reconcile needs, except the traffic and the
+ * log: its hosts at their addresses, the host-port leases and the discovery registry.
+ */
 export async function siteRequest(deps: WorkerDeps, site: SiteRow) {
-  const registry = site.project.registryId
+  const imageRegistry = site.project.registryId
     ? await deps.db.registry.findUnique({ where: { id: site.project.registryId } })
     : null
-  const hosts: DeployHost[] = site.hosts.map(({ host }) => ({
-    name: host.name,
-    driver: deps.hosts.get(deps.hostRecord(host)),
-  }))
+  const hosts = site.hosts.map(({ host }) => deployHost(deps, host))
   return {
     project: site.project.slug,
     environment: site.name,
     hosts,
+    ports: deps.ports,
+    registry: deps.registry,
     app: AppSpec.parse(site.project.appSpec),
     strategy: DeployStrategy.parse(site.strategy),
-    registryAuth: registry ? registryAuth(deps, registry) : undefined,
+    registryAuth: imageRegistry ? registryAuth(deps, imageRegistry) : undefined,
   }
 }

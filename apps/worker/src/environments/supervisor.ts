@@ -73,7 +73,13 @@ export class EnvironmentSupervisor {
     const seen = new Set<string>()
     for (const site of sites) {
       seen.add(site.id)
-      await this.watch(site)
+      // One site that cannot be watched (a host without an address) does not stop the others.
+      await this.watch(site).catch((error: unknown) =>
+        this.logger.warn(
+          { environment: `${site.project.slug}/${site.name}`, err: error },
+          'cannot watch the environment',
+        ),
+      )
       const last = this.lastReconcile.get(site.id) ?? 0
       if (Date.now() - last > this.options.reconcileEveryMs) await this.queueReconcile(site.id)
     }
@@ -90,7 +96,7 @@ export class EnvironmentSupervisor {
       site.project.slug,
       site.name,
       site.project.appSpec,
-      site.hosts.map((h) => h.host.endpoint),
+      site.hosts.map((h) => [h.host.endpoint, h.host.address]),
     ])
     const current = this.monitors.get(site.id)
     if (current?.key === key) return

@@ -64,6 +64,11 @@ export async function deployStage(context: StageContext): Promise<StageResult> {
     )
   }
   if (!environment.hosts.length) throw permanent(`environment ${environment.name} has no Docker hosts`)
+  const unaddressed = environment.hosts.filter(({ host }) => !host.address).map(({ host }) => host.name)
+  if (unaddressed.length)
+    throw permanent(
+      `Docker host(s) ${unaddressed.join(', ')} of ${environment.name} have no address: their instances cannot be reached; set it in Settings → Hosts`,
+    )
   const config = await patient(() =>
     deps.db.configVersion.findFirst({ where: { environmentId }, orderBy: { version: 'desc' } }),
   )
