@@ -8,12 +8,12 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { generateKeySpec } from '@slipway/core'
 import { createDb, type Db } from '@slipway/db'
-import { NginxProcess } from '@slipway/gateway'
+import { HaproxyProcess } from '@slipway/gateway'
 import { createTestDatabase, fleet, freePort, type TestDatabase } from '@slipway/testing/services'
 import { Redis } from 'ioredis'
 import { aTestFailed, complaints } from './failures.ts'
 
-/** A running Slipway: an API process, worker processes, its own database, Redis prefix and gateway nginx. */
+/** A running Slipway: an API process, worker processes, its own database, Redis prefix and gateway HAProxy. */
 export interface Stack {
   url: string
   db: Db
@@ -89,7 +89,7 @@ export async function startStack(
   const prefix = `e2e${randomBytes(4).toString('hex')}`
   const gatewayDir = path.join(dir, 'gateway')
   await mkdir(gatewayDir, { recursive: true })
-  const nginx = await NginxProcess.start({ dir: gatewayDir, port: await freePort() })
+  const haproxy = await HaproxyProcess.start({ dir: gatewayDir, port: await freePort() })
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const shared = {
@@ -157,7 +157,7 @@ export async function startStack(
     async stop() {
       await Promise.all([...workers.values()].map((child) => stopChild(child)))
       await stopChild(api)
-      await nginx.stop()
+      await haproxy.stop()
       await db.$disconnect()
       const keys = await redis.keys(`${prefix}*`)
       if (keys.length) await redis.del(...keys)

@@ -22,7 +22,7 @@ const workerEnvSchema = z
     WORKER_WORK_DIR: z.string().min(1).optional(),
     /** The dashboard's address, for links in GitLab commit statuses and notifications. */
     SLIPWAY_PUBLIC_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:3000'),
-    /** The nginx gateway folder this worker keeps in line with discovery (fleet: GATEWAY_DIR); unset = none. */
+    /** The HAProxy gateway folder this worker keeps in line with discovery (fleet: GATEWAY_DIR); unset = none. */
     GATEWAY_DIR: z.string().min(1).optional(),
     /** Prefix of every Redis key, stream and BullMQ queue (API and workers must agree). */
     SLIPWAY_REDIS_PREFIX: z

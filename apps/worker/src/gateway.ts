@@ -1,16 +1,17 @@
-import { DiscoveryRegistry, GatewayAgent, NginxApplier, nginxTargetAt } from '@slipway/gateway'
+import { DiscoveryRegistry, GatewayAgent, HaproxyApplier, haproxyTargetAt } from '@slipway/gateway'
 import type { WorkerDeps } from './deps.ts'
 
 /**
- * Runs the gateway agent for the nginx at `dir` (the fleet's GATEWAY_DIR): every environment
- * with a gateway port gets a site there, kept equal to the discovery registry. Several
- * workers may run it: a Redis lease serialises their changes to the same nginx.
+ * Runs the gateway agent for the HAProxy of the folder `dir` (the fleet's GATEWAY_DIR): every
+ * environment with a gateway port gets a site there, kept equal to the discovery registry
+ * through HAProxy's Runtime API. Several workers may run it: a Redis lease serialises their
+ * changes to the same HAProxy.
  */
 export async function startGateway(deps: WorkerDeps, dir: string): Promise<GatewayAgent> {
-  const target = nginxTargetAt(dir)
+  const target = haproxyTargetAt(dir)
   const agent = new GatewayAgent({
     registry: new DiscoveryRegistry({ redis: deps.redis, prefix: deps.prefix, logger: deps.logger }),
-    applier: new NginxApplier({
+    applier: new HaproxyApplier({
       target,
       logger: deps.logger,
       lease: { redis: deps.redis, key: `${deps.prefix}:gateway-lease:${target.config}`, logger: deps.logger },

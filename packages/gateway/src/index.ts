@@ -4,10 +4,18 @@ export { decideUpstream, type UpstreamDecision } from './agent/decide.ts'
 export type { GatewaySite, SiteStatus } from './agent/site-worker.ts'
 export * from './discovery/registry.ts'
 export type { RegistryWatch, WatchOptions } from './discovery/watch.ts'
-export * from './nginx/applier.ts'
-export type { LeaseOptions } from './nginx/lease.ts'
-export * from './nginx/probe.ts'
-export * from './nginx/process.ts'
-export * from './nginx/render.ts'
-export * from './nginx/target.ts'
+export * from './haproxy/applier.ts'
+export { checkConfig, type HaproxyTarget, haproxyTargetAt, runHaproxy } from './haproxy/layout.ts'
+export * from './haproxy/process.ts'
+export {
+  type RenderedSite,
+  renderMainConfig,
+  renderSite,
+  type SiteConfig,
+  type SiteNames,
+  type SiteServer,
+  siteNames,
+} from './haproxy/render.ts'
+export { cliCommand, HaproxyRuntime, type ProcessTable, type ServerState } from './haproxy/runtime.ts'
+export type { LeaseOptions } from './support/lease.ts'
 export * from './traffic/switch.ts'

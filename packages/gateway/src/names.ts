@@ -2,8 +2,9 @@ import { isIP } from 'node:net'
 import { AppError } from '@slipway/core'
 
 /**
- * Every value the gateway puts into a Redis key or an nginx config goes through one of
- * these checks first. Slugs have no `_`, so `{project}_{environment}` is unambiguous.
+ * Every value the gateway puts into a Redis key, a HAProxy config or a Runtime API command
+ * goes through one of these checks first. Slugs have no `_`, so `{project}_{environment}` is
+ * unambiguous.
  */
 const slugPattern = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
 /** Instance ids and Docker host names: Docker's container-name alphabet. */
@@ -33,7 +34,7 @@ export function assertPort(field: string, value: unknown): number {
   return value
 }
 
-/** An IPv4 or IPv6 literal (no names: nginx would resolve them once, at load time). */
+/** An IPv4 or IPv6 literal (no names: HAProxy would resolve them once, at load time). */
 export function assertAddress(field: string, value: unknown): string {
   if (typeof value !== 'string' || isIP(value) === 0) reject(field, value, 'expected an IPv4 or IPv6 address')
   return value

@@ -7,8 +7,8 @@ import {
   createTrafficSwitch,
   DiscoveryRegistry,
   GatewayAgent,
-  NginxApplier,
-  NginxProcess,
+  HaproxyApplier,
+  HaproxyProcess,
   type TrafficSwitchOptions,
 } from '@slipway/gateway'
 import type { Fleet } from '@slipway/testing'
@@ -41,11 +41,12 @@ export interface SiteGatewayOptions {
 }
 
 /**
- * The real gateway for one site: a private nginx, the gateway agent following the discovery
+ * The real gateway for one site: a private HAProxy, the gateway agent following the discovery
  * registry in Redis, and the traffic switch the executor uses. Stopped and removed by close().
  */
 export async function startSiteGateway(options: SiteGatewayOptions): Promise<SiteGateway> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'slipway-deploy-gw-'))
+  // Short: the folder holds HAProxy's unix sockets.
+  const dir = await mkdtemp(path.join(tmpdir(), 'sdgw-'))
   const logger = createLogger({
     name: 'deploy-test-gateway',
     level: 'warn',
@@ -56,12 +57,12 @@ export async function startSiteGateway(options: SiteGatewayOptions): Promise<Sit
       },
     }),
   })
-  const nginx = await NginxProcess.start({ dir, port: await freePort() })
+  const haproxy = await HaproxyProcess.start({ dir, port: await freePort() })
   const registry = new DiscoveryRegistry({ redis: options.redis, prefix: options.prefix, logger })
   const port = await freePort()
   const agent = new GatewayAgent({
     registry,
-    applier: new NginxApplier({ target: nginx.target, logger }),
+    applier: new HaproxyApplier({ target: haproxy.target, logger }),
     redis: options.redis,
     prefix: options.prefix,
     sites: async () => [{ project: options.project, environment: options.environment, listenPort: port }],
@@ -73,7 +74,7 @@ export async function startSiteGateway(options: SiteGatewayOptions): Promise<Sit
   try {
     await agent.start()
   } catch (error) {
-    await nginx.stop()
+    await haproxy.stop()
     await rm(dir, { recursive: true, force: true })
     throw error
   }
@@ -89,7 +90,7 @@ export async function startSiteGateway(options: SiteGatewayOptions): Promise<Sit
     async close() {
       await agent.stop()
       registry.close()
-      await nginx.stop()
+      await haproxy.stop()
       await rm(dir, { recursive: true, force: true })
     },
   }

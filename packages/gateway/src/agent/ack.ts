@@ -5,12 +5,15 @@ import { type CallOptions, redisCall } from '../support/redis-call.ts'
 /** One instance as the gateway serves it. */
 export interface ServedInstance {
   id: string
+  /** Docker host name (with `port`, the instance's registry key). */
   host: string
+  /** The IP literal HAProxy connects to. */
+  address: string
   port: number
 }
 
 /**
- * What a gateway agent has made live for a site, written after nginx confirmed it:
+ * What a gateway agent has made live for a site, written after HAProxy confirmed it:
  * `{prefix}/gateway/ack/{project}_{environment}` (JSON, no TTL), announced on
  * `{prefix}/gateway/acks`.
  */
@@ -18,9 +21,9 @@ export interface GatewayAck {
   project: string
   environment: string
   listenPort: number
-  /** The config version `/__slipway/config` answers. */
+  /** Hash of the rendered site (its file's text): the same servers give the same version. */
   version: string
-  /** Instances in the live upstream, sorted by id. Empty: the site answers 503. */
+  /** Servers taking requests, sorted by id. Empty: the site answers 503. */
   instances: ServedInstance[]
   /** True while the agent keeps serving instances whose heartbeats stopped (see README). */
   failStatic: boolean
@@ -32,8 +35,8 @@ export interface GatewayAck {
    */
   generation?: number
   /**
-   * Highest generation whose previous nginx workers have all exited: every request the
-   * gateway accepted under an older config has finished. Absent when the agent cannot tell.
+   * Highest generation whose removed servers are all deleted from HAProxy: no worker, old
+   * ones included, held a request for them any more. Absent when the agent cannot tell.
    */
   drained?: number
 }
@@ -95,6 +98,7 @@ function parseAck(text: string): GatewayAck | undefined {
       (instance): instance is ServedInstance =>
         typeof instance?.id === 'string' &&
         typeof instance.host === 'string' &&
+        typeof instance.address === 'string' &&
         typeof instance.port === 'number',
     )
     return {

@@ -1,51 +1,59 @@
-import { readdir } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
+import path from 'node:path'
 import { freePort } from '@slipway/testing'
 import { describe, expect } from 'vitest'
-import { probeConfig } from '../nginx/probe.ts'
-import { get, namedServer, gatewayTest as test, until } from '../test-support/fixtures.ts'
+import { HaproxyRuntime } from '../haproxy/runtime.ts'
+import { get, gatewayTest as test, until, upstream } from '../test-support/fixtures.ts'
 import { harness, instance } from '../test-support/harness.ts'
 import { createTrafficSwitch } from '../traffic/switch.ts'
 import { readAck } from './ack.ts'
 
-describe('GatewayAgent on a private nginx', () => {
-  test('follows the registry: add, switch, and an explicit removal of all empties the site', async ({
-    nginx,
+const site = (listenPort: number) => ({ project: 'demo', environment: 'pre-release', listenPort })
+
+describe('GatewayAgent on a private HAProxy', () => {
+  test('follows the registry through the Runtime API: add, swap, and removing all empties the site', async ({
+    haproxy,
     redis,
     redisPrefix,
   }) => {
     const listenPort = await freePort()
-    const h = harness(redis, redisPrefix, nginx, [
-      { project: 'demo', environment: 'pre-release', listenPort },
-    ])
-    const [one, two] = [await namedServer('one'), await namedServer('two')]
+    const h = harness(redis, redisPrefix, haproxy, [site(listenPort)])
+    const runtime = new HaproxyRuntime(haproxy.target)
+    const [one, two] = [await upstream('one'), await upstream('two')]
     try {
       await h.agent().start()
-      const empty = await until(
-        'the empty site',
-        async () => (await get(listenPort)).status === 503 || undefined,
-      )
-      expect(empty).toBe(true)
+      expect((await get(listenPort)).status).toBe(503)
+      const configured = await runtime.processes()
       const traffic = createTrafficSwitch({ redis, prefix: redisPrefix, ttlSeconds: 60 })
       const signal = AbortSignal.timeout(30_000)
       await traffic.add(instance('one', one.port), signal)
-      expect(await get(listenPort)).toEqual({ status: 200, body: 'one\n' })
+      expect((await get(listenPort)).body).toBe('one\n')
       const ack = await readAck(redis, redisPrefix, 'demo', 'pre-release')
       expect(ack).toMatchObject({
         listenPort,
         failStatic: false,
-        instances: [{ id: 'one', host: 'pre-1', port: one.port }],
+        instances: [{ id: 'one', host: 'pre-1', address: '127.0.0.1', port: one.port }],
       })
-      expect((await probeConfig(listenPort))?.version).toBe(ack?.version)
 
-      await traffic.add(instance('two', two.port), signal)
-      await traffic.remove(instance('one', one.port), signal)
-      for (let i = 0; i < 5; i++) expect(await get(listenPort)).toEqual({ status: 200, body: 'two\n' })
+      const change = await traffic.swap([instance('two', two.port)], [instance('one', one.port)], signal)
+      for (let i = 0; i < 5; i++) expect((await get(listenPort)).body).toBe('two\n')
+      expect(await change.drained(10_000, signal)).toBe(true)
+      expect((await runtime.servers('be_demo_pre-release'))?.map((server) => server.name)).toEqual(['two'])
+      // The file follows the runtime changes (a reload or restart serves the same).
+      const file = await readFile(path.join(haproxy.target.sitesDir, 'demo_pre-release.cfg'), 'utf8')
+      expect(file).toContain(`  server two 127.0.0.1:${two.port}\n`)
+      expect(file).not.toContain('server one')
 
       await traffic.remove(instance('two', two.port), signal)
       expect((await get(listenPort)).status).toBe(503)
       expect(await readAck(redis, redisPrefix, 'demo', 'pre-release')).toMatchObject({
         instances: [],
         failStatic: false,
+      })
+      // Instance changes never reload HAProxy.
+      expect(await runtime.processes()).toMatchObject({
+        reloads: configured.reloads,
+        workers: configured.workers,
       })
     } finally {
       await h.close()
@@ -54,16 +62,47 @@ describe('GatewayAgent on a private nginx', () => {
     }
   })
 
-  test('fail static: when every heartbeat stops the site keeps serving the last instances', async ({
-    nginx,
+  test('drained() is true once the slow request in flight on the removed server ends, not before', async ({
+    haproxy,
     redis,
     redisPrefix,
   }) => {
     const listenPort = await freePort()
-    const h = harness(redis, redisPrefix, nginx, [
-      { project: 'demo', environment: 'pre-release', listenPort },
-    ])
-    const [one, two] = [await namedServer('one'), await namedServer('two')]
+    const h = harness(redis, redisPrefix, haproxy, [site(listenPort)])
+    const [one, two] = [await upstream('one'), await upstream('two')]
+    try {
+      await h.agent().start()
+      const traffic = createTrafficSwitch({ redis, prefix: redisPrefix, ttlSeconds: 60 })
+      const signal = AbortSignal.timeout(30_000)
+      await traffic.add(instance('one', one.port), signal)
+      const slow = get(listenPort, '/slow?ms=2500')
+      await until('the slow request on one', async () => one.arrivals.length > 0)
+      const change = await traffic.swap([instance('two', two.port)], [instance('one', one.port)], signal)
+      expect((await get(listenPort)).body).toBe('two\n')
+      expect(await change.drained(500, signal)).toBe(false)
+      const drained = await change.drained(10_000, signal)
+      const answer = await slow
+      expect(answer).toMatchObject({ status: 200, body: 'slow one\n' })
+      expect(drained).toBe(true)
+      expect(one.arrivals).toHaveLength(1)
+      expect(
+        (await new HaproxyRuntime(haproxy.target).servers('be_demo_pre-release'))?.map((s) => s.name),
+      ).toEqual(['two'])
+    } finally {
+      await h.close()
+      await one.close()
+      await two.close()
+    }
+  })
+
+  test('fail static: when every heartbeat stops the site keeps serving the last instances', async ({
+    haproxy,
+    redis,
+    redisPrefix,
+  }) => {
+    const listenPort = await freePort()
+    const h = harness(redis, redisPrefix, haproxy, [site(listenPort)])
+    const [one, two] = [await upstream('one'), await upstream('two')]
     try {
       await h.agent().start()
       const signal = AbortSignal.timeout(30_000)
@@ -77,13 +116,13 @@ describe('GatewayAgent on a private nginx', () => {
         async () => (await readAck(redis, redisPrefix, 'demo', 'pre-release'))?.failStatic,
       )
       expect(await h.registry.list('demo', 'pre-release')).toEqual([])
-      for (let i = 0; i < 5; i++) expect(await get(listenPort)).toEqual({ status: 200, body: 'one\n' })
+      for (let i = 0; i < 5; i++) expect((await get(listenPort)).body).toBe('one\n')
       expect(h.lines.some((line) => line.level === 40 && line.msg.startsWith('fail static'))).toBe(true)
 
       // A restarted agent keeps the same baseline.
       await h.close()
       await h.agent().start()
-      expect(await get(listenPort)).toEqual({ status: 200, body: 'one\n' })
+      expect((await get(listenPort)).body).toBe('one\n')
       expect(await readAck(redis, redisPrefix, 'demo', 'pre-release')).toMatchObject({ failStatic: true })
 
       // A live instance ends fail static; an explicit deregister of it then empties the site.
@@ -93,7 +132,7 @@ describe('GatewayAgent on a private nginx', () => {
         failStatic: false,
         instances: [{ id: 'two' }],
       })
-      expect(await get(listenPort)).toEqual({ status: 200, body: 'two\n' })
+      expect((await get(listenPort)).body).toBe('two\n')
       await traffic.remove(instance('two', two.port), signal)
       expect((await get(listenPort)).status).toBe(503)
     } finally {
@@ -103,16 +142,15 @@ describe('GatewayAgent on a private nginx', () => {
     }
   })
 
-  test('a restarted agent resyncs to what changed while it was away', async ({
-    nginx,
+  test('a restarted agent converges to what changed while it was away, without a reload', async ({
+    haproxy,
     redis,
     redisPrefix,
   }) => {
     const listenPort = await freePort()
-    const h = harness(redis, redisPrefix, nginx, [
-      { project: 'demo', environment: 'pre-release', listenPort },
-    ])
-    const [one, two] = [await namedServer('one'), await namedServer('two')]
+    const h = harness(redis, redisPrefix, haproxy, [site(listenPort)])
+    const runtime = new HaproxyRuntime(haproxy.target)
+    const [one, two] = [await upstream('one'), await upstream('two')]
     try {
       const first = h.agent()
       await first.start()
@@ -121,15 +159,27 @@ describe('GatewayAgent on a private nginx', () => {
         AbortSignal.timeout(30_000),
       )
       await first.stop()
+      const before = await runtime.processes()
       await h.registry.register(instance('two', two.port), 60)
       await h.registry.deregister(instance('one', one.port))
-      // Nobody follows the registry: nginx keeps serving what it had.
-      expect(await get(listenPort)).toEqual({ status: 200, body: 'one\n' })
-      await h.agent().start()
-      expect(await get(listenPort)).toEqual({ status: 200, body: 'two\n' })
+      // Nobody follows the registry: HAProxy keeps serving what it had.
+      expect((await get(listenPort)).body).toBe('one\n')
+      const second = h.agent()
+      await second.start()
+      await until('two served', async () => (await get(listenPort)).body === 'two\n')
+      await until('one deleted', async () => second.status()[0]?.draining.length === 0)
+      expect((await runtime.servers('be_demo_pre-release'))?.map((server) => server.name)).toEqual(['two'])
       expect(await readAck(redis, redisPrefix, 'demo', 'pre-release')).toMatchObject({
         instances: [{ id: 'two' }],
       })
+      // Another restart with nothing changed sends nothing at all.
+      await second.stop()
+      const commands = () =>
+        h.lines.filter((line) => line.msg === 'gateway servers changed through the Runtime API')
+      const sent = commands().length
+      await h.agent().start()
+      expect(commands().length).toBe(sent)
+      expect(await runtime.processes()).toMatchObject({ reloads: before.reloads, workers: before.workers })
     } finally {
       await h.close()
       await one.close()
@@ -137,29 +187,42 @@ describe('GatewayAgent on a private nginx', () => {
     }
   })
 
-  test('sites come and go with the callback; invalid and clashing ones are ignored', async ({
-    nginx,
+  test('sites come and go with the callback (config and reload); invalid and clashing ones are ignored', async ({
+    haproxy,
     redis,
     redisPrefix,
   }) => {
     const [portA, portB] = [await freePort(), await freePort()]
-    const h = harness(redis, redisPrefix, nginx, [
+    const h = harness(redis, redisPrefix, haproxy, [
       { project: 'demo', environment: 'a', listenPort: portA },
       { project: 'demo', environment: 'b', listenPort: portA },
       { project: 'Bad_Name', environment: 'c', listenPort: portB },
     ])
+    const runtime = new HaproxyRuntime(haproxy.target)
     try {
       const agent = h.agent()
       await agent.start()
-      expect(agent.status().map((site) => site.environment)).toEqual(['a'])
-      expect((await probeConfig(portA))?.site).toBe('demo/a')
-      expect(await readdir(nginx.target.sitesDir)).toEqual(['demo_a.conf'])
+      expect(agent.status().map((status) => status.environment)).toEqual(['a'])
+      expect((await get(portA)).body).toMatch(/no live instance of demo\/a/)
+      expect(await readdir(haproxy.target.sitesDir)).toEqual(['demo_a.cfg'])
       h.sites.splice(0, h.sites.length, { project: 'demo', environment: 'b', listenPort: portB })
       await agent.sync()
-      await until('site b', async () => (await probeConfig(portB))?.site === 'demo/b')
-      expect(await probeConfig(portA)).toBeUndefined()
-      expect(await readdir(nginx.target.sitesDir)).toEqual(['demo_b.conf'])
+      await until('site b', async () => /demo\/b/.test((await get(portB)).body))
+      expect((await get(portA)).status).toBe(0)
+      expect(await readdir(haproxy.target.sitesDir)).toEqual(['demo_b.cfg'])
       expect(await readAck(redis, redisPrefix, 'demo', 'a')).toBeUndefined()
+      expect(await runtime.servers('be_demo_a')).toBeUndefined()
+
+      // A changed listen port is a config change too.
+      const portC = await freePort()
+      h.sites.splice(0, 1, { project: 'demo', environment: 'b', listenPort: portC })
+      await agent.sync()
+      await until('site b on its new port', async () => /demo\/b/.test((await get(portC)).body))
+      expect((await get(portB)).status).toBe(0)
+      await until(
+        'the ack of the new port',
+        async () => (await readAck(redis, redisPrefix, 'demo', 'b'))?.listenPort === portC,
+      )
     } finally {
       await h.close()
     }

@@ -2,16 +2,16 @@ import { hostname } from 'node:os'
 import { errorMessage, type Logger } from '@slipway/core'
 import type { Redis } from 'ioredis'
 import type { DiscoveryRegistry } from '../discovery/registry.ts'
+import type { HaproxyApplier } from '../haproxy/applier.ts'
 import { assertPort, siteKey } from '../names.ts'
-import type { NginxApplier } from '../nginx/applier.ts'
 import { bounded } from '../support/bounded.ts'
 import { deleteAck } from './ack.ts'
 import { type GatewaySite, type SiteStatus, SiteWorker } from './site-worker.ts'
 
 export interface GatewayAgentOptions {
   registry: DiscoveryRegistry
-  /** The nginx this agent writes sites into. */
-  applier: NginxApplier
+  /** The HAProxy this agent keeps sites in. */
+  applier: HaproxyApplier
   /** For acknowledgements (the registry's client is fine). */
   redis: Redis
   /** The registry's key prefix. */
@@ -22,21 +22,24 @@ export interface GatewayAgentOptions {
    */
   sites: (signal: AbortSignal) => Promise<GatewaySite[]>
   logger: Logger
-  /** Default 5000 ms. Each re-read also re-checks that nginx serves every acknowledged site. */
+  /** Default 5000 ms. Each re-read also re-checks that HAProxy serves every acknowledged site. */
   sitesIntervalMs?: number
   /** Registry resync period (expiries are noticed this fast). Default 1000 ms. */
   resyncMs?: number
-  /** Delay before retrying a failed apply. Default 2000 ms. */
+  /** Delay before retrying a failed change. Default 2000 ms. */
   retryMs?: number
-  /** Address nginx connects to for a Docker host's instances. Default 127.0.0.1. */
-  addressOf?: (host: string) => string
+  /** How often the sessions of draining servers are read. Default 100 ms. */
+  drainPollMs?: number
+  /** After this long a draining server is deleted even with requests left. Default 10 min. */
+  drainLimitMs?: number
   agentId?: string
 }
 
 /**
- * The gateway agent: for every site it is given, keeps the nginx site equal to the discovery
- * registry and publishes what is live. Restarting it is safe: it resyncs from the registry
- * and from its last acknowledgements; nginx keeps serving while it is away.
+ * The gateway agent: for every site it is given, keeps the HAProxy site equal to the
+ * discovery registry and publishes what is live. Restarting it is safe: it reads what HAProxy
+ * runs, resyncs from the registry and from its last acknowledgements, and changes only the
+ * difference (no reload when the sites are the same); HAProxy keeps serving while it is away.
  */
 export class GatewayAgent {
   readonly #options: GatewayAgentOptions
@@ -119,9 +122,10 @@ export class GatewayAgent {
           prefix: this.#options.prefix,
           logger: this.#logger,
           agentId: this.#options.agentId ?? `${hostname()}-${process.pid}`,
-          addressOf: this.#options.addressOf ?? (() => '127.0.0.1'),
           resyncMs: this.#options.resyncMs ?? 1000,
           retryMs: this.#options.retryMs ?? 2000,
+          drainPollMs: this.#options.drainPollMs ?? 100,
+          drainLimitMs: this.#options.drainLimitMs ?? 10 * 60_000,
         },
         site,
       )
@@ -170,10 +174,10 @@ export class GatewayAgent {
   }
 
   async #retire(worker: SiteWorker): Promise<void> {
-    const { project, environment, listenPort } = worker.site
+    const { project, environment } = worker.site
     await worker.stop()
     try {
-      await this.#options.applier.removeSite(project, environment, listenPort)
+      await this.#options.applier.removeSite(project, environment)
       await deleteAck(this.#options.redis, this.#options.prefix, project, environment)
       this.#logger.info({ site: `${project}/${environment}` }, 'gateway site removed')
     } catch (error) {

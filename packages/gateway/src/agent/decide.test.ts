@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'vitest'
 import { decideUpstream } from './decide.ts'
 
-const a = { id: 'a', host: 'prod-1', port: 32000 }
-const b = { id: 'b', host: 'prod-2', port: 32001 }
-const c = { id: 'c', host: 'prod-3', port: 32002 }
+const a = { id: 'a', host: 'prod-1', address: '10.222.42.4', port: 32000 }
+const b = { id: 'b', host: 'prod-2', address: '10.222.42.5', port: 32001 }
+const c = { id: 'c', host: 'prod-3', address: '10.222.42.6', port: 32002 }
 
 describe('decideUpstream', () => {
   test('live entries decide, whatever is served', () => {

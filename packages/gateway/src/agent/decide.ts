@@ -1,7 +1,7 @@
 import type { ServedInstance } from './ack.ts'
 
 export interface UpstreamDecision {
-  /** What the site's upstream should hold, sorted by id. */
+  /** What the site's backend should hold, sorted by id. */
   instances: ServedInstance[]
   /** True when these are kept although their heartbeats stopped. */
   failStatic: boolean
@@ -29,13 +29,13 @@ export function decideUpstream(
   served: readonly ServedInstance[] | undefined,
 ): UpstreamDecision {
   if (registry.entries.length > 0) {
-    const instances = registry.entries.map(({ id, host, port }) => ({ id, host, port }))
+    const instances = registry.entries.map(({ id, host, address, port }) => ({ id, host, address, port }))
     return { instances: instances.sort(byId), failStatic: false }
   }
   const expired = new Set(registry.expired)
   const kept = (served ?? []).filter((instance) => expired.has(`${instance.host}-${instance.port}`))
   return {
-    instances: kept.map(({ id, host, port }) => ({ id, host, port })).sort(byId),
+    instances: kept.map(({ id, host, address, port }) => ({ id, host, address, port })).sort(byId),
     failStatic: kept.length > 0,
   }
 }

@@ -2,46 +2,46 @@ import { errorMessage, type Logger } from '@slipway/core'
 import type { Redis } from 'ioredis'
 import type { DiscoveryRegistry, SiteSnapshot } from '../discovery/registry.ts'
 import type { RegistryWatch } from '../discovery/watch.ts'
-import type { NginxApplier, WorkerGeneration } from '../nginx/applier.ts'
-import { renderSite } from '../nginx/render.ts'
-import { workersExited } from '../nginx/workers.ts'
-import { type GatewayAck, readAck, writeAck } from './ack.ts'
+import type { HaproxyApplier } from '../haproxy/applier.ts'
+import { renderSite, siteNames } from '../haproxy/render.ts'
+import { type GatewayAck, readAck, type ServedInstance, writeAck } from './ack.ts'
 import { decideUpstream } from './decide.ts'
 
 export interface GatewaySite {
   project: string
   environment: string
-  /** The 127.0.0.1 port the site's server listens on. */
+  /** The 127.0.0.1 port the site's frontend listens on. */
   listenPort: number
 }
 
 export interface SiteWorkerDeps {
   registry: DiscoveryRegistry
-  applier: NginxApplier
+  applier: HaproxyApplier
   redis: Redis
   prefix: string
   logger: Logger
   agentId: string
-  addressOf: (host: string) => string
   resyncMs: number
   retryMs: number
+  /** How often the sessions of draining servers are read. */
+  drainPollMs: number
+  /** After this long a draining server is deleted even with sessions left. */
+  drainLimitMs: number
 }
 
 /** What one site looks like from the agent (for status pages and tests). */
 export interface SiteStatus extends GatewaySite {
   ack?: GatewayAck
+  /** Servers taken out whose requests have not all finished yet. */
+  draining: string[]
   lastError?: string
 }
 
-/** How long the agent follows one generation of old nginx workers before it stops waiting. */
-const drainWatchLimitMs = 10 * 60_000
-
 /**
- * Keeps one site's nginx upstream equal to the registry (with fail static): watches the
- * registry, renders, applies, acknowledges. At most one apply runs at a time; changes that
- * arrive meanwhile are folded into one more pass. After each reload it follows the previous
- * nginx workers and, once they have exited (their requests finished), acknowledges that
- * generation as drained.
+ * Keeps one site's HAProxy backend equal to the registry (with fail static): watches the
+ * registry, renders, applies, acknowledges. At most one pass runs at a time; changes that
+ * arrive meanwhile are folded into one more pass. Servers taken out are followed until no
+ * worker holds a request for them, then deleted, and their generation acknowledged drained.
  */
 export class SiteWorker {
   readonly #deps: SiteWorkerDeps
@@ -55,10 +55,10 @@ export class SiteWorker {
   #running: Promise<void> | undefined
   #again = false
   #retry: NodeJS.Timeout | undefined
+  #drainTimer: NodeJS.Timeout | undefined
   #lastError: string | undefined
-  /** Highest generation whose previous workers are gone; `#drainedDirty` until acknowledged. */
-  #drained: number | undefined
-  #drainedDirty = false
+  /** Draining server -> the generation that took it out and when it started draining. */
+  readonly #pending = new Map<string, { generation: number; since: number }>()
 
   constructor(deps: SiteWorkerDeps, site: GatewaySite) {
     this.#deps = deps
@@ -71,17 +71,22 @@ export class SiteWorker {
   }
 
   status(): SiteStatus {
-    return { ...this.#site, ack: this.#served, lastError: this.#lastError }
+    return {
+      ...this.#site,
+      ack: this.#served,
+      draining: [...this.#pending.keys()],
+      lastError: this.#lastError,
+    }
   }
 
   /** Loads what was acknowledged before (the fail-static baseline), then follows the registry. */
   async start(): Promise<void> {
     const { project, environment } = this.#site
-    this.#served = await readAck(this.#deps.redis, this.#deps.prefix, project, environment).catch((error) => {
+    try {
+      this.#served = await readAck(this.#deps.redis, this.#deps.prefix, project, environment)
+    } catch (error) {
       this.#logger.warn({ err: error }, 'could not read the last gateway ack; starting without a baseline')
-      return undefined
-    })
-    this.#drained = this.#served?.drained
+    }
     this.#watch = await this.#deps.registry.watch(
       project,
       environment,
@@ -92,7 +97,7 @@ export class SiteWorker {
       {
         resyncMs: this.#deps.resyncMs,
         onError: (error) =>
-          this.#logger.warn({ err: error }, 'registry read failed; keeping the live config'),
+          this.#logger.warn({ err: error }, 'registry read failed; keeping what HAProxy serves'),
       },
     )
   }
@@ -103,7 +108,7 @@ export class SiteWorker {
     void this.kick()
   }
 
-  /** Re-checks that nginx serves the acknowledged config (rewrites and reloads it if not). */
+  /** Re-reads what HAProxy serves for the site and converges if it drifted. */
   verify(): Promise<void> {
     this.#confirmed = false
     return this.kick()
@@ -129,6 +134,7 @@ export class SiteWorker {
   async stop(): Promise<void> {
     this.#controller.abort(new Error('gateway agent stopping'))
     clearTimeout(this.#retry)
+    clearTimeout(this.#drainTimer)
     await this.#watch?.close()
     await this.#running
   }
@@ -136,71 +142,107 @@ export class SiteWorker {
   async #pass(): Promise<void> {
     const snapshot = this.#snapshot
     if (!snapshot) return
-    const { project, environment, listenPort } = this.#site
+    const signal = this.#controller.signal
     try {
+      const { project, environment, listenPort } = this.#site
       const decision = decideUpstream(snapshot, this.#served?.instances)
-      const rendered = renderSite({
-        project,
-        environment,
-        listenPort,
-        instances: decision.instances.map((instance) => ({
-          ...instance,
-          address: this.#deps.addressOf(instance.host),
-        })),
-      })
-      if (this.#confirmed && this.#served?.version === rendered.version) {
-        await this.#acknowledgeDrained()
-        return
+      const rendered = renderSite({ project, environment, listenPort, instances: decision.instances })
+      const served = this.#served
+      const same =
+        served?.version === rendered.version &&
+        served.listenPort === listenPort &&
+        served.failStatic === decision.failStatic
+      if (!this.#confirmed || !same) {
+        const applied = await this.#deps.applier.apply(rendered, { signal })
+        for (const server of rendered.servers) this.#pending.delete(server.id)
+        const generation =
+          same && !applied.changed ? (served?.generation ?? 0) : (served?.generation ?? 0) + 1
+        const now = Date.now()
+        for (const name of applied.draining)
+          if (!this.#pending.has(name)) this.#pending.set(name, { generation, since: now })
+        if (!same || applied.changed || !served) {
+          const ack: GatewayAck = {
+            project,
+            environment,
+            listenPort,
+            version: rendered.version,
+            instances: rendered.servers.map(
+              ({ id, host, address, port }): ServedInstance => ({ id, host, address, port }),
+            ),
+            failStatic: decision.failStatic,
+            appliedAt: new Date().toISOString(),
+            agentId: this.#deps.agentId,
+            generation,
+            drained: this.#drainedUpTo(generation),
+          }
+          await writeAck(this.#deps.redis, this.#deps.prefix, ack, { signal })
+          this.#logTransition(ack, snapshot)
+          this.#served = ack
+        }
+        this.#confirmed = true
+        this.#lastError = undefined
       }
-      const applied = await this.#deps.applier.apply(rendered, { signal: this.#controller.signal })
-      const generation = (this.#served?.generation ?? 0) + 1
-      this.#drainedDirty = false
-      const ack: GatewayAck = {
-        project,
-        environment,
-        listenPort,
-        version: rendered.version,
-        instances: decision.instances,
-        failStatic: decision.failStatic,
-        appliedAt: new Date().toISOString(),
-        agentId: this.#deps.agentId,
-        generation,
-        drained: this.#drained,
-      }
-      await writeAck(this.#deps.redis, this.#deps.prefix, ack, { signal: this.#controller.signal })
-      this.#logTransition(ack, snapshot)
-      this.#served = ack
-      this.#confirmed = true
-      this.#lastError = undefined
-      if (applied.previous) void this.#followDrain(generation, applied.previous)
     } catch (error) {
-      if (this.#controller.signal.aborted) return
+      if (signal.aborted) return
       this.#lastError = errorMessage(error)
-      this.#logger.error({ err: error }, 'gateway apply failed; keeping the live config and retrying')
+      this.#logger.error({ err: error }, 'gateway change failed; HAProxy keeps what it serves, retrying')
       clearTimeout(this.#retry)
       this.#retry = setTimeout(() => void this.kick(), this.#deps.retryMs)
+      return
+    }
+    try {
+      await this.#drainStep()
+    } catch (error) {
+      if (signal.aborted) return
+      // A reload a moment ago (the master CLI does not answer while it re-executes), Redis...
+      this.#logger.warn({ err: error }, 'could not follow the draining servers; trying again')
+      clearTimeout(this.#drainTimer)
+      this.#drainTimer = setTimeout(() => void this.kick(), this.#deps.retryMs)
     }
   }
 
-  /** Once the workers that ran before `generation` have exited, acknowledges it as drained. */
-  async #followDrain(generation: number, previous: WorkerGeneration): Promise<void> {
-    const gone = await workersExited(previous.master, previous.pids, {
-      limitMs: drainWatchLimitMs,
-      signal: this.#controller.signal,
-    })
-    if (!gone || generation <= (this.#drained ?? 0)) return
-    this.#drained = generation
-    this.#drainedDirty = true
-    void this.kick()
+  /**
+   * Deletes the draining servers nobody holds a request for any more, acknowledges the
+   * generations whose removals are all gone, and comes back while some are left.
+   */
+  async #drainStep(): Promise<void> {
+    const served = this.#served
+    if (!served) return
+    if (this.#pending.size > 0) {
+      const { project, environment, listenPort } = this.#site
+      const { backend } = siteNames(project, environment, listenPort)
+      const now = Date.now()
+      const names = [...this.#pending.keys()]
+      const force = new Set(
+        names.filter((name) => now - (this.#pending.get(name)?.since ?? now) > this.#deps.drainLimitMs),
+      )
+      if (force.size > 0)
+        this.#logger.warn(
+          { servers: [...force], drainLimitMs: this.#deps.drainLimitMs },
+          'drain limit passed: deleting servers that still hold requests',
+        )
+      const done = await this.#deps.applier.finishDrain(backend, names, {
+        force,
+        signal: this.#controller.signal,
+      })
+      for (const name of done) this.#pending.delete(name)
+    }
+    const drained = this.#drainedUpTo(served.generation ?? 0)
+    if (drained !== served.drained) {
+      const ack = { ...served, drained }
+      await writeAck(this.#deps.redis, this.#deps.prefix, ack, { signal: this.#controller.signal })
+      this.#served = ack
+    }
+    clearTimeout(this.#drainTimer)
+    if (this.#pending.size > 0) this.#drainTimer = setTimeout(() => void this.kick(), this.#deps.drainPollMs)
   }
 
-  /** Writes the acknowledged config again with the drained generation, when it moved. */
-  async #acknowledgeDrained(): Promise<void> {
-    if (!this.#drainedDirty || !this.#served) return
-    const ack = { ...this.#served, drained: this.#drained }
-    await writeAck(this.#deps.redis, this.#deps.prefix, ack, { signal: this.#controller.signal })
-    this.#served = ack
-    this.#drainedDirty = false
+  /** The highest generation up to `current` none of whose removed servers is still draining. */
+  #drainedUpTo(current: number): number {
+    let lowest = Number.POSITIVE_INFINITY
+    for (const { generation } of this.#pending.values()) lowest = Math.min(lowest, generation)
+    const clear = Math.min(current, lowest - 1)
+    return Math.max(this.#served?.drained ?? 0, clear)
   }
 
   #logTransition(ack: GatewayAck, snapshot: SiteSnapshot): void {

@@ -14,6 +14,7 @@ function instance(id: string, port: number, change: Partial<Instance> = {}): Ins
     release: 'r1',
     image: '127.0.0.1:5001/demo@sha256:abc',
     host: 'pre-1',
+    address: '10.222.42.3',
     port,
     containerId: `c-${id}`,
     ...change,
@@ -139,6 +140,8 @@ describe('DiscoveryRegistry on real Redis', () => {
       [instance('a', 32000, { project: 'Demo' }), 30],
       [instance('a', 32000, { environment: 'pre_release' }), 30],
       [instance('a', 32000, { host: 'pre 1' }), 30],
+      [instance('a', 32000, { address: 'pre-1.lan' }), 30],
+      [instance('a b', 32000), 30],
       [instance('a', 0), 30],
       [instance('a', 32000), 0],
     ]

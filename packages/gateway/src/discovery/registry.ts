@@ -1,7 +1,7 @@
 import { DiscoveryEntry, Instance } from '@slipway/contracts'
 import { AppError, type Logger } from '@slipway/core'
 import type { Redis } from 'ioredis'
-import { memberKey } from '../names.ts'
+import { assertAddress, assertToken, memberKey } from '../names.ts'
 import { type CallOptions, redisCall } from '../support/redis-call.ts'
 import { Subscriber } from '../support/subscriber.ts'
 import { discoveryKeys } from './keys.ts'
@@ -224,6 +224,8 @@ function parseInstance(instance: Instance): Instance {
       details: parsed.error.issues,
     })
   memberKey(parsed.data.host, parsed.data.port)
+  assertToken('id', parsed.data.id)
+  assertAddress('address', parsed.data.address)
   discoveryKeys('', parsed.data.project, parsed.data.environment)
   return parsed.data
 }

@@ -6,7 +6,7 @@ import { redisCall } from '../support/redis-call.ts'
 
 export interface LeaseOptions {
   redis: Redis
-  /** The lock's key (e.g. `{prefix}/gateway/lock/<nginx name>`). */
+  /** The lock's key (e.g. `{prefix}/gateway/lock/<gateway name>`). */
   key: string
   /** How long a holder that died keeps the lease (renewed while held). Default 15 s. */
   ttlMs?: number
@@ -25,7 +25,7 @@ return 0`
 
 /**
  * Runs `work` while holding a Redis lease (SET NX PX with a random token, renewed at a third
- * of its TTL, released only by its holder), so two agents never change one nginx at once.
+ * of its TTL, released only by its holder), so two agents never change one HAProxy at once.
  */
 export async function withLease<T>(
   options: LeaseOptions,

@@ -5,8 +5,8 @@ import type { Redis } from 'ioredis'
 import { GatewayAgent, type GatewayAgentOptions } from '../agent/agent.ts'
 import type { GatewaySite } from '../agent/site-worker.ts'
 import { DiscoveryRegistry } from '../discovery/registry.ts'
-import { NginxApplier } from '../nginx/applier.ts'
-import type { NginxProcess } from '../nginx/process.ts'
+import { HaproxyApplier } from '../haproxy/applier.ts'
+import type { HaproxyProcess } from '../haproxy/process.ts'
 
 /** A logger whose lines the test can read. */
 function captureLogger(): { logger: Logger; lines: { level: number; msg: string }[] } {
@@ -28,6 +28,7 @@ export function instance(id: string, port: number, change: Partial<Instance> = {
     release: 'r1',
     image: '127.0.0.1:5001/test/demo@sha256:0',
     host: 'pre-1',
+    address: '127.0.0.1',
     port,
     containerId: `c-${id}`,
     ...change,
@@ -39,13 +40,18 @@ export interface Harness {
   logger: Logger
   lines: { level: number; msg: string }[]
   sites: GatewaySite[]
-  /** A new agent on the fixture's nginx (not started). */
+  /** A new agent on the fixture's HAProxy (not started). */
   agent(change?: Partial<GatewayAgentOptions>): GatewayAgent
   close(): Promise<void>
 }
 
-/** Registry + agents on a private nginx, all on the test's Redis prefix. */
-export function harness(redis: Redis, prefix: string, nginx: NginxProcess, sites: GatewaySite[]): Harness {
+/** Registry + agents on a private HAProxy, all on the test's Redis prefix. */
+export function harness(
+  redis: Redis,
+  prefix: string,
+  haproxy: HaproxyProcess,
+  sites: GatewaySite[],
+): Harness {
   const { logger, lines } = captureLogger()
   const registry = new DiscoveryRegistry({ redis, prefix, logger })
   const agents: GatewayAgent[] = []
@@ -57,7 +63,7 @@ export function harness(redis: Redis, prefix: string, nginx: NginxProcess, sites
     agent(change = {}) {
       const agent = new GatewayAgent({
         registry,
-        applier: new NginxApplier({ target: nginx.target, logger }),
+        applier: new HaproxyApplier({ target: haproxy.target, logger }),
         redis,
         prefix,
         sites: async () => sites,
@@ -65,6 +71,7 @@ export function harness(redis: Redis, prefix: string, nginx: NginxProcess, sites
         resyncMs: 200,
         sitesIntervalMs: 1000,
         retryMs: 500,
+        drainPollMs: 50,
         ...change,
       })
       agents.push(agent)

@@ -1,257 +1,214 @@
-import type { Instance } from '@slipway/contracts'
-import { isAppError } from '@slipway/core'
-import { DockerodeHost } from '@slipway/docker'
-import { demoImage, type Fleet, fleetHost, freePort } from '@slipway/testing'
-import { startLoad } from '@slipway/testing/services'
+import http from 'node:http'
+import { freePort } from '@slipway/testing'
+import { type Sample, startLoad } from '@slipway/testing/services'
 import { describe, expect } from 'vitest'
+import { HaproxyRuntime } from '../haproxy/runtime.ts'
 import { sleep } from '../support/bounded.ts'
-import { get, gatewayTest as test, until } from '../test-support/fixtures.ts'
+import { get, gatewayTest as test, type Upstream, until, upstream } from '../test-support/fixtures.ts'
 import { harness, instance } from '../test-support/harness.ts'
 import { createTrafficSwitch } from './switch.ts'
 
-const greeting = (body: string) => /GREETING=(\S*)/.exec(body)?.[1]
-
-/**
- * Runs demo containers (name -> Docker host), labelled for the fixture's cleanup, healthy on
- * return. Containers that leave a host's bridge can change its MAC on this fleet (see
- * README), stalling the others on that bridge; a test that kills one runs it elsewhere.
- */
-async function demoContainers(
-  fleet: Fleet,
-  testId: string,
-  placement: Record<string, string>,
-): Promise<Instance[]> {
-  const demo = await demoImage()
-  const auth = { serveraddress: fleet.registry.url, ...fleet.registry }
-  const hosts = new Map<string, DockerodeHost>()
-  for (const name of new Set(Object.values(placement))) {
-    const host = new DockerodeHost(name, fleetHost(name))
-    await host.pull(demo.image, auth)
-    hosts.set(name, host)
-  }
-  return Promise.all(
-    Object.entries(placement).map(async ([name, hostName]) => {
-      const host = hosts.get(hostName) as DockerodeHost
-      const info = await host.run({
-        name: `gw-${testId}-${name}`,
-        image: demo.image,
-        env: { GREETING: name, ENVT: 'pre-release', PROJ: 'demo' },
-        labels: { 'slipway.test': testId },
-        containerPort: 8080,
-        hostPort: 'auto',
-        stopGraceSeconds: 5,
-      })
-      const port = info.hostPort ?? 0
-      await until(`${name} healthy`, async () => (await get(port, '/healthz')).status === 200)
-      return instance(name, port, { host: hostName, containerId: info.id, image: demo.image })
-    }),
-  )
-}
+const now = () => performance.timeOrigin + performance.now()
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN
 }
 
-describe('TrafficSwitch + agent + nginx + real containers', () => {
-  test('moves traffic from one container to another under load with zero failed requests', async ({
-    nginx,
+const figure = (values: number[]) =>
+  `p50 ${percentile(values, 50).toFixed(0)} ms, p95 ${percentile(values, 95).toFixed(0)} ms, max ${Math.max(...values).toFixed(0)} ms`
+
+function rate(samples: Sample[]): string {
+  const seconds = (Math.max(...samples.map((s) => s.end)) - Math.min(...samples.map((s) => s.start))) / 1000
+  return `${samples.length} requests in ${seconds.toFixed(1)} s (${(samples.length / seconds).toFixed(0)} req/s)`
+}
+
+/** One GET on the given agent's kept-alive connections. */
+function getOn(agent: http.Agent, port: number): Promise<{ status: number; body: string; reused: boolean }> {
+  return new Promise((resolve) => {
+    const request = http.get({ host: '127.0.0.1', port, path: '/', agent, timeout: 10_000 }, (response) => {
+      let body = ''
+      response.setEncoding('utf8')
+      response.on('data', (chunk: string) => {
+        body += chunk
+      })
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, body, reused: request.reusedSocket }),
+      )
+    })
+    request.on('timeout', () => request.destroy(new Error('timeout')))
+    request.on('error', (error) => resolve({ status: 0, body: error.message, reused: request.reusedSocket }))
+  })
+}
+
+describe('TrafficSwitch + agent + HAProxy under kept-alive load', () => {
+  test('20 swaps under 8 kept-alive clients: no failed request, nothing from an upstream once its swap is acknowledged', async ({
+    haproxy,
     redis,
     redisPrefix,
-    testId,
-    fleet,
     annotate,
   }) => {
-    const [one, two] = (await demoContainers(fleet, testId, { one: 'pre-1', two: 'pre-1' })) as [
-      Instance,
-      Instance,
-    ]
     const listenPort = await freePort()
-    const h = harness(redis, redisPrefix, nginx, [
+    const h = harness(redis, redisPrefix, haproxy, [
       { project: 'demo', environment: 'pre-release', listenPort },
     ])
+    const runtime = new HaproxyRuntime(haproxy.target)
+    const upstreams: Upstream[] = []
+    for (let i = 0; i <= 20; i++) upstreams.push(await upstream(`u${i}`))
+    const served = (i: number) => instance(`u${i}`, upstreams[i]?.port ?? 0)
     try {
       await h.agent().start()
       const traffic = createTrafficSwitch({ redis, prefix: redisPrefix, ttlSeconds: 120 })
-      const signal = AbortSignal.timeout(60_000)
-      await traffic.add(one, signal)
-      const first = await get(listenPort)
-      expect(first.status).toBe(200)
-      expect(greeting(first.body)).toBe('one')
-
-      const load = startLoad({ port: listenPort, concurrency: 4, maxRequests: 3000, maxMs: 20_000 })
-      await until('load under way', async () => load.done() >= 20)
-      // one -> two -> one -> two under load.
-      let [live, next] = [one, two]
-      for (let i = 0; i < 3; i++) {
-        await traffic.add(next, signal)
-        await traffic.remove(live, signal)
-        ;[live, next] = [next, live]
+      const signal = AbortSignal.timeout(110_000)
+      await traffic.add(served(0), signal)
+      const before = await runtime.processes()
+      const load = startLoad({ port: listenPort, concurrency: 8, maxRequests: 500_000, maxMs: 100_000 })
+      await until('load under way', async () => load.done() >= 50)
+      const ackedAt: number[] = []
+      const swapMs: number[] = []
+      const drainMs: number[] = []
+      for (let i = 0; i < 20; i++) {
+        const started = now()
+        const change = await traffic.swap([served(i + 1)], [served(i)], signal)
+        ackedAt.push(now())
+        swapMs.push(now() - started)
+        expect(await change.drained(10_000, signal)).toBe(true)
+        drainMs.push(now() - (ackedAt[i] ?? 0))
+        await sleep(100)
       }
-      const switched = performance.timeOrigin + performance.now()
-      const atSwitch = load.done()
-      await until(
-        'load after the switch',
-        async () => load.done() >= atSwitch + 50 || undefined,
-        15_000,
-      ).catch(() => undefined)
+      const atEnd = load.done()
+      await until('load after the last swap', async () => load.done() >= atEnd + 200, 15_000)
       const samples = await load.stop()
 
-      const failed = samples.filter((sample) => sample.status !== 200)
-      expect(failed).toEqual([])
-      const before = samples.filter((sample) => sample.end < switched)
-      const after = samples.filter((sample) => sample.start > switched)
-      expect(before.some((sample) => greeting(sample.body) === 'one')).toBe(true)
-      expect(after.length).toBeGreaterThan(0)
-      expect(after.filter((sample) => greeting(sample.body) !== 'two')).toEqual([])
-      const seconds =
-        (Math.max(...samples.map((s) => s.end)) - Math.min(...samples.map((s) => s.start))) / 1000
-      await annotate(
-        `load: ${samples.length} requests in ${seconds.toFixed(1)} s = ${(samples.length / seconds).toFixed(0)} req/s, 0 failed`,
-      )
+      expect(samples.filter((sample) => sample.status !== 200)).toEqual([])
+      // Server side (this process's clock): no request reached u<i> after its swap was acknowledged.
+      const late = upstreams
+        .slice(0, 20)
+        .map((u, i) => ({ name: u.name, after: u.arrivals.filter((at) => at > (ackedAt[i] ?? 0)).length }))
+      expect(late.filter((entry) => entry.after > 0)).toEqual([])
+      // Client side: a request started after the acknowledgement never answered by u<i>.
+      const stale = samples.filter((sample) => {
+        const i = Number(/^u(\d+)$/.exec(sample.body)?.[1])
+        return i < 20 && sample.start > (ackedAt[i] ?? Number.POSITIVE_INFINITY)
+      })
+      expect(stale).toEqual([])
+      const last = ackedAt[19] ?? 0
+      expect(samples.filter((s) => s.start > last).every((s) => s.body === 'u20')).toBe(true)
+      expect(new Set(samples.map((s) => s.body)).size).toBeGreaterThan(10)
+      // Not one reload: every change went through the Runtime API.
+      expect(await runtime.processes()).toMatchObject({ reloads: before.reloads, workers: before.workers })
+      await annotate(`kept-alive load (8 connections) over 20 swaps: ${rate(samples)}, 0 failed`)
+      await annotate(`swap -> acknowledged (${swapMs.length}): ${figure(swapMs)}`)
+      await annotate(`acknowledged -> drained (${drainMs.length}): ${figure(drainMs)}`)
     } finally {
       await h.close()
+      await Promise.all(upstreams.map((u) => u.close()))
     }
   })
 
-  test('swap replaces instances in one reload; the drain ends when the requests in flight end', async ({
-    nginx,
+  test('new sites (config + reload) and a removed one while a site serves 8 kept-alive clients: no failed request', async ({
+    haproxy,
     redis,
     redisPrefix,
-    testId,
-    fleet,
-  }) => {
-    const started = await demoContainers(fleet, testId, { one: 'pre-1', two: 'pre-1', three: 'prod-1' })
-    const [one, two, three] = started as [Instance, Instance, Instance]
-    const listenPort = await freePort()
-    const h = harness(redis, redisPrefix, nginx, [
-      { project: 'demo', environment: 'pre-release', listenPort },
-    ])
-    try {
-      await h.agent().start()
-      const traffic = createTrafficSwitch({ redis, prefix: redisPrefix, ttlSeconds: 120 })
-      const signal = AbortSignal.timeout(60_000)
-      await traffic.add(one, signal)
-      const reloads = () => h.lines.filter((line) => line.msg === 'gateway config live').length
-      const before = reloads()
-
-      // No request in flight: the old workers go at once, the change drains right away.
-      const quiet = await traffic.swap([two], [one], signal)
-      expect(reloads()).toBe(before + 1)
-      expect(greeting((await get(listenPort)).body)).toBe('two')
-      const t = performance.now()
-      expect(await quiet.drained(5000, signal)).toBe(true)
-      expect(performance.now() - t).toBeLessThan(4000)
-
-      // A slow request on `two` keeps an old worker: not drained within 0.5 s, drained once it ends.
-      const slow = get(listenPort, '/cgi-bin/slow.cgi?ms=2500')
-      await sleep(300)
-      const busy = await traffic.swap([three], [two], signal)
-      expect(greeting((await get(listenPort)).body)).toBe('three')
-      expect(await busy.drained(500, signal)).toBe(false)
-      expect(await busy.drained(10_000, signal)).toBe(true)
-      const answer = await slow
-      expect(answer.status).toBe(200)
-      expect(answer.body).toMatch(/^slow /)
-
-      // A swap that cannot finish (no agent) puts the registry back as it was.
-      await h.close()
-      const lone = createTrafficSwitch({ redis, prefix: redisPrefix, ttlSeconds: 120, timeoutMs: 500 })
-      const failed = await lone.swap([one], [three], signal).catch((error: unknown) => error)
-      expect(isAppError(failed) && failed.code).toBe('TIMEOUT')
-      expect((await h.registry.list('demo', 'pre-release')).map((entry) => entry.id)).toEqual(['three'])
-    } finally {
-      await h.close()
-    }
-  })
-
-  test('a container killed without deregistering: requests still succeed on the other one', async ({
-    nginx,
-    redis,
-    redisPrefix,
-    testId,
-    fleet,
-  }) => {
-    const [one, two] = (await demoContainers(fleet, testId, { one: 'prod-3', two: 'pre-1' })) as [
-      Instance,
-      Instance,
-    ]
-    const listenPort = await freePort()
-    const h = harness(redis, redisPrefix, nginx, [
-      { project: 'demo', environment: 'pre-release', listenPort },
-    ])
-    try {
-      await h.agent().start()
-      const traffic = createTrafficSwitch({ redis, prefix: redisPrefix, ttlSeconds: 120 })
-      const signal = AbortSignal.timeout(60_000)
-      await traffic.add(one, signal)
-      await traffic.add(two, signal)
-      const seen = new Set<string | undefined>()
-      for (let i = 0; i < 10; i++) seen.add(greeting((await get(listenPort)).body))
-      expect(seen).toEqual(new Set(['one', 'two']))
-
-      await new DockerodeHost('prod-3', fleetHost('prod-3')).remove(one.containerId)
-      const replies = []
-      for (let i = 0; i < 40; i++) replies.push(await get(listenPort))
-      expect(replies.filter((reply) => reply.status !== 200)).toEqual([])
-      expect(new Set(replies.map((reply) => greeting(reply.body)))).toEqual(new Set(['two']))
-      // Still registered (nobody deregistered it): the upstream lists it, nginx skips it.
-      expect((await h.registry.list('demo', 'pre-release')).map((entry) => entry.id).sort()).toEqual([
-        'one',
-        'two',
-      ])
-    } finally {
-      await h.close()
-    }
-  })
-
-  test('repeated switches keep serving; time from add to serving through nginx', async ({
-    nginx,
-    redis,
-    redisPrefix,
-    testId,
-    fleet,
     annotate,
   }) => {
-    const [one, two] = (await demoContainers(fleet, testId, { one: 'pre-1', two: 'pre-1' })) as [
-      Instance,
-      Instance,
-    ]
     const listenPort = await freePort()
-    const h = harness(redis, redisPrefix, nginx, [
+    const h = harness(redis, redisPrefix, haproxy, [
       { project: 'demo', environment: 'pre-release', listenPort },
     ])
+    const [one, two] = [await upstream('one'), await upstream('two')]
     try {
-      await h.agent().start()
+      const agent = h.agent()
+      await agent.start()
       const traffic = createTrafficSwitch({ redis, prefix: redisPrefix, ttlSeconds: 120 })
-      const signal = AbortSignal.timeout(120_000)
-      await traffic.add(one, signal)
-      const addMs: number[] = []
-      const removeMs: number[] = []
-      let [live, next] = [one, two]
-      for (let i = 0; i < 20; i++) {
-        const started = performance.now()
-        await traffic.add(next, signal)
-        addMs.push(performance.now() - started)
-        const removing = performance.now()
-        await traffic.remove(live, signal)
-        removeMs.push(performance.now() - removing)
-        const reply = await get(listenPort)
-        expect(reply.status).toBe(200)
-        expect(greeting(reply.body)).toBe(next.id)
-        ;[live, next] = [next, live]
-        await sleep(20)
+      const signal = AbortSignal.timeout(110_000)
+      await traffic.add(instance('one', one.port), signal)
+      const load = startLoad({ port: listenPort, concurrency: 8, maxRequests: 500_000, maxMs: 100_000 })
+      await until('load under way', async () => load.done() >= 50)
+      const reloadLine = (line: { msg: string }) =>
+        line.msg === 'gateway site configured (HAProxy reloaded)' ||
+        line.msg === 'gateway site removed from HAProxy'
+      const earlier = h.lines.filter(reloadLine).length
+      const added: number[] = []
+      for (const environment of ['a', 'b', 'c']) {
+        const port = await freePort()
+        h.sites.push({ project: 'demo', environment, listenPort: port })
+        await agent.sync()
+        await until(`site ${environment}`, async () =>
+          (await get(port)).body.includes(`no live instance of demo/${environment}`),
+        )
+        added.push(port)
+        await sleep(300)
       }
+      h.sites.splice(1, 1)
+      await agent.sync()
+      await until('site a removed', async () => (await get(added[0] ?? 0)).status === 0)
+      // A swap right after the reloads, still under load.
+      await traffic.swap([instance('two', two.port)], [instance('one', one.port)], signal)
+      const atEnd = load.done()
+      await until('load after the changes', async () => load.done() >= atEnd + 200, 15_000)
+      const samples = await load.stop()
+      expect(samples.filter((sample) => sample.status !== 200)).toEqual([])
       const reloads = h.lines
-        .map((line) => (line as { reloadMs?: number }).reloadMs)
-        .filter((ms): ms is number => typeof ms === 'number')
-      const figure = (values: number[]) =>
-        `p50 ${percentile(values, 50).toFixed(0)} ms, p95 ${percentile(values, 95).toFixed(0)} ms`
-      await annotate(`add -> serving (${addMs.length}): ${figure(addMs)}`)
-      await annotate(`remove -> gone (${removeMs.length}): ${figure(removeMs)}`)
-      await annotate(`nginx reload -> confirmed (${reloads.length}): ${figure(reloads)}`)
+        .filter(reloadLine)
+        .slice(earlier)
+        .map((line) => (line as { reloadMs?: number }).reloadMs ?? Number.NaN)
+      expect(reloads).toHaveLength(4)
+      await annotate(
+        `kept-alive load (8 connections) over 3 sites added and 1 removed: ${rate(samples)}, 0 failed`,
+      )
+      await annotate(`check + reload -> new worker confirmed (${reloads.length}): ${figure(reloads)}`)
     } finally {
       await h.close()
+      await one.close()
+      await two.close()
+    }
+  })
+
+  test('an idle kept-alive connection a reload left on the old worker: the swap drains only once that worker is gone', async ({
+    haproxy,
+    redis,
+    redisPrefix,
+  }) => {
+    const listenPort = await freePort()
+    const h = harness(redis, redisPrefix, haproxy, [
+      { project: 'demo', environment: 'pre-release', listenPort },
+    ])
+    const runtime = new HaproxyRuntime(haproxy.target)
+    const [one, two] = [await upstream('one'), await upstream('two')]
+    const client = new http.Agent({ keepAlive: true, maxSockets: 1 })
+    try {
+      const agent = h.agent()
+      await agent.start()
+      const traffic = createTrafficSwitch({ redis, prefix: redisPrefix, ttlSeconds: 120 })
+      const signal = AbortSignal.timeout(60_000)
+      await traffic.add(instance('one', one.port), signal)
+      expect(await getOn(client, listenPort)).toMatchObject({ status: 200, body: 'one\n', reused: false })
+      // A reload for another site: the idle connection stays with the old worker, which
+      // refuses Runtime API changes ("Proxy is disabled.") and keeps its servers as they were.
+      const port = await freePort()
+      h.sites.push({ project: 'demo', environment: 'other', listenPort: port })
+      await agent.sync()
+      await until('the other site', async () => (await get(port)).status === 503)
+      // (The master CLI answers again a moment after the new worker.)
+      await until(
+        'the old worker',
+        async () => (await runtime.processes().catch(() => undefined))?.oldWorkers.length === 1,
+      )
+      const change = await traffic.swap([instance('two', two.port)], [instance('one', one.port)], signal)
+      expect((await get(listenPort)).body).toBe('two\n')
+      // `one` may still get this connection's next request: not drained.
+      expect(await change.drained(1000, signal)).toBe(false)
+      expect(await getOn(client, listenPort)).toEqual({ status: 200, body: 'one\n', reused: true })
+      // That was its last request there (idle-close-on-response): the old worker exits.
+      expect(await change.drained(10_000, signal)).toBe(true)
+      expect((await runtime.processes()).oldWorkers).toEqual([])
+      expect(await getOn(client, listenPort)).toMatchObject({ status: 200, body: 'two\n', reused: false })
+    } finally {
+      client.destroy()
+      await h.close()
+      await one.close()
+      await two.close()
     }
   })
 })

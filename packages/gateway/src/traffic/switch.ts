@@ -3,6 +3,7 @@ import { AppError, isAppError, type Logger } from '@slipway/core'
 import type { Redis } from 'ioredis'
 import { type GatewayAck, readAck } from '../agent/ack.ts'
 import { DiscoveryRegistry } from '../discovery/registry.ts'
+import { canonicalAddress } from '../haproxy/render.ts'
 import { sleep } from '../support/bounded.ts'
 
 export interface TrafficSwitchOptions {
@@ -21,9 +22,9 @@ export interface TrafficSwitchOptions {
 /** A gateway change that took instances out: lets the caller wait for their requests. */
 export interface TrafficChange {
   /**
-   * Resolves true once every request the gateway accepted before the change has finished
-   * (the gateway's previous workers exited), false when `maxMs` passed first or the gateway
-   * cannot tell. 0 or less: false at once.
+   * Resolves true once the servers the change took out hold no request any more and are
+   * deleted from HAProxy (the ack's `drained` reached the change's generation), false when
+   * `maxMs` passed first or the gateway cannot tell. 0 or less: false at once.
    */
   drained(maxMs: number, signal: AbortSignal): Promise<boolean>
 }
@@ -49,16 +50,22 @@ export interface GatewayTrafficSwitch {
 /** A change that took nothing out. */
 const nothingToDrain: TrafficChange = { drained: async () => true }
 
+/** Whether the ack's servers include the instance: same id, address and port. */
 function serves(ack: GatewayAck | undefined, instance: Instance): boolean {
+  const address = canonicalAddress(instance.address)
   return !!ack?.instances.some(
-    (served) => served.id === instance.id && served.host === instance.host && served.port === instance.port,
+    (served) =>
+      served.id === instance.id &&
+      canonicalAddress(served.address) === address &&
+      served.port === instance.port,
   )
 }
 
 /**
  * Moves traffic through the discovery registry and the gateway agent: `add` registers and
- * waits for the agent's acknowledgement that nginx routes to the instance; `remove`
- * deregisters and waits until it does not. A failed or canceled `add` deregisters again.
+ * waits for the agent's acknowledgement that HAProxy routes to the instance; `remove`
+ * deregisters and waits until HAProxy sends it no new request (its server drains). A failed
+ * or canceled `add` deregisters again.
  */
 export function createTrafficSwitch(options: TrafficSwitchOptions): GatewayTrafficSwitch {
   const registry = new DiscoveryRegistry({

@@ -1,0 +1,255 @@
+import path from 'node:path'
+import { AppError, type Logger } from '@slipway/core'
+import { siteKey } from '../names.ts'
+import { type LeaseOptions, withLease } from '../support/lease.ts'
+import { leaving, mismatches, planServers, type ServerStep } from './converge.ts'
+import { readOptional, replaceFile } from './files.ts'
+import { checkConfig, type HaproxyTarget } from './layout.ts'
+import { portTaken, type ReloadContext, reloadWithFile } from './reload.ts'
+import type { RenderedSite } from './render.ts'
+import { adminMaint, HaproxyRuntime, type ServerState } from './runtime.ts'
+
+export interface HaproxyApplierOptions {
+  target: HaproxyTarget
+  logger?: Logger
+  /** A Redis lease taken around every change, when several processes change this HAProxy. */
+  lease?: LeaseOptions
+  /** How long a reload may take to be confirmed. Default 10 s. */
+  confirmTimeoutMs?: number
+}
+
+export interface ApplyResult {
+  version: string
+  /** False when HAProxy already served exactly this site: nothing was sent. */
+  changed: boolean
+  /** True when the change needed the config (new site, changed listen port) and a reload. */
+  reloaded: boolean
+  /** From `reload` to the new worker confirmed, when there was a reload. */
+  reloadMs?: number
+  /** The Runtime API commands sent. */
+  commands: string[]
+  /**
+   * Servers out of the site that HAProxy may still hold requests for (set to drain now or
+   * before, or left in an old worker by the reload): `finishDrain` deletes them once idle.
+   */
+  draining: string[]
+}
+
+/**
+ * Puts rendered sites into one HAProxy. Instance changes inside a live site go only through
+ * the Runtime API (add + enable, drain; `finishDrain` later sets maintenance and deletes) and
+ * the site file follows without a reload. Only a new site, a changed listen port or a removed
+ * site touch the config: checked whole with `haproxy -c`, moved in, seamless reload,
+ * confirmed on the Runtime API. Changes are serialised per applier (use one per HAProxy per
+ * process) and, with `lease`, across processes.
+ */
+export class HaproxyApplier {
+  readonly target: HaproxyTarget
+  readonly runtime: HaproxyRuntime
+  readonly #logger: Logger | undefined
+  readonly #lease: LeaseOptions | undefined
+  readonly #confirmTimeoutMs: number
+  #queue: Promise<unknown> = Promise.resolve()
+
+  constructor(options: HaproxyApplierOptions) {
+    this.target = options.target
+    this.runtime = new HaproxyRuntime(options.target)
+    this.#logger = options.logger
+    this.#lease = options.lease
+    this.#confirmTimeoutMs = options.confirmTimeoutMs ?? 10_000
+  }
+
+  /** Makes HAProxy serve `site`; a site already served as rendered is a no-op (no lease taken). */
+  async apply(site: RenderedSite, options: { signal?: AbortSignal } = {}): Promise<ApplyResult> {
+    const { signal } = options
+    const live = await this.#liveSite(site, signal)
+    if (live && planServers(site.servers, live).length === 0) {
+      await this.#writeSiteFile(site)
+      return {
+        version: site.version,
+        changed: false,
+        reloaded: false,
+        commands: [],
+        draining: leaving(site.servers, live),
+      }
+    }
+    return this.#serialised(signal, async () => {
+      const current = await this.#liveSite(site, signal)
+      return current ? this.#converge(site, current, signal) : this.#reloadSite(site, current, signal)
+    })
+  }
+
+  /** Takes a site out of HAProxy: its file removed, reload, its frontend and backend gone. */
+  removeSite(project: string, environment: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const key = siteKey(project, environment)
+    const fileName = `${key}.cfg`
+    const backend = `be_${key}`
+    const name = `${project}/${environment}`
+    const { signal } = options
+    return this.#serialised(signal, async () => {
+      const file = path.join(this.target.sitesDir, fileName)
+      const present = (await readOptional(file)) !== undefined
+      if (!present && !(await this.runtime.servers(backend, signal))) return
+      const reload = await reloadWithFile(this.#context(signal), name, fileName, undefined, async () => {
+        return (await this.runtime.servers(backend, signal)) === undefined
+      })
+      this.#logger?.info({ site: name, reloadMs: reload.ms }, 'gateway site removed from HAProxy')
+    })
+  }
+
+  /**
+   * Deletes the servers among `names` that no worker (old ones included) holds a session
+   * for: maintenance, then `del server`. Those in `force` (their drain limit passed) go even
+   * with sessions left. Resolves with the names that are out of the backend now.
+   */
+  async finishDrain(
+    backend: string,
+    names: readonly string[],
+    options: { force?: ReadonlySet<string>; signal?: AbortSignal } = {},
+  ): Promise<string[]> {
+    const { force, signal } = options
+    if (names.length === 0) return []
+    const sessions = await this.runtime.sessions(backend, signal)
+    const idle = names.filter((name) => force?.has(name) || !((sessions.get(name) ?? 0) > 0))
+    if (idle.length === 0) return []
+    return this.#serialised(signal, async () => {
+      const live = new Map((await this.runtime.servers(backend, signal))?.map((s) => [s.name, s]))
+      const done: string[] = []
+      for (const name of idle) {
+        const server = live.get(name)
+        // Gone already, or serving again (someone put it back): nothing of ours to delete.
+        if (!server || server.admin === 0) {
+          done.push(name)
+          continue
+        }
+        if (!(server.admin & adminMaint)) await this.runtime.setState(backend, name, 'maint', signal)
+        if (force?.has(name)) await this.runtime.shutdownSessions(backend, name, signal)
+        await this.runtime.deleteServer(backend, name, signal)
+        done.push(name)
+      }
+      if (done.length > 0)
+        this.#logger?.info({ backend, servers: done }, 'drained servers deleted from HAProxy')
+      return done
+    })
+  }
+
+  /** `haproxy -c` of the config as it is on disk. */
+  async testCurrent(signal?: AbortSignal): Promise<void> {
+    const run = await checkConfig(this.target, this.target.sitesDir, signal)
+    if (run.code !== 0)
+      throw new AppError('VALIDATION_FAILED', `HAProxy rejects ${this.target.config}: ${run.output}`)
+  }
+
+  #serialised<T>(signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+    const lease = this.#lease
+    const locked = lease ? () => withLease(lease, signal, work) : work
+    const next = this.#queue.then(() => {
+      if (signal?.aborted) throw new AppError('CANCELED', 'gateway change canceled', { cause: signal.reason })
+      return locked()
+    })
+    // The queue only orders the changes; each caller gets its own outcome from `next`.
+    this.#queue = next.then(
+      () => undefined,
+      () => undefined,
+    )
+    return next
+  }
+
+  /** The backend's servers when the site's frontend (on its port) and backend are live. */
+  async #liveSite(site: RenderedSite, signal?: AbortSignal): Promise<ServerState[] | undefined> {
+    const servers = await this.runtime.servers(site.backend, signal)
+    if (!servers || !(await this.runtime.hasProxy(site.frontend, signal))) return undefined
+    return servers
+  }
+
+  async #converge(site: RenderedSite, live: ServerState[], signal?: AbortSignal): Promise<ApplyResult> {
+    const steps = planServers(site.servers, live)
+    const commands: string[] = []
+    for (const step of steps) commands.push(...(await this.#run(site.backend, step, signal)))
+    await this.#writeSiteFile(site)
+    const after = (await this.runtime.servers(site.backend, signal)) ?? []
+    const problems = mismatches(site.servers, after)
+    if (problems.length > 0)
+      throw new AppError(
+        'DEPENDENCY_UNAVAILABLE',
+        `HAProxy does not serve ${site.project}/${site.environment} as set: ${problems.join('; ')}`,
+        { details: { site: site.key, problems } },
+      )
+    if (commands.length > 0)
+      this.#logger?.info(
+        { site: `${site.project}/${site.environment}`, version: site.version, commands },
+        'gateway servers changed through the Runtime API',
+      )
+    return {
+      version: site.version,
+      changed: commands.length > 0,
+      reloaded: false,
+      commands,
+      draining: leaving(site.servers, after),
+    }
+  }
+
+  async #run(backend: string, step: ServerStep, signal?: AbortSignal): Promise<string[]> {
+    const runtime = this.runtime
+    switch (step.kind) {
+      case 'add': {
+        const { id, address, port } = step.server
+        await runtime.addServer(backend, id, address, port, signal)
+        await runtime.enableServer(backend, id, signal)
+        return [`add server ${backend}/${id}`, `enable server ${backend}/${id}`]
+      }
+      case 'address':
+        await runtime.setAddress(backend, step.server.id, step.server.address, step.server.port, signal)
+        return [`set server ${backend}/${step.server.id} addr`]
+      case 'ready':
+        await runtime.setState(backend, step.name, 'ready', signal)
+        return [`set server ${backend}/${step.name} state ready`]
+      case 'drain':
+        await runtime.setState(backend, step.name, 'drain', signal)
+        return [`set server ${backend}/${step.name} state drain`]
+    }
+  }
+
+  async #reloadSite(
+    site: RenderedSite,
+    before: ServerState[] | undefined,
+    signal?: AbortSignal,
+  ): Promise<ApplyResult> {
+    const name = `${site.project}/${site.environment}`
+    const previous = (await this.runtime.servers(site.backend, signal)) ?? before ?? []
+    if (await portTaken(site.listenPort))
+      throw new AppError(
+        'VALIDATION_FAILED',
+        `the listen port of ${name}, 127.0.0.1:${site.listenPort}, is taken`,
+        {
+          details: { site: name, listenPort: site.listenPort },
+        },
+      )
+    const reload = await reloadWithFile(this.#context(signal), name, site.fileName, site.text, async () => {
+      const live = await this.#liveSite(site, signal)
+      return !!live && mismatches(site.servers, live).length === 0
+    })
+    const draining = leaving(site.servers, previous)
+    this.#logger?.info(
+      { site: name, version: site.version, servers: site.servers.map((s) => s.id), reloadMs: reload.ms },
+      'gateway site configured (HAProxy reloaded)',
+    )
+    return {
+      version: site.version,
+      changed: true,
+      reloaded: true,
+      reloadMs: reload.ms,
+      commands: ['reload'],
+      draining,
+    }
+  }
+
+  async #writeSiteFile(site: RenderedSite): Promise<void> {
+    const file = path.join(this.target.sitesDir, site.fileName)
+    if ((await readOptional(file)) !== site.text) await replaceFile(file, site.text)
+  }
+
+  #context(signal?: AbortSignal): ReloadContext {
+    return { target: this.target, runtime: this.runtime, confirmTimeoutMs: this.#confirmTimeoutMs, signal }
+  }
+}

@@ -1,0 +1,129 @@
+import { isAppError } from '@slipway/core'
+import { describe, expect, test } from 'vitest'
+import { planServers } from './converge.ts'
+import { canonicalAddress, renderMainConfig, renderSite, type SiteServer, siteNames } from './render.ts'
+
+const one: SiteServer = { id: 'one', host: 'pre-1', address: '10.222.42.3', port: 32001 }
+const two: SiteServer = { id: 'two', host: 'prod-1', address: '10.222.42.4', port: 32002 }
+const site = { project: 'demo', environment: 'pre-release', listenPort: 18001 }
+
+describe('renderSite', () => {
+  test('a frontend on 127.0.0.1:listenPort and a round-robin backend of the instances', () => {
+    const rendered = renderSite({ ...site, instances: [two, one] })
+    expect(rendered).toMatchObject({
+      key: 'demo_pre-release',
+      fileName: 'demo_pre-release.cfg',
+      frontend: 'fe_demo_pre-release_18001',
+      backend: 'be_demo_pre-release',
+      servers: [one, two],
+    })
+    const body = rendered.text.split('\n').filter((line) => !line.startsWith('#'))
+    expect(body).toEqual([
+      'frontend fe_demo_pre-release_18001',
+      '  bind 127.0.0.1:18001',
+      '  default_backend be_demo_pre-release',
+      '',
+      'backend be_demo_pre-release',
+      '  balance roundrobin',
+      '  http-error status 503 content-type application/json hdr Retry-After 5 string "{\\"error\\":{\\"code\\":\\"DEPENDENCY_UNAVAILABLE\\",\\"message\\":\\"no live instance of demo/pre-release\\"}}"',
+      '  server one 10.222.42.3:32001',
+      '  server two 10.222.42.4:32002',
+      '',
+    ])
+    expect(rendered.text).toContain(`# site demo/pre-release version ${rendered.version}`)
+  })
+
+  test('stable: the same instances in any order give the same text and version', () => {
+    const a = renderSite({ ...site, instances: [one, two] })
+    const b = renderSite({ ...site, instances: [two, one] })
+    expect(b.text).toBe(a.text)
+    expect(b.version).toMatch(/^[0-9a-f]{16}$/)
+    expect(renderSite({ ...site, instances: [one] }).version).not.toBe(a.version)
+    expect(renderSite({ ...site, listenPort: 18002, instances: [one, two] }).version).not.toBe(a.version)
+  })
+
+  test('an empty site has a backend without servers (HAProxy answers its 503 with the JSON)', () => {
+    const rendered = renderSite({ ...site, instances: [] })
+    expect(rendered.servers).toEqual([])
+    expect(rendered.text).not.toContain('  server ')
+    expect(rendered.text).toContain('http-error status 503')
+  })
+
+  test('one server per id (the lower host-port wins); IPv6 in brackets, compressed', () => {
+    const twin = { ...one, host: 'pre-0' }
+    const v6 = { id: 'six', host: 'prod-2', address: '2001:DB8:0:0:0:0:0:1', port: 32003 }
+    const rendered = renderSite({ ...site, instances: [one, v6, twin] })
+    expect(rendered.servers).toEqual([twin, { ...v6, address: '2001:db8::1' }])
+    expect(rendered.text).toContain('  server six [2001:db8::1]:32003\n')
+    expect(canonicalAddress('::FFFF:10.0.0.1')).toBe('::ffff:a00:1')
+  })
+
+  test('rejects what could inject a directive or a command', () => {
+    const bad = [
+      { ...site, project: 'Demo' },
+      { ...site, environment: 'pre_release' },
+      { ...site, listenPort: 70000 },
+      { ...site, instances: [{ ...one, id: 'one\n  bind :80' }] },
+      { ...site, instances: [{ ...one, id: 'a/b' }] },
+      { ...site, instances: [{ ...one, address: 'pre-1.lan' }] },
+      { ...site, instances: [{ ...one, port: 0 }] },
+    ]
+    for (const config of bad) {
+      const error = (() => {
+        try {
+          renderSite({ instances: [], ...config })
+        } catch (caught) {
+          return caught
+        }
+      })()
+      expect(isAppError(error) && error.code).toBe('VALIDATION_FAILED')
+    }
+  })
+
+  test('names: the port is in the frontend name', () => {
+    expect(siteNames('demo', 'prod', 8080)).toEqual({
+      key: 'demo_prod',
+      fileName: 'demo_prod.cfg',
+      frontend: 'fe_demo_prod_8080',
+      backend: 'be_demo_prod',
+    })
+  })
+})
+
+describe('renderMainConfig', () => {
+  test('the fleet layout: admin socket in the folder, health frontend on the port', () => {
+    const text = renderMainConfig({ dir: '/tmp/gw', port: 8088 })
+    expect(text).toContain('  stats socket /tmp/gw/admin.sock mode 600 level admin expose-fd listeners\n')
+    expect(text).toContain('  bind 127.0.0.1:8088\n')
+    expect(text).toContain('  option idle-close-on-response\n')
+    expect(text).toMatch(/^global\n {2}master-worker\n/)
+  })
+})
+
+describe('planServers', () => {
+  const live = (name: string, admin = 0, address = '10.222.42.3', port = 32001) => ({
+    name,
+    address,
+    port,
+    operational: 2,
+    admin,
+  })
+
+  test('adds and readies before it drains: a swap never empties the backend', () => {
+    expect(planServers([two], [live('one')]).map((step) => step.kind)).toEqual(['add', 'drain'])
+  })
+
+  test('nothing to do when the live servers are the wanted ones', () => {
+    expect(planServers([one, two], [live('one'), live('two', 0, '10.222.42.4', 32002)])).toEqual([])
+  })
+
+  test('a draining server wanted again is made ready; one already draining is left to finish', () => {
+    expect(planServers([one], [live('one', 8), live('old', 8), live('gone', 1)])).toEqual([
+      { kind: 'ready', name: 'one' },
+    ])
+  })
+
+  test('a server at another address is moved', () => {
+    expect(planServers([one], [live('one', 0, '10.222.42.9')])).toEqual([{ kind: 'address', server: one }])
+  })
+})

@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto'
+import { isIP } from 'node:net'
+import { assertAddress, assertPort, assertSlug, assertToken, siteKey } from '../names.ts'
+
+/** One instance in a site's backend. */
+export interface SiteServer {
+  /** Instance id: the server's name in HAProxy. */
+  id: string
+  /** Docker host name the instance runs on (kept in the ack, not in HAProxy). */
+  host: string
+  /** The IP literal HAProxy connects to (the instance's Docker host). */
+  address: string
+  port: number
+}
+
+/** What one environment's gateway serves: `listenPort` on 127.0.0.1 -> its instances. */
+export interface SiteConfig {
+  project: string
+  environment: string
+  listenPort: number
+  instances: readonly SiteServer[]
+}
+
+/** The HAProxy names of one site. */
+export interface SiteNames {
+  /** `{project}_{environment}` */
+  key: string
+  /** `{project}_{environment}.cfg`, the file's name in the sites folder. */
+  fileName: string
+  /** `fe_{key}_{listenPort}`: the port is in the name, so the runtime shows which one is bound. */
+  frontend: string
+  /** `be_{key}` */
+  backend: string
+}
+
+export interface RenderedSite extends SiteNames {
+  project: string
+  environment: string
+  listenPort: number
+  /** The backend's servers, validated, one per id, sorted by id. Empty: the site answers 503. */
+  servers: SiteServer[]
+  /** Hash of the text: the same site in any instance order has the same version. */
+  version: string
+  text: string
+}
+
+/** Seconds a client is told to wait when a site has no live instance. */
+export const retryAfterSeconds = 5
+
+export function siteNames(project: string, environment: string, listenPort: number): SiteNames {
+  const key = siteKey(project, environment)
+  const port = assertPort('listenPort', listenPort)
+  return { key, fileName: `${key}.cfg`, frontend: `fe_${key}_${port}`, backend: `be_${key}` }
+}
+
+/** `address:port`, IPv6 in brackets: a server's address in a config line or `add server`. */
+export function serverTarget(address: string, port: number): string {
+  return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`
+}
+
+/** The address as HAProxy prints it (IPv6 compressed and lowercase), for comparisons. */
+export function canonicalAddress(address: string): string {
+  return isIP(address) === 6 ? new URL(`http://[${address}]/`).hostname.slice(1, -1) : address
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+/**
+ * The servers a site's backend holds: validated (nothing the registry holds can inject a
+ * directive), sorted by id, one per id (of two entries with one id, the lower host-port wins).
+ */
+export function siteServers(instances: readonly SiteServer[]): SiteServer[] {
+  const valid = instances.map((instance, index) => ({
+    id: assertToken(`instances[${index}].id`, instance.id),
+    host: assertToken(`instances[${index}].host`, instance.host),
+    address: canonicalAddress(assertAddress(`instances[${index}].address`, instance.address)),
+    port: assertPort(`instances[${index}].port`, instance.port),
+  }))
+  valid.sort((a, b) => compare(a.id, b.id) || compare(a.host, b.host) || a.port - b.port)
+  return valid.filter((server, index) => index === 0 || valid[index - 1]?.id !== server.id)
+}
+
+/** The JSON a site with no live instance answers (503, `Retry-After`). */
+export function emptySiteBody(project: string, environment: string): string {
+  return `{"error":{"code":"DEPENDENCY_UNAVAILABLE","message":"no live instance of ${project}/${environment}"}}`
+}
+
+/**
+ * Renders one site: a frontend on 127.0.0.1:listenPort and a round-robin backend holding its
+ * servers. Pure and deterministic. The 503 of an empty backend is HAProxy's own "no server"
+ * error rewritten (`http-error`), not a rule on `nbsrv`: a worker finishing its connections
+ * after a reload counts no usable server, and would answer its last requests with 503.
+ */
+export function renderSite(site: SiteConfig): RenderedSite {
+  const project = assertSlug('project', site.project)
+  const environment = assertSlug('environment', site.environment)
+  const names = siteNames(project, environment, site.listenPort)
+  const servers = siteServers(site.instances)
+  const body = emptySiteBody(project, environment).replaceAll('"', '\\"')
+  const lines = [
+    `frontend ${names.frontend}`,
+    `  bind 127.0.0.1:${site.listenPort}`,
+    `  default_backend ${names.backend}`,
+    '',
+    `backend ${names.backend}`,
+    '  balance roundrobin',
+    `  http-error status 503 content-type application/json hdr Retry-After ${retryAfterSeconds} string "${body}"`,
+    ...servers.map((server) => `  server ${server.id} ${serverTarget(server.address, server.port)}`),
+    '',
+  ]
+  const draft = lines.join('\n')
+  const version = createHash('sha256').update(draft).digest('hex').slice(0, 16)
+  const header = [
+    '# Managed by Slipway (@slipway/gateway), do not edit. Servers change through the Runtime API;',
+    '# this file follows each change without a reload, so a reload or restart serves the same.',
+    `# site ${project}/${environment} version ${version}`,
+  ]
+  return {
+    ...names,
+    project,
+    environment,
+    listenPort: site.listenPort,
+    servers,
+    version,
+    text: `${header.join('\n')}\n${draft}`,
+  }
+}
+
+/** The main config of a gateway folder (docker/fleet.sh writes the same text). */
+export function renderMainConfig(options: { dir: string; port: number }): string {
+  const port = assertPort('port', options.port)
+  return [
+    'global',
+    '  master-worker',
+    `  stats socket ${options.dir}/admin.sock mode 600 level admin expose-fd listeners`,
+    '  stats timeout 2m',
+    // 20000 needs 40040 file descriptors; this machine's hard limit is 20000.
+    '  maxconn 8000',
+    'defaults',
+    '  mode http',
+    '  timeout connect 1s',
+    '  timeout client 60s',
+    '  timeout server 60s',
+    '  timeout http-keep-alive 60s',
+    '  timeout queue 10s',
+    '  option http-server-close',
+    '  option idle-close-on-response',
+    '  option redispatch',
+    '  retry-on conn-failure empty-response',
+    '  retries 2',
+    'frontend gateway-health',
+    `  bind 127.0.0.1:${port}`,
+    '  http-request return status 200 content-type text/plain string "ok" if { path /gateway-health }',
+    '  http-request return status 404 content-type text/plain string "no environment here"',
+    '',
+  ].join('\n')
+}
