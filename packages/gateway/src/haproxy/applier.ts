@@ -63,8 +63,8 @@ export class HaproxyApplier {
   async apply(site: RenderedSite, options: { signal?: AbortSignal } = {}): Promise<ApplyResult> {
     const { signal } = options
     const live = await this.#liveSite(site, signal)
-    if (live && planServers(site.servers, live).length === 0) {
-      await this.#writeSiteFile(site)
+    const file = await readOptional(path.join(this.target.sitesDir, site.fileName))
+    if (live && planServers(site.servers, live).length === 0 && file === site.text) {
       return {
         version: site.version,
         changed: false,
@@ -75,7 +75,7 @@ export class HaproxyApplier {
     }
     return this.#serialised(signal, async () => {
       const current = await this.#liveSite(site, signal)
-      return current ? this.#converge(site, current, signal) : this.#reloadSite(site, current, signal)
+      return current ? this.#converge(site, current, signal) : this.#reloadSite(site, signal)
     })
   }
 
@@ -210,13 +210,10 @@ export class HaproxyApplier {
     }
   }
 
-  async #reloadSite(
-    site: RenderedSite,
-    before: ServerState[] | undefined,
-    signal?: AbortSignal,
-  ): Promise<ApplyResult> {
+  async #reloadSite(site: RenderedSite, signal?: AbortSignal): Promise<ApplyResult> {
     const name = `${site.project}/${site.environment}`
-    const previous = (await this.runtime.servers(site.backend, signal)) ?? before ?? []
+    // A backend live without its frontend on this port: the port changed.
+    const previous = (await this.runtime.servers(site.backend, signal)) ?? []
     if (await portTaken(site.listenPort))
       throw new AppError(
         'VALIDATION_FAILED',
