@@ -6,7 +6,9 @@ describe('environments and config', () => {
   test('environments take hosts, validate them, and refuse duplicate names', async ({ app, db }) => {
     const project = await makeProject(db)
     const maintainer = await makeUser(db, { projectId: project.id, role: 'maintainer' })
-    const host = await db.host.create({ data: { name: 'prod-1', endpoint: 'unix:///tmp/none.sock' } })
+    const host = await db.host.create({
+      data: { name: 'prod-1', endpoint: 'unix:///tmp/none.sock', address: '192.0.2.13' },
+    })
     const url = `/api/projects/${project.slug}/environments`
     const created = await app.inject({
       method: 'POST',

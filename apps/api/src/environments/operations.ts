@@ -244,10 +244,13 @@ export function environmentOperationRoutes(deps: AppDeps): FastifyPluginAsyncZod
           where: { projectId_name: { projectId: project.id, name: request.params.environment } },
           include: { hosts: { include: { host: true } }, releases: { select: { id: true, number: true } } },
         })
+        // Instances are reached at their host's address ('' for a host stored without one).
         const hosts = env.hosts.map(({ host }) => ({
           name: host.name,
+          address: host.address,
           driver: deps.hosts.get(deps.hostRecord(host)),
         }))
+        const addressOf = new Map(hosts.map((host) => [host.name, host.address]))
         const [inventories, discovery] = await Promise.all([
           discoverSite(hosts, project.slug, env.name, AbortSignal.timeout(8000), 5000),
           registry.list(project.slug, env.name).catch(() => []),
@@ -274,6 +277,7 @@ export function environmentOperationRoutes(deps: AppDeps): FastifyPluginAsyncZod
               startedAt: started.get(instance.id) ?? null,
               id: instance.id,
               host: instance.host,
+              address: instance.address,
               port: instance.port,
               containerId: instance.containerId,
               state: 'running',
@@ -288,6 +292,7 @@ export function environmentOperationRoutes(deps: AppDeps): FastifyPluginAsyncZod
           inventory.broken.map((container) => ({
             id: container.labels[labelKeys.instance] ?? container.name,
             host: inventory.host,
+            address: addressOf.get(inventory.host) ?? '',
             port: container.hostPort ?? null,
             containerId: container.id,
             state: container.state,

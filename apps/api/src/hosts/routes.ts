@@ -1,4 +1,16 @@
-import { CreateHostBody, Host, Id, InfrastructureChoices, UpdateHostBody } from '@slipway/contracts'
+import {
+  addressRequiredMessage,
+  CheckHostBody,
+  CreateHostBody,
+  canonicalAddress,
+  endpointAddress,
+  Host,
+  HostCheckResult,
+  hostAddressOf,
+  Id,
+  InfrastructureChoices,
+  UpdateHostBody,
+} from '@slipway/contracts'
 import { AppError } from '@slipway/core'
 import { type Host as HostRow, type Prisma, secretContext } from '@slipway/db'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
@@ -6,12 +18,14 @@ import { z } from 'zod'
 import type { AppDeps } from '../deps.ts'
 import { requireInstance, requireProject } from '../http/access.ts'
 import { audit } from '../http/audit.ts'
+import { checkHost } from './check.ts'
 
 function hostView(host: HostRow): Host {
   return {
     id: host.id,
     name: host.name,
     endpoint: host.endpoint,
+    address: host.address,
     labels: host.labels as Record<string, string>,
     agentGroup: host.agentGroup,
     maxConcurrentBuilds: host.maxConcurrentBuilds,
@@ -48,6 +62,33 @@ function tlsColumns(
       ? {}
       : { tlsKeyEnc: deps.secrets.encrypt(tls.key, secretContext.hostTlsKey(hostId)) }),
   }
+}
+
+/** A 400 naming `body.address`, in the documented validation shape. */
+function addressRequired(): AppError {
+  return new AppError('VALIDATION_FAILED', 'the request is not valid', {
+    details: { fields: [{ path: 'body.address', message: addressRequiredMessage }] },
+  })
+}
+
+/** The address a new host gets: the one given, else its endpoint's IP literal. */
+function createAddress(body: { endpoint: string; address?: string }): string {
+  const address = hostAddressOf(body)
+  if (address === undefined) throw addressRequired()
+  return address
+}
+
+/**
+ * The address after an edit: the one given; else, when the endpoint changes and the address
+ * was the old endpoint's own, the new endpoint's (required when it names none); else as it was.
+ */
+function updatedAddress(before: HostRow, body: { endpoint?: string; address?: string }): string | undefined {
+  if (body.address !== undefined) return canonicalAddress(body.address)
+  if (body.endpoint === undefined || body.endpoint === before.endpoint) return undefined
+  if (before.address !== (endpointAddress(before.endpoint) ?? '')) return undefined
+  const followed = endpointAddress(body.endpoint)
+  if (followed === undefined) throw addressRequired()
+  return followed
 }
 
 const Params = z.object({ id: Id })
@@ -95,8 +136,9 @@ export function hostRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       async (request, reply) => {
         requireInstance(request, 'host.manage')
         const { tls, ...fields } = request.body
+        const address = createAddress(fields)
         const host = await deps.db.$transaction(async (tx) => {
-          const created = await tx.host.create({ data: fields })
+          const created = await tx.host.create({ data: { ...fields, address } })
           const withTls = await tx.host.update({
             where: { id: created.id },
             data: tlsColumns(deps, created.id, tls),
@@ -113,6 +155,23 @@ export function hostRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       },
     )
 
+    app.post(
+      '/api/hosts/check',
+      {
+        schema: {
+          tags: ['hosts'],
+          description:
+            'Checks a host before it is added (same body as POST /api/hosts; nothing is stored): the daemon answers over the endpoint with the TLS material given, and reaches each registry with its credentials.',
+          body: CheckHostBody,
+          response: { 200: HostCheckResult },
+        },
+      },
+      async (request) => {
+        requireInstance(request, 'host.manage')
+        return checkHost(deps, request.body, createAddress(request.body))
+      },
+    )
+
     app.patch(
       '/api/hosts/:id',
       { schema: { tags: ['hosts'], params: Params, body: UpdateHostBody, response: { 200: Host } } },
@@ -122,9 +181,14 @@ export function hostRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         const host = await deps.db.$transaction(async (tx) => {
           const before = await tx.host.findUnique({ where: { id: request.params.id } })
           if (!before) throw new AppError('NOT_FOUND', 'host not found')
+          const address = updatedAddress(before, fields)
           const after = await tx.host.update({
             where: { id: before.id },
-            data: { ...fields, ...tlsColumns(deps, before.id, tls) },
+            data: {
+              ...fields,
+              ...(address === undefined ? {} : { address }),
+              ...tlsColumns(deps, before.id, tls),
+            },
           })
           await audit(tx, request, {
             action: 'host.update',

@@ -139,7 +139,21 @@ export const catalog: Record<string, RouteCase | RouteCase[]> = {
     rule: { kind: 'instance', action: 'host.manage' },
     prepare: async () => ({
       url: '/api/hosts',
-      body: { name: `host-${suffix()}`, endpoint: 'unix:///tmp/slipway-none.sock', labels: { zone: 'a' } },
+      body: {
+        name: `host-${suffix()}`,
+        endpoint: 'unix:///tmp/slipway-none.sock',
+        address: '192.0.2.10',
+        labels: { zone: 'a' },
+      },
+    }),
+  },
+  'POST /api/hosts/check': {
+    rule: { kind: 'instance', action: 'host.manage' },
+    // Nothing is stored: the answer says what was found (here: no daemon behind the socket).
+    audited: false,
+    prepare: async () => ({
+      url: '/api/hosts/check',
+      body: { name: `check-${suffix()}`, endpoint: 'unix:///tmp/slipway-none.sock', address: '192.0.2.10' },
     }),
   },
   'PATCH /api/hosts/:id': {
@@ -153,7 +167,7 @@ export const catalog: Record<string, RouteCase | RouteCase[]> = {
     rule: { kind: 'instance', action: 'host.manage' },
     prepare: async (ctx) => {
       const host = await ctx.db.host.create({
-        data: { name: `gone-${suffix()}`, endpoint: 'unix:///tmp/slipway-none.sock' },
+        data: { name: `gone-${suffix()}`, endpoint: 'unix:///tmp/slipway-none.sock', address: '192.0.2.11' },
       })
       return { url: `/api/hosts/${host.id}` }
     },

@@ -77,7 +77,7 @@ export async function buildWorld(db: Db, options: { gitUrl?: string } = {}): Pro
     }
   }
   const host = await db.host.create({
-    data: { name: `h-${suffix()}`, endpoint: 'unix:///tmp/slipway-none.sock' },
+    data: { name: `h-${suffix()}`, endpoint: 'unix:///tmp/slipway-none.sock', address: '192.0.2.12' },
   })
   const registry = await db.registry.create({ data: { name: `r-${suffix()}`, url: '127.0.0.1:5999' } })
   await db.environmentHost.create({ data: { environmentId: environment.id, hostId: host.id } })
