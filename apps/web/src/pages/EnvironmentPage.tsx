@@ -1,4 +1,4 @@
-import { type Environment, Pipeline, ScaleBody } from '@slipway/contracts'
+import { addressWithPort, type Environment, Pipeline, ScaleBody } from '@slipway/contracts'
 import { useState } from 'react'
 import { api } from '../api/client.ts'
 import { usePolling } from '../api/live.ts'
@@ -171,7 +171,7 @@ function EnvironmentView({ env }: { env: Environment }) {
                       <tr>
                         <th scope="col">Host</th>
                         <th scope="col">Instance</th>
-                        <th scope="col">Port</th>
+                        <th scope="col">Address</th>
                         <th scope="col">Version</th>
                         <th scope="col">State</th>
                         <th scope="col">Health</th>
@@ -192,7 +192,13 @@ function EnvironmentView({ env }: { env: Environment }) {
                             <td>
                               <code>{instance.id}</code>
                             </td>
-                            <td>{instance.port ?? '—'}</td>
+                            <td>
+                              {instance.address && instance.port ? (
+                                <code>{addressWithPort(instance.address, instance.port)}</code>
+                              ) : (
+                                '—'
+                              )}
+                            </td>
                             <td>
                               {instance.release.number ? `#${instance.release.number} ` : ''}
                               <code title={instance.image}>{shortDigest(instance.image)}</code>

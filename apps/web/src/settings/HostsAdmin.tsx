@@ -1,5 +1,12 @@
-import { CreateHostBody, Host, UpdateHostBody } from '@slipway/contracts'
-import { useState } from 'react'
+import {
+  CreateHostBody,
+  endpointAddress,
+  Host,
+  type HostCheckResult,
+  HostCheckResult as HostCheckResultSchema,
+  UpdateHostBody,
+} from '@slipway/contracts'
+import { useRef, useState } from 'react'
 import { api } from '../api/client.ts'
 import { useHosts } from '../api/queries.ts'
 import { invalidate } from '../api/resource.ts'
@@ -18,6 +25,7 @@ function draftOf(host: Host | null) {
   return {
     name: host?.name ?? '',
     endpoint: host?.endpoint ?? '',
+    address: host?.address ?? '',
     agentGroup: host?.agentGroup ?? '',
     maxConcurrentBuilds: String(host?.maxConcurrentBuilds ?? 2),
     labels: pairsText(host?.labels ?? {}),
@@ -36,17 +44,53 @@ function fieldsOf(d: HostDraft, labels: Record<string, string>) {
   return {
     name: d.name,
     endpoint: d.endpoint,
+    // Empty: the endpoint's own IP address (the API says when there is none).
+    address: d.address.trim() || undefined,
     agentGroup: d.agentGroup || null,
     maxConcurrentBuilds: num(d.maxConcurrentBuilds),
     labels,
   }
 }
 
+/** Said when the check before adding a host found a problem: nothing was added. */
+const checkFailed =
+  'The connection check found a problem (below): nothing was added. Fix it, or add the host anyway.'
+
+/** What `POST /api/hosts/check` found, one line per step. */
+function CheckResults({ result }: { result: HostCheckResult }) {
+  const statusOf = (ok: boolean, label: string) => (
+    <StatusBadge status={ok ? 'healthy' : 'unhealthy'} label={label} />
+  )
+  return (
+    <section aria-label="Connection check" className="check-results">
+      <h3>Connection check (address {result.address})</h3>
+      <ul>
+        <li>
+          {statusOf(result.docker.ok, result.docker.ok ? 'daemon answers' : 'daemon unreachable')}{' '}
+          {result.docker.message}
+          {result.docker.code ? <code> {result.docker.code}</code> : null}
+        </li>
+        {result.registries.map((registry) => (
+          <li key={registry.id}>
+            {statusOf(registry.ok, `registry ${registry.name}: ${registry.status}`)} {registry.message}
+            {registry.code ? <code> {registry.code}</code> : null}
+          </li>
+        ))}
+        {result.registries.length ? null : <li>No registries to reach yet.</li>}
+      </ul>
+    </section>
+  )
+}
+
 /**
  * Adds a host, or edits `host` (sending only what changed). TLS parts left empty are kept;
- * "Remove TLS" drops all of them.
+ * "Remove TLS" drops all of them. A new host's connection is checked first (the daemon over
+ * its endpoint, and the registries from the daemon): it is added only when every step
+ * passed, or when "Add anyway" says so.
  */
 function HostForm({ host, onClose }: { host: Host | null; onClose: () => void }) {
+  const [check, setCheck] = useState<HostCheckResult | null>(null)
+  const addAnyway = useRef(false)
   const {
     current,
     draft: d,
@@ -57,11 +101,19 @@ function HostForm({ host, onClose }: { host: Host | null; onClose: () => void })
     draftOf,
     create: CreateHostBody,
     update: UpdateHostBody,
-    post: (body) => api.post('/api/hosts', body, Host),
+    post: async (body) => {
+      setCheck(null)
+      const result = await api.post('/api/hosts/check', body, HostCheckResultSchema)
+      setCheck(result)
+      if (!result.ok && !addAnyway.current) throw new Error(checkFailed)
+      return api.post('/api/hosts', body, Host)
+    },
     patch: (id, body) => api.patch(`/api/hosts/${id}`, body, Host),
     resource: 'hosts',
   })
-  const submit = () => {
+  /** `anyway`: add the host even if the connection check finds a problem. */
+  const submit = (anyway = false) => {
+    addAnyway.current = anyway
     const labels = parseLabels(d.labels)
     if (!labels.ok) return form.reject({ labels: labels.error })
     const fields = fieldsOf(d, labels.value)
@@ -79,7 +131,7 @@ function HostForm({ host, onClose }: { host: Host | null; onClose: () => void })
   return (
     <Section title={title} id="host-form">
       <Form
-        onSubmit={submit}
+        onSubmit={() => submit()}
         state={form}
         label={title}
         savedText={current ? 'Host saved.' : 'Host added; the worker probes it within seconds.'}
@@ -92,6 +144,14 @@ function HostForm({ host, onClose }: { host: Host | null; onClose: () => void })
             placeholder="unix:///var/run/docker.sock"
             onChange={set('endpoint')}
             error={form.error('endpoint')}
+          />
+          <TextField
+            label="Address"
+            value={d.address}
+            placeholder={endpointAddress(d.endpoint) ?? '10.0.0.5'}
+            onChange={set('address')}
+            error={form.error('address')}
+            hint="The IP address of the host its containers are published on and reached at (health checks, gateway). Empty: the endpoint's IP; a unix:// socket or a DNS name needs one."
           />
           <TextField
             label="Build agent group"
@@ -159,10 +219,16 @@ function HostForm({ host, onClose }: { host: Host | null; onClose: () => void })
         </fieldset>
         <div className="form-actions">
           <Button type="submit" variant="primary" busy={form.busy}>
-            {current ? 'Save host' : 'Add host'}
+            {current ? 'Save host' : 'Check and add host'}
           </Button>
+          {!current && check && !check.ok ? (
+            <Button busy={form.busy} onClick={() => submit(true)}>
+              Add anyway
+            </Button>
+          ) : null}
           {current ? <Button onClick={onClose}>Cancel</Button> : null}
         </div>
+        {!current && check ? <CheckResults result={check} /> : null}
       </Form>
     </Section>
   )
@@ -188,6 +254,7 @@ export function HostsAdmin() {
                     <tr>
                       <th scope="col">Name</th>
                       <th scope="col">Endpoint</th>
+                      <th scope="col">Address</th>
                       <th scope="col">Status</th>
                       <th scope="col">Docker</th>
                       <th scope="col">Builds</th>
@@ -203,6 +270,13 @@ export function HostsAdmin() {
                         <td>{host.name}</td>
                         <td>
                           <code>{host.endpoint}</code>
+                        </td>
+                        <td>
+                          {host.address ? (
+                            <code>{host.address}</code>
+                          ) : (
+                            <span className="field-error">none: set one to deploy here</span>
+                          )}
                         </td>
                         <td>
                           <StatusBadge status={host.status} />
