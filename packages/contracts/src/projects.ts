@@ -32,9 +32,10 @@ export const AppSpec = z.object({
   /** Seconds between SIGTERM and SIGKILL when a container is stopped. */
   stopGraceSeconds: z.number().int().min(0).max(3600).default(10),
   /**
-   * `bridge`: each container has its own network and its port is published on 127.0.0.1.
-   * `host`: containers share the host's network and must listen on the port given in PORT
-   * (cheaper to start and stop; no network isolation between them).
+   * `bridge`: each container has its own network and its port is published on its host's
+   * address, on a port Docker chooses. `host`: containers share the host's network and must
+   * listen on the port given in PORT, leased for them on that host (cheaper to start and stop;
+   * no network isolation between them).
    */
   network: z.enum(['bridge', 'host']).default('bridge'),
   resources: z

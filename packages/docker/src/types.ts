@@ -19,7 +19,7 @@ export interface BuildOptions extends CallOptions {
   contextDir: string
   /** Dockerfile path relative to the context (default "Dockerfile"). */
   dockerfile?: string
-  /** Full references to tag the result with, e.g. 127.0.0.1:5001/demo:abc123. */
+  /** Full references to tag the result with, e.g. registry.example.com:5000/demo:abc123. */
   tags: string[]
   buildArgs?: Record<string, string>
   labels?: Record<string, string>

@@ -160,7 +160,7 @@ export function GeneralSettings() {
               {...text('network')}
               error={e('appSpec.network')}
               options={[
-                { value: 'bridge', label: 'Bridge (port published on 127.0.0.1)' },
+                { value: 'bridge', label: "Bridge (port published on the host's address)" },
                 { value: 'host', label: 'Host (listens on PORT)' },
               ]}
               hint={
