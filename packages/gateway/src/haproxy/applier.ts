@@ -163,6 +163,7 @@ export class HaproxyApplier {
   }
 
   async #converge(site: RenderedSite, live: ServerState[], signal?: AbortSignal): Promise<ApplyResult> {
+    const started = performance.now()
     const steps = planServers(site.servers, live)
     const commands: string[] = []
     for (const step of steps) commands.push(...(await this.#run(site.backend, step, signal)))
@@ -177,7 +178,12 @@ export class HaproxyApplier {
       )
     if (commands.length > 0)
       this.#logger?.info(
-        { site: `${site.project}/${site.environment}`, version: site.version, commands },
+        {
+          site: `${site.project}/${site.environment}`,
+          version: site.version,
+          commands,
+          ms: Math.round(performance.now() - started),
+        },
         'gateway servers changed through the Runtime API',
       )
     return {

@@ -100,6 +100,12 @@ describe('TrafficSwitch + agent + HAProxy under kept-alive load', () => {
       await annotate(`kept-alive load (8 connections) over 20 swaps: ${rate(samples)}, 0 failed`)
       await annotate(`swap -> acknowledged (${swapMs.length}): ${figure(swapMs)}`)
       await annotate(`acknowledged -> drained (${drainMs.length}): ${figure(drainMs)}`)
+      const runtimeMs = h.lines
+        .filter((line) => line.msg === 'gateway servers changed through the Runtime API')
+        .map((line) => (line as { ms?: number }).ms ?? Number.NaN)
+      await annotate(
+        `Runtime API change (add + enable + drain, site file, read back) (${runtimeMs.length}): ${figure(runtimeMs)}`,
+      )
     } finally {
       await h.close()
       await Promise.all(upstreams.map((u) => u.close()))
