@@ -34,7 +34,7 @@ export async function replaceFile(file: string, text: string | undefined): Promi
 }
 
 /** The site files HAProxy loads from a folder: `*.cfg`, not hidden. */
-export async function siteFiles(sitesDir: string): Promise<string[]> {
+async function siteFiles(sitesDir: string): Promise<string[]> {
   return (await readdir(sitesDir)).filter((name) => name.endsWith('.cfg') && !name.startsWith('.')).sort()
 }
 

@@ -54,7 +54,7 @@ export async function reloadWithFile(
 }
 
 /** Sends `reload` to the master and waits for a new worker that answers with `confirm` true. */
-export async function reloadAndConfirm(
+async function reloadAndConfirm(
   context: ReloadContext,
   name: string,
   confirm: () => Promise<boolean>,

@@ -45,7 +45,7 @@ export interface RenderedSite extends SiteNames {
 }
 
 /** Seconds a client is told to wait when a site has no live instance. */
-export const retryAfterSeconds = 5
+const retryAfterSeconds = 5
 
 export function siteNames(project: string, environment: string, listenPort: number): SiteNames {
   const key = siteKey(project, environment)
@@ -71,7 +71,7 @@ function compare(a: string, b: string): number {
  * The servers a site's backend holds: validated (nothing the registry holds can inject a
  * directive), sorted by id, one per id (of two entries with one id, the lower host-port wins).
  */
-export function siteServers(instances: readonly SiteServer[]): SiteServer[] {
+function siteServers(instances: readonly SiteServer[]): SiteServer[] {
   const valid = instances.map((instance, index) => ({
     id: assertToken(`instances[${index}].id`, instance.id),
     host: assertToken(`instances[${index}].host`, instance.host),
@@ -83,7 +83,7 @@ export function siteServers(instances: readonly SiteServer[]): SiteServer[] {
 }
 
 /** The JSON a site with no live instance answers (503, `Retry-After`). */
-export function emptySiteBody(project: string, environment: string): string {
+function emptySiteBody(project: string, environment: string): string {
   return `{"error":{"code":"DEPENDENCY_UNAVAILABLE","message":"no live instance of ${project}/${environment}"}}`
 }
 

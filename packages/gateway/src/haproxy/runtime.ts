@@ -229,14 +229,14 @@ export class HaproxyRuntime {
   }
 }
 
-export function refused(command: string, answer: string): AppError {
+function refused(command: string, answer: string): AppError {
   const text = answer.trim().split('\n').slice(0, 5).join(' | ') || '(empty answer)'
   return new AppError('DEPENDENCY_UNAVAILABLE', `HAProxy refused "${command}": ${text}`, {
     details: { command, answer: answer.trim().slice(0, 2000) },
   })
 }
 
-export function parseProcessTable(answer: string): ProcessTable {
+function parseProcessTable(answer: string): ProcessTable {
   const table: ProcessTable = { master: 0, reloads: 0, failed: 0, workers: [], oldWorkers: [] }
   let section: 'workers' | 'oldWorkers' | 'other' = 'other'
   for (const line of answer.split('\n')) {
