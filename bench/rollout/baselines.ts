@@ -1,19 +1,19 @@
 import http from 'node:http'
-import type { Instance } from '@slipway/contracts'
-import type { DeployHost, TrafficSwitch } from '@slipway/deploy'
+import { addressWithPort, type Instance } from '@slipway/contracts'
+import type { DeployHost, HostPorts, TrafficSwitch } from '@slipway/deploy'
 import { demoApp } from '@slipway/deploy/testing'
 import type { NetworkMode, RegistryAuth } from '@slipway/docker'
 import { type Cost, metered } from './cpu.ts'
 
 const now = () => performance.now()
 
-/** Polls GET /healthz every 25 ms until it answers 2xx (bounded). */
-async function healthyAt(port: number, limitMs = 30_000): Promise<void> {
+/** Polls GET /healthz at the host's address every 25 ms until it answers 2xx (bounded). */
+async function healthyAt(address: string, port: number, limitMs = 30_000): Promise<void> {
   const deadline = Date.now() + limitMs
   for (;;) {
     const status = await new Promise<number>((resolve) => {
       const request = http.get(
-        { host: '127.0.0.1', port, path: '/healthz', agent: false, timeout: 1000 },
+        { host: address, port, path: '/healthz', agent: false, timeout: 1000 },
         (r) => {
           r.resume()
           resolve(r.statusCode ?? 0)
@@ -23,7 +23,8 @@ async function healthyAt(port: number, limitMs = 30_000): Promise<void> {
       request.on('error', () => resolve(0))
     })
     if (status >= 200 && status < 400) return
-    if (Date.now() > deadline) throw new Error(`127.0.0.1:${port} not healthy within ${limitMs} ms`)
+    if (Date.now() > deadline)
+      throw new Error(`${addressWithPort(address, port)} not healthy within ${limitMs} ms`)
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
 }
@@ -75,6 +76,7 @@ export async function rawBatch(
   samples: number,
   labels: Record<string, string>,
   network: NetworkMode,
+  ports: HostPorts,
 ): Promise<RawBatch> {
   const starts: Cost[] = []
   const stops: Cost[] = []
@@ -88,13 +90,15 @@ export async function rawBatch(
             image,
             labels,
             containerPort: demoApp.containerPort,
-            hostPort: 'auto',
+            // Bridge: Docker chooses. Host: a random port of the range Slipway leases from,
+            // without the lease (the lower bound leaves PostgreSQL out).
+            hostPort: network === 'host' ? 20_000 + Math.floor(Math.random() * 12_768) : undefined,
             network,
             stopGraceSeconds: demoApp.stopGraceSeconds,
             restartPolicy: 'unless-stopped',
             memoryBytes: (demoApp.resources.memoryMb ?? 64) * 1024 * 1024,
           })
-          await healthyAt(info.hostPort ?? 0)
+          await healthyAt(host.address, info.hostPort ?? 0)
           return { host, id: info.id }
         }),
       ),
@@ -102,9 +106,11 @@ export async function rawBatch(
     starts.push(started.cost)
     const stopped = await metered(() =>
       Promise.all(
-        started.value.map(({ host, id }) =>
-          host.driver.stop(id, demoApp.stopGraceSeconds).then(() => host.driver.remove(id)),
-        ),
+        started.value.map(async ({ host, id, name, hostPort }) => {
+          await host.driver.stop(id, demoApp.stopGraceSeconds)
+          await host.driver.remove(id)
+          if (hostPort !== undefined) await ports.release(host.name, hostPort, name)
+        }),
       ),
     )
     stops.push(stopped.cost)
@@ -134,17 +140,18 @@ export async function articleSetup(
     Array.from({ length: count }, async (_, i) => {
       const host = hosts[i % hosts.length] as DeployHost
       const name = `${site.project}-article-${i}`
-      const info = await host.driver.run(articleRun(name, image, 'auto', site, labels))
+      const info = await host.driver.run(articleRun(name, image, undefined, site, labels))
       const port = info.hostPort ?? 0
       const instance: Instance = {
         id: `article-${i}`,
         ...site,
         image,
         host: host.name,
+        address: host.address,
         port,
         containerId: info.id,
       }
-      await healthyAt(port)
+      await healthyAt(host.address, port)
       await traffic.add(instance, AbortSignal.timeout(60_000))
       return { host, name, port, instance }
     }),
@@ -155,7 +162,8 @@ export async function articleSetup(
 function articleRun(
   name: string,
   image: string,
-  hostPort: number | 'auto',
+  /** Docker chooses the first time; the loop runs the new container on the same port. */
+  hostPort: number | undefined,
   site: { project: string; environment: string },
   labels: Record<string, string>,
 ) {

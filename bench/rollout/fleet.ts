@@ -1,2 +1,2 @@
 // The fleet and demo images, without vitest (the benchmark runs outside it).
-export { demoImage, fleet } from '@slipway/testing/services'
+export { createTestDatabase, demoImage, fleet } from '@slipway/testing/services'

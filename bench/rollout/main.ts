@@ -19,12 +19,16 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { loadavg } from 'node:os'
 import path from 'node:path'
 import { DeployStrategy } from '@slipway/contracts'
+import { createDb } from '@slipway/db'
+import { createDb } from '@slipway/db'
 import { rollout } from '@slipway/deploy'
 import {
   demoApp,
   demoRequest,
   deployHosts,
   failures,
+  hostPortsOn,
+  hostPortsOn,
   openRedis,
   type Sample,
   startLoad,
@@ -34,7 +38,7 @@ import type { NetworkMode } from '@slipway/docker'
 import { autoBatchSize } from '@slipway/rollout'
 import { articleLoop, articleSetup, articleTeardown, makeAbsent, rawBatch, rawPulls } from './baselines.ts'
 import { type Cost, cores, metered } from './cpu.ts'
-import { demoImage, fleet } from './fleet.ts'
+import { createTestDatabase, demoImage, fleet } from './fleet.ts'
 import { type Row, renderTable, writeSection } from './report.ts'
 import { settle } from './settle.ts'
 
@@ -68,7 +72,19 @@ const gateway = await startSiteGateway({
   ttlSeconds: 1800,
 })
 const hosts = deployHosts(hostNames)
-const base = { project, environment, hosts, traffic: gateway.traffic, registryAuth: auth, labels }
+// Host-network ports are leased in PostgreSQL, as in the product: a database of this run's own.
+const database = await createTestDatabase()
+const db = createDb({ url: database.url, poolSize: 4 })
+const base = {
+  project,
+  environment,
+  hosts,
+  traffic: gateway.traffic,
+  ports: await hostPortsOn(db, hosts),
+  registry: gateway.registry,
+  registryAuth: auth,
+  labels,
+}
 const app = {
   ...demoApp,
   healthCheck: { ...demoApp.healthCheck, intervalSeconds: 0.1, retries: 1 },
@@ -87,11 +103,12 @@ await Promise.all(hosts.map((h) => h.driver.pull(from.image, auth)))
 async function underLoad<T>(work: () => Promise<T>): Promise<Cost & { value: T; samples: Sample[] }> {
   const quiet = await settle()
   out(`  (machine quiet after ${seconds(quiet.ms).toFixed(0)} s: ${(quiet.busy * 100).toFixed(0)}% CPU busy)`)
-  // Paced (about 100 requests/s at most): clients, not a load test that starves the hosts.
+  // 8 clients keeping their connections alive, paced (about 100 requests/s at most): clients,
+  // not a load test that starves the hosts.
   const load = startLoad({
     port: gateway.port,
-    concurrency: 2,
-    pauseMs: 20,
+    concurrency: 8,
+    pauseMs: 80,
     maxRequests: 20_000,
     maxMs: 180_000,
   })
@@ -137,7 +154,7 @@ try {
       const { pullMs, raw } = (
         await underLoad(async () => ({
           pullMs: await rawPulls(hosts, to.image, auth),
-          raw: await rawBatch(hosts, to.image, size, 3, labels, network),
+          raw: await rawBatch(hosts, to.image, size, 3, labels, network, ports),
         }))
       ).value
       const lowerMs = pullMs + batches * raw.ms
@@ -196,6 +213,10 @@ try {
 } finally {
   await gateway.close()
   redis.disconnect()
+  await db.$disconnect()
+  await database.drop()
+  await db.$disconnect()
+  await database.drop()
   // This run's releases are of no use to anyone else.
   for (const image of [from.image, to.image])
     await Promise.all(hosts.map((h) => h.driver.removeImage(image).catch(() => undefined)))
