@@ -1,6 +1,6 @@
 import http from 'node:http'
 import { addressWithPort, type Instance } from '@slipway/contracts'
-import type { DeployHost, HostPorts, TrafficSwitch } from '@slipway/deploy'
+import type { DeployHost, TrafficSwitch } from '@slipway/deploy'
 import { demoApp } from '@slipway/deploy/testing'
 import type { NetworkMode, RegistryAuth } from '@slipway/docker'
 import { type Cost, metered } from './cpu.ts'
@@ -76,7 +76,6 @@ export async function rawBatch(
   samples: number,
   labels: Record<string, string>,
   network: NetworkMode,
-  ports: HostPorts,
 ): Promise<RawBatch> {
   const starts: Cost[] = []
   const stops: Cost[] = []
@@ -106,11 +105,9 @@ export async function rawBatch(
     starts.push(started.cost)
     const stopped = await metered(() =>
       Promise.all(
-        started.value.map(async ({ host, id, name, hostPort }) => {
-          await host.driver.stop(id, demoApp.stopGraceSeconds)
-          await host.driver.remove(id)
-          if (hostPort !== undefined) await ports.release(host.name, hostPort, name)
-        }),
+        started.value.map(({ host, id }) =>
+          host.driver.stop(id, demoApp.stopGraceSeconds).then(() => host.driver.remove(id)),
+        ),
       ),
     )
     stops.push(stopped.cost)

@@ -20,14 +20,12 @@ import { loadavg } from 'node:os'
 import path from 'node:path'
 import { DeployStrategy } from '@slipway/contracts'
 import { createDb } from '@slipway/db'
-import { createDb } from '@slipway/db'
 import { rollout } from '@slipway/deploy'
 import {
   demoApp,
   demoRequest,
   deployHosts,
   failures,
-  hostPortsOn,
   hostPortsOn,
   openRedis,
   type Sample,
@@ -154,7 +152,7 @@ try {
       const { pullMs, raw } = (
         await underLoad(async () => ({
           pullMs: await rawPulls(hosts, to.image, auth),
-          raw: await rawBatch(hosts, to.image, size, 3, labels, network, ports),
+          raw: await rawBatch(hosts, to.image, size, 3, labels, network),
         }))
       ).value
       const lowerMs = pullMs + batches * raw.ms
@@ -213,8 +211,6 @@ try {
 } finally {
   await gateway.close()
   redis.disconnect()
-  await db.$disconnect()
-  await database.drop()
   await db.$disconnect()
   await database.drop()
   // This run's releases are of no use to anyone else.
