@@ -1,7 +1,9 @@
-import { readdir, readFile } from 'node:fs/promises'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { freePort } from '@slipway/testing'
 import { describe, expect } from 'vitest'
+import { HaproxyApplier } from '../haproxy/applier.ts'
+import { renderSite } from '../haproxy/render.ts'
 import { HaproxyRuntime } from '../haproxy/runtime.ts'
 import { get, gatewayTest as test, until, upstream } from '../test-support/fixtures.ts'
 import { harness, instance } from '../test-support/harness.ts'
@@ -223,6 +225,28 @@ describe('GatewayAgent on a private HAProxy', () => {
         'the ack of the new port',
         async () => (await readAck(redis, redisPrefix, 'demo', 'b'))?.listenPort === portC,
       )
+    } finally {
+      await h.close()
+    }
+  })
+
+  test('a site left in HAProxy from before (removed while no agent ran) goes; files not ours stay', async ({
+    haproxy,
+    redis,
+    redisPrefix,
+  }) => {
+    const [kept, gone] = [await freePort(), await freePort()]
+    const applier = new HaproxyApplier({ target: haproxy.target })
+    await applier.apply(renderSite({ project: 'demo', environment: 'gone', listenPort: gone, instances: [] }))
+    await writeFile(path.join(haproxy.target.sitesDir, 'manual.cfg'), '# not Slipway\n')
+    const h = harness(redis, redisPrefix, haproxy, [
+      { project: 'demo', environment: 'kept', listenPort: kept },
+    ])
+    try {
+      await h.agent().start()
+      expect((await get(gone)).status).toBe(0)
+      expect((await get(kept)).status).toBe(503)
+      expect((await readdir(haproxy.target.sitesDir)).sort()).toEqual(['demo_kept.cfg', 'manual.cfg'])
     } finally {
       await h.close()
     }

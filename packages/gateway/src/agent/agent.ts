@@ -105,8 +105,9 @@ export class GatewayAgent {
     for (const [key, worker] of this.#workers) {
       if (wanted.has(key)) continue
       this.#workers.delete(key)
-      await this.#retire(worker)
+      await this.#retire(worker.site, worker)
     }
+    await this.#removeLeftovers(wanted, signal)
     for (const [key, site] of wanted) {
       const worker = this.#workers.get(key)
       if (worker) {
@@ -173,9 +174,28 @@ export class GatewayAgent {
     return wanted
   }
 
-  async #retire(worker: SiteWorker): Promise<void> {
-    const { project, environment } = worker.site
-    await worker.stop()
+  /**
+   * Sites HAProxy still has from before (removed while no agent ran, or whose removal
+   * failed): every managed site file no worker follows and the sites no longer list.
+   */
+  async #removeLeftovers(wanted: Map<string, GatewaySite>, signal: AbortSignal): Promise<void> {
+    let managed: { project: string; environment: string }[]
+    try {
+      managed = await this.#options.applier.managedSites()
+    } catch (error) {
+      this.#logger.error({ err: error }, 'could not list the site files in the gateway folder')
+      return
+    }
+    for (const site of managed) {
+      const key = siteKey(site.project, site.environment)
+      if (wanted.has(key) || this.#workers.has(key) || signal.aborted) continue
+      await this.#retire(site)
+    }
+  }
+
+  async #retire(site: { project: string; environment: string }, worker?: SiteWorker): Promise<void> {
+    const { project, environment } = site
+    await worker?.stop()
     try {
       await this.#options.applier.removeSite(project, environment)
       await deleteAck(this.#options.redis, this.#options.prefix, project, environment)

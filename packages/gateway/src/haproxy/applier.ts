@@ -3,10 +3,10 @@ import { AppError, type Logger } from '@slipway/core'
 import { siteKey } from '../names.ts'
 import { type LeaseOptions, withLease } from '../support/lease.ts'
 import { leaving, mismatches, planServers, type ServerStep } from './converge.ts'
-import { readOptional, replaceFile } from './files.ts'
+import { readOptional, replaceFile, siteFiles } from './files.ts'
 import { checkConfig, type HaproxyTarget } from './layout.ts'
 import { portTaken, type ReloadContext, reloadWithFile } from './reload.ts'
-import type { RenderedSite } from './render.ts'
+import { managedMarker, type RenderedSite } from './render.ts'
 import { adminMaint, HaproxyRuntime, type ServerState } from './runtime.ts'
 
 export interface HaproxyApplierOptions {
@@ -34,6 +34,10 @@ export interface ApplyResult {
    */
   draining: string[]
 }
+
+/** `{project}_{environment}.cfg` */
+const slug = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?'
+const siteFile = new RegExp(`^(${slug})_(${slug})\\.cfg$`)
 
 /**
  * Puts rendered sites into one HAProxy. Instance changes inside a live site go only through
@@ -95,6 +99,18 @@ export class HaproxyApplier {
       })
       this.#logger?.info({ site: name, reloadMs: reload.ms }, 'gateway site removed from HAProxy')
     })
+  }
+
+  /** The sites whose files the gateway wrote (`{project}_{environment}.cfg` with its marker). */
+  async managedSites(): Promise<{ project: string; environment: string }[]> {
+    const sites: { project: string; environment: string }[] = []
+    for (const name of await siteFiles(this.target.sitesDir)) {
+      const match = siteFile.exec(name)
+      const text = match ? await readOptional(path.join(this.target.sitesDir, name)) : undefined
+      if (match?.[1] && match[2] && text?.startsWith(managedMarker))
+        sites.push({ project: match[1], environment: match[2] })
+    }
+    return sites
   }
 
   /**

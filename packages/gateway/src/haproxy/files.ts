@@ -34,7 +34,7 @@ export async function replaceFile(file: string, text: string | undefined): Promi
 }
 
 /** The site files HAProxy loads from a folder: `*.cfg`, not hidden. */
-async function siteFiles(sitesDir: string): Promise<string[]> {
+export async function siteFiles(sitesDir: string): Promise<string[]> {
   return (await readdir(sitesDir)).filter((name) => name.endsWith('.cfg') && !name.startsWith('.')).sort()
 }
 

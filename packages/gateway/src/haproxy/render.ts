@@ -44,6 +44,9 @@ export interface RenderedSite extends SiteNames {
   text: string
 }
 
+/** The first line of every site file the gateway writes (files without it are not ours). */
+export const managedMarker = '# Managed by Slipway (@slipway/gateway)'
+
 /** Seconds a client is told to wait when a site has no live instance. */
 const retryAfterSeconds = 5
 
@@ -113,7 +116,7 @@ export function renderSite(site: SiteConfig): RenderedSite {
   const draft = lines.join('\n')
   const version = createHash('sha256').update(draft).digest('hex').slice(0, 16)
   const header = [
-    '# Managed by Slipway (@slipway/gateway), do not edit. Servers change through the Runtime API;',
+    `${managedMarker}, do not edit. Servers change through the Runtime API;`,
     '# this file follows each change without a reload, so a reload or restart serves the same.',
     `# site ${project}/${environment} version ${version}`,
   ]
