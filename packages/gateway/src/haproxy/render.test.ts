@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
 import { isAppError } from '@slipway/core'
 import { describe, expect, test } from 'vitest'
 import { planServers } from './converge.ts'
@@ -91,6 +93,14 @@ describe('renderSite', () => {
 })
 
 describe('renderMainConfig', () => {
+  test("is docker/fleet.sh's gateway config, folder and port put in", () => {
+    const script = readFileSync(path.resolve(import.meta.dirname, '../../../../docker/fleet.sh'), 'utf8')
+    const heredoc = /cat >"\$dir\/haproxy\.cfg" <<CFG\n([\s\S]*?)\nCFG\n/.exec(script)?.[1]
+    expect(heredoc).toBeDefined()
+    const fleet = `${heredoc?.replaceAll('$dir', '/tmp/gw').replaceAll('$GATEWAY_PORT', '8088')}\n`
+    expect(renderMainConfig({ dir: '/tmp/gw', port: 8088 })).toBe(fleet)
+  })
+
   test('the fleet layout: admin socket in the folder, health frontend on the port', () => {
     const text = renderMainConfig({ dir: '/tmp/gw', port: 8088 })
     expect(text).toContain('  stats socket /tmp/gw/admin.sock mode 600 level admin expose-fd listeners\n')

@@ -131,7 +131,10 @@ export function renderSite(site: SiteConfig): RenderedSite {
   }
 }
 
-/** The main config of a gateway folder (docker/fleet.sh writes the same text). */
+/**
+ * The main config of a gateway folder: the text docker/fleet.sh writes for the fleet's
+ * gateway (a test compares them), so private gateways in tests and e2e run the same.
+ */
 export function renderMainConfig(options: { dir: string; port: number }): string {
   const port = assertPort('port', options.port)
   return [
@@ -139,10 +142,17 @@ export function renderMainConfig(options: { dir: string; port: number }): string
     '  master-worker',
     `  stats socket ${options.dir}/admin.sock mode 600 level admin expose-fd listeners`,
     '  stats timeout 2m',
-    // 20000 needs 40040 file descriptors; this machine's hard limit is 20000.
+    // 20000 needs 40040 file descriptors; this machine's hard limit (ulimit -Hn) is 20000.
     '  maxconn 8000',
+    "# Every request's outcome, read by Slipway's traffic recorder (show events slipway-traffic).",
+    'ring slipway-traffic',
+    '  format raw',
+    '  maxlen 1024',
+    '  size 4194304',
     'defaults',
     '  mode http',
+    '  log ring@slipway-traffic local0 info',
+    '  log-format "%Ts.%ms %b %s %ST %Ta %Tr %tsc %rc"',
     '  timeout connect 1s',
     '  timeout client 60s',
     '  timeout server 60s',
@@ -155,6 +165,7 @@ export function renderMainConfig(options: { dir: string; port: number }): string
     '  retries 2',
     'frontend gateway-health',
     `  bind 127.0.0.1:${port}`,
+    '  no log',
     '  http-request return status 200 content-type text/plain string "ok" if { path /gateway-health }',
     '  http-request return status 404 content-type text/plain string "no environment here"',
     '',
