@@ -1,3 +1,4 @@
+import https from 'node:https'
 import { DockerodeHost } from '@slipway/docker'
 import { demoImage, type Fleet, fleetHost, integrationTest as test } from '@slipway/testing'
 import { describe, expect } from 'vitest'
@@ -24,12 +25,25 @@ const hostNames = ['prod-1', 'prod-2', 'prod-3']
 async function deleteFromRegistry(fleet: Fleet, image: string): Promise<void> {
   const [name, digest] = image.slice(fleet.registry.url.length + 1).split('@') as [string, string]
   const auth = Buffer.from(`${fleet.registry.username}:${fleet.registry.password}`).toString('base64')
-  const response = await fetch(`http://${fleet.registry.url}/v2/${name}/manifests/${digest}`, {
-    method: 'DELETE',
-    headers: { authorization: `Basic ${auth}` },
-    signal: AbortSignal.timeout(10_000),
+  // The registry speaks TLS with a certificate of the fleet's CA.
+  const status = await new Promise<number>((resolve, reject) => {
+    const request = https.request(
+      `https://${fleet.registry.url}/v2/${name}/manifests/${digest}`,
+      {
+        method: 'DELETE',
+        headers: { authorization: `Basic ${auth}` },
+        ca: fleet.tls.ca,
+        signal: AbortSignal.timeout(10_000),
+      },
+      (response) => {
+        response.resume()
+        resolve(response.statusCode ?? 0)
+      },
+    )
+    request.once('error', reject)
+    request.end()
   })
-  expect(response.status).toBe(202)
+  expect(status).toBe(202)
 }
 
 async function containerIds(options: DemoRequestOptions): Promise<string[]> {
@@ -231,12 +245,40 @@ describe('operations on prod-1..3', () => {
         // No health monitor runs here: the dead instance is still registered.
         expect(await served()).toContain(victim.id)
 
+        // A lease whose container is long gone (a worker died between removing it and freeing
+        // the port), and one just taken for a start under way: only the first is freed.
+        const prod3 = await db.host.findUniqueOrThrow({ where: { name: 'prod-3' } })
+        await db.hostPortLease.createMany({
+          data: [
+            {
+              hostId: prod3.id,
+              port: 40_001,
+              instance: 'gone-container',
+              createdAt: new Date(Date.now() - 3600_000),
+            },
+            { hostId: prod3.id, port: 40_002, instance: 'starting-container' },
+          ],
+        })
+
         const healed = await reconcile(demoRequest(base, release, 3, { app }))
         expect(healed.status).toBe('succeeded')
         expect(await served()).toEqual(healed.instances.map((i) => i.id).sort())
         expect(await served()).not.toContain(victim.id)
         expect(base.lines).toContain(`${victim.id} on prod-2: container stopped, out of the gateway`)
         expect(await base.hosts[1]?.driver.inspect(victim.containerId)).toBeUndefined()
+        expect(healed.freedPorts).toEqual([{ host: 'prod-3', port: 40_001, instance: 'gone-container' }])
+        // Host network: the leases are the running instances' (the victim's went with its container).
+        const leases = await db.hostPortLease.findMany({ include: { host: true } })
+        const expected =
+          network === 'host'
+            ? healed.instances.map((i) => `${i.host}:${i.port}:${project}-production-${i.id}`)
+            : []
+        expect(
+          leases
+            .filter((lease) => lease.instance !== 'starting-container')
+            .map((lease) => `${lease.host.name}:${lease.port}:${lease.instance}`)
+            .sort(),
+        ).toEqual(expected.sort())
       } finally {
         await gateway.close()
       }

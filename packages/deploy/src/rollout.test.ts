@@ -142,9 +142,16 @@ describe('rollout on prod-1..3 behind the real gateway', () => {
       const first = await rollout(demoRequest(base, { id: 'v1', image: v1.image }, 4, { app }))
       expect(first.error).toBeUndefined()
       expect(first.status).toBe('succeeded')
-      // Each instance listens on its own port of the host's network, the one it was given.
+      // Each instance listens on its own port of the host's network, the one leased for it.
       const ports = first.instances.map((instance) => instance.port)
       expect(new Set(ports).size).toBe(4)
+      const leased = async () =>
+        (await db.hostPortLease.findMany({ include: { host: true } }))
+          .map((lease) => `${lease.host.name}:${lease.port}:${lease.instance}`)
+          .sort()
+      const leasesOf = (instances: typeof first.instances) =>
+        instances.map((i) => `${i.host}:${i.port}:${project}-${environment}-${i.id}`).sort()
+      expect(await leased()).toEqual(leasesOf(first.instances))
       for (const instance of first.instances) {
         const host = hosts.find((h) => h.name === instance.host)!
         expect(await host.driver.logs(instance.containerId)).toContainEqual(
@@ -167,6 +174,11 @@ describe('rollout on prod-1..3 behind the real gateway', () => {
       // host network) and removed.
       const running = (await Promise.all(hosts.map((h) => releasesOn(h.driver, project, environment)))).flat()
       expect(running.sort()).toEqual(['running:v2', 'running:v2', 'running:v2', 'running:v2'])
+      // Their ports were freed with them: the leases are exactly the v2 instances'.
+      expect(await leased()).toEqual(leasesOf(second.instances))
+      const none = await rollout(demoRequest(base, { id: 'v2', image: v2.image }, 0, { app }))
+      expect(none.status).toBe('succeeded')
+      expect(await leased()).toEqual([])
     } finally {
       await gateway.close()
     }
