@@ -48,6 +48,7 @@ export class GatewayAgent {
   #controller: AbortController | undefined
   #timer: NodeJS.Timeout | undefined
   #syncing: Promise<void> | undefined
+  #syncNext: Promise<void> | undefined
 
   constructor(options: GatewayAgentOptions) {
     this.#options = options
@@ -70,6 +71,7 @@ export class GatewayAgent {
     this.#controller = undefined
     controller.abort(new Error('gateway agent stopping'))
     clearInterval(this.#timer)
+    await this.#syncNext
     await this.#syncing
     await Promise.all([...this.#workers.values()].map((worker) => worker.stop()))
     this.#workers.clear()
@@ -79,9 +81,19 @@ export class GatewayAgent {
     return [...this.#workers.values()].map((worker) => worker.status())
   }
 
-  /** Re-reads the sites now (also runs every `sitesIntervalMs`). */
+  /**
+   * Re-reads the sites now (also runs every `sitesIntervalMs`). While a sync runs, one more
+   * follows it, so what the caller changed before calling is seen.
+   */
   sync(): Promise<void> {
-    this.#syncing ??= this.#sync().finally(() => {
+    if (this.#syncing) {
+      this.#syncNext ??= this.#syncing.then(() => {
+        this.#syncNext = undefined
+        return this.sync()
+      })
+      return this.#syncNext
+    }
+    this.#syncing = this.#sync().finally(() => {
       this.#syncing = undefined
     })
     return this.#syncing
