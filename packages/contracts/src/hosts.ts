@@ -123,10 +123,6 @@ export function hostAddressOf(body: { endpoint: string; address?: string }): str
   return body.address === undefined ? endpointAddress(body.endpoint) : canonicalAddress(body.address)
 }
 
-/** `POST /api/hosts/check`: the body a create would send; nothing is stored. */
-export const CheckHostBody = CreateHostBody
-export type CheckHostBody = z.infer<typeof CheckHostBody>
-
 /** One step of a host check: what was found, or what failed with its error code. */
 const CheckStep = z.object({
   ok: z.boolean(),

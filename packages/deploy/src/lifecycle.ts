@@ -28,7 +28,7 @@ export type TrafficState = 'none' | 'adding' | 'in'
  * Frees an instance's host-network port lease, if it had one, once its container is gone. A
  * failure only warns: reconcile frees leases whose container no longer exists.
  */
-export async function releasePort(
+async function releasePort(
   ctx: Pick<SiteContext, 'ports'>,
   instance: Pick<Instance, 'project' | 'environment' | 'id' | 'host' | 'port'>,
   warn: (message: string) => void,

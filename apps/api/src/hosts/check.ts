@@ -1,4 +1,4 @@
-import type { CheckHostBody, HostCheckResult } from '@slipway/contracts'
+import type { CreateHostBody, HostCheckResult } from '@slipway/contracts'
 import { AppError, errorMessage } from '@slipway/core'
 import { secretContext } from '@slipway/db'
 import { DockerodeHost, type RegistryAuth } from '@slipway/docker'
@@ -43,7 +43,7 @@ function failure(error: unknown): { ok: false; code: AppError['code']; message: 
  */
 export async function checkHost(
   deps: Pick<AppDeps, 'db' | 'secrets'>,
-  body: CheckHostBody,
+  body: CreateHostBody,
   address: string,
 ): Promise<HostCheckResult> {
   const daemon = new DockerodeHost(body.name, {

@@ -1,6 +1,5 @@
 import {
   addressRequiredMessage,
-  CheckHostBody,
   CreateHostBody,
   canonicalAddress,
   endpointAddress,
@@ -162,7 +161,7 @@ export function hostRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           tags: ['hosts'],
           description:
             'Checks a host before it is added (same body as POST /api/hosts; nothing is stored): the daemon answers over the endpoint with the TLS material given, and reaches each registry with its credentials.',
-          body: CheckHostBody,
+          body: CreateHostBody,
           response: { 200: HostCheckResult },
         },
       },

@@ -35,7 +35,7 @@ export async function containerEnv(
  * reached at. A host stored before addresses existed whose endpoint named none has '' and
  * cannot be deployed to until an admin sets it.
  */
-export function deployHost(deps: Pick<WorkerDeps, 'hosts' | 'hostRecord'>, host: Host): DeployHost {
+function deployHost(deps: Pick<WorkerDeps, 'hosts' | 'hostRecord'>, host: Host): DeployHost {
   if (!host.address)
     throw new AppError(
       'VALIDATION_FAILED',
