@@ -97,6 +97,41 @@ describe('GatewayAgent on a private HAProxy', () => {
     }
   })
 
+  test('two agents (two workers) on one HAProxy under one lease: drained() still waits for the slow request', async ({
+    haproxy,
+    redis,
+    redisPrefix,
+  }) => {
+    const listenPort = await freePort()
+    const h = harness(redis, redisPrefix, haproxy, [site(listenPort)])
+    const lease = { redis, key: `${redisPrefix}/gateway/lock` }
+    const [one, two, three] = [await upstream('one'), await upstream('two'), await upstream('three')]
+    try {
+      for (const agentId of ['w1', 'w2'])
+        await h.agent({ agentId, applier: new HaproxyApplier({ target: haproxy.target, lease }) }).start()
+      const traffic = createTrafficSwitch({ redis, prefix: redisPrefix, ttlSeconds: 60 })
+      const signal = AbortSignal.timeout(30_000)
+      await traffic.add(instance('one', one.port), signal)
+      const slow = get(listenPort, '/slow?ms=2500')
+      await until('the slow request on one', async () => one.arrivals.length > 0)
+      const first = await traffic.swap([instance('two', two.port)], [instance('one', one.port)], signal)
+      const second = await traffic.swap([instance('three', three.port)], [instance('two', two.port)], signal)
+      expect((await get(listenPort)).body).toBe('three\n')
+      expect(await second.drained(800, signal)).toBe(false)
+      expect(await first.drained(10_000, signal)).toBe(true)
+      expect(await slow).toMatchObject({ status: 200, body: 'slow one\n' })
+      expect(await second.drained(10_000, signal)).toBe(true)
+      expect(
+        (await new HaproxyRuntime(haproxy.target).servers('be_demo_pre-release'))?.map((s) => s.name),
+      ).toEqual(['three'])
+    } finally {
+      await h.close()
+      await one.close()
+      await two.close()
+      await three.close()
+    }
+  })
+
   test('fail static: when every heartbeat stops the site keeps serving the last instances', async ({
     haproxy,
     redis,

@@ -155,12 +155,23 @@ export class SiteWorker {
       if (!this.#confirmed || !same) {
         const applied = await this.#deps.applier.apply(rendered, { signal })
         for (const server of rendered.servers) this.#pending.delete(server.id)
-        const generation =
-          same && !applied.changed ? (served?.generation ?? 0) : (served?.generation ?? 0) + 1
+        const acknowledge = !same || applied.changed || !served
+        // Generations count for the site, whichever agent wrote the last ack (several workers
+        // may follow one HAProxy): the next one is above both.
+        const latest = acknowledge
+          ? await readAck(this.#deps.redis, this.#deps.prefix, project, environment, { signal })
+          : undefined
+        const base = Math.max(served?.generation ?? 0, latest?.generation ?? 0)
+        const generation = acknowledge ? base + 1 : base
         const now = Date.now()
+        // A server already out when this change came was taken out by a generation up to `base`.
         for (const name of applied.draining)
-          if (!this.#pending.has(name)) this.#pending.set(name, { generation, since: now })
-        if (!same || applied.changed || !served) {
+          if (!this.#pending.has(name))
+            this.#pending.set(name, {
+              generation: applied.removed.includes(name) ? generation : base,
+              since: now,
+            })
+        if (acknowledge) {
           const ack: GatewayAck = {
             project,
             environment,

@@ -33,6 +33,8 @@ export interface ApplyResult {
    * before, or left in an old worker by the reload): `finishDrain` deletes them once idle.
    */
   draining: string[]
+  /** Those of `draining` this change took out (the others were out before it). */
+  removed: string[]
 }
 
 /** `{project}_{environment}.cfg` */
@@ -75,6 +77,7 @@ export class HaproxyApplier {
         reloaded: false,
         commands: [],
         draining: leaving(site.servers, live),
+        removed: [],
       }
     }
     return this.#serialised(signal, async () => {
@@ -208,6 +211,7 @@ export class HaproxyApplier {
       reloaded: false,
       commands,
       draining: leaving(site.servers, after),
+      removed: steps.flatMap((step) => (step.kind === 'drain' ? [step.name] : [])),
     }
   }
 
@@ -260,6 +264,9 @@ export class HaproxyApplier {
       reloadMs: reload.ms,
       commands: ['reload'],
       draining,
+      removed: previous
+        .filter((server) => server.admin === 0 && draining.includes(server.name))
+        .map((s) => s.name),
     }
   }
 

@@ -48,7 +48,9 @@ export async function reloadWithFile(
   try {
     return await reloadAndConfirm(context, name, confirm)
   } catch (error) {
-    await replaceFile(file, previous)
+    // Canceled (the agent stops): the file is what should be served; the next agent
+    // confirms or reloads it. Any other failure: HAProxy serves the previous file.
+    if (!(isAppError(error) && error.code === 'CANCELED')) await replaceFile(file, previous)
     throw error
   }
 }
