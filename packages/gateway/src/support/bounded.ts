@@ -15,6 +15,7 @@ export function bounded<T>(
 ): Promise<T> {
   const { signal, timeoutMs } = options
   if (signal?.aborted) {
+    // Nobody waits for the work any more: its outcome is dropped on purpose (see above).
     work.catch(() => undefined)
     return Promise.reject(canceled(what, signal))
   }

@@ -32,7 +32,9 @@ export class Subscriber {
       const current = this.#handlers.get(channel)
       if (!current?.delete(handler) || current.size > 0) return
       this.#handlers.delete(channel)
-      await connection.unsubscribe(channel).catch(() => undefined)
+      await connection
+        .unsubscribe(channel)
+        .catch((error: unknown) => this.#logger?.warn({ err: error, channel }, 'redis unsubscribe failed'))
     }
   }
 
