@@ -36,6 +36,8 @@ export interface TrafficRecorderOptions {
 const recordTimeoutMs = 5000
 /** How often the Runtime API is asked which worker answers (a reload starts a new one). */
 const workerCheckMs = 1000
+/** What a worker logs for each proxy when it stops (soft-stop at a reload or a stop). */
+const stoppingPattern = /^Proxy \S+ stopped \(/
 
 /** Where one worker's ring stands: the seconds its lines went to, and the last lines. */
 interface Cursor {
@@ -86,6 +88,9 @@ export class TrafficRecorder {
   #timer: NodeJS.Timeout | undefined
   #lastLeaseAt = 0
   #lastWorkerCheckAt = 0
+  /** A worker said it is stopping (a reload): check which one answers before writing. */
+  #workerCheckDue = false
+  #connections = 0
   #ticking = false
   /** The last second written (from Redis when taking over). */
   #mark: WrittenMark | undefined
@@ -151,8 +156,16 @@ export class TrafficRecorder {
   }
 
   /** For status pages and tests. */
-  status(): { leader: boolean; writtenUpToMs: number | undefined; workers: string[]; live: boolean } {
+  status(): {
+    leader: boolean
+    writtenUpToMs: number | undefined
+    workers: string[]
+    live: boolean
+    /** Ring connections opened since start (reconnects and reloads add one each). */
+    connections: number
+  } {
     return {
+      connections: this.#connections,
       leader: this.#leader,
       writtenUpToMs: this.#mark ? this.#mark.secondMs + 1000 : undefined,
       workers: [...this.#followed].flatMap((f) => (f.worker ? [f.worker.key] : [])),
@@ -179,8 +192,9 @@ export class TrafficRecorder {
     if (!this.#leader) return
     if (!this.#current && now >= this.#reconnectAt) this.#connect()
     this.#closeQuietOldWorkers(now)
-    if (now - this.#lastWorkerCheckAt >= workerCheckMs) {
+    if (this.#workerCheckDue || now - this.#lastWorkerCheckAt >= workerCheckMs) {
       this.#lastWorkerCheckAt = now
+      this.#workerCheckDue = false
       await this.#checkWorker()
     }
     await this.#writeDue()
@@ -247,6 +261,8 @@ export class TrafficRecorder {
         },
         onLine: (line) => {
           followed.lastLineAt = Date.now()
+          // At a reload the old worker logs its proxies stopping: the new one serves now.
+          if (!followed.old && stoppingPattern.test(line)) this.#workerCheckDue = true
           if (followed.worker) this.#take(this.#cursorOf(followed.worker), line)
         },
         onEnd: (error) => this.#ended(followed, error),
@@ -254,6 +270,7 @@ export class TrafficRecorder {
     })
     this.#followed.add(followed)
     this.#current = followed
+    this.#connections++
   }
 
   #ended(followed: Followed, error: AppError | undefined): void {
@@ -352,7 +369,9 @@ export class TrafficRecorder {
       { worker: worker.key, ringLines: dump.length, resumeAt: from },
       'traffic: following HAProxy worker',
     )
-    for (const line of dump.slice(0, from)) remember(cursor, line)
+    // What comes before `from` is accounted for: our own last lines (a reconnect), or the
+    // written seconds' (a takeover).
+    cursor.lines = tailOf(dump.slice(0, from))
     for (const line of dump.slice(from)) this.#take(cursor, line, skipUpToMs)
   }
 
@@ -381,7 +400,7 @@ export class TrafficRecorder {
   /** Writes every second that is over (with its grace), when every ring is being followed. */
   async #writeDue(): Promise<void> {
     const current = this.#current
-    if (!this.#leader || !current?.follower.live) return
+    if (!this.#leader || !current?.follower.live || this.#workerCheckDue) return
     if ([...this.#followed].some((followed) => !followed.follower.live)) return
     const upToMs = Math.floor((Date.now() - this.#options.graceMs - 1000) / 1000) * 1000
     if (this.#mark && upToMs <= this.#mark.secondMs) return
