@@ -8,6 +8,8 @@ import { type Stack, startStack } from './stack.ts'
 type InstanceRow = {
   id: string
   host: string
+  address: string
+  port: number | null
   state: string
   inGateway: boolean
   release: { number: number | null }
@@ -41,6 +43,9 @@ describe('operating an environment', () => {
     const rows = await instances()
     expect(rows).toHaveLength(2)
     expect(rows.every((row) => row.host === 'pre-1' && row.state === 'running' && row.inGateway)).toBe(true)
+    // Reached at pre-1's own address on the fleet LAN, each on its own published port.
+    expect(rows.map((row) => row.address)).toEqual([fleetHost('pre-1').address, fleetHost('pre-1').address])
+    expect(new Set(rows.map((row) => row.port)).size).toBe(2)
     const discovery = await demo.developer.get(`/api/discovery/${demo.project.slug}/pre-release`)
     expect(discovery.body.map((entry: { id: string }) => entry.id).sort()).toEqual(
       rows.map((row) => row.id).sort(),
