@@ -20,7 +20,7 @@ export interface WorkerOptions {
   concurrency: number
   /** The dashboard address, for links in commit statuses and notifications. */
   publicUrl: string
-  /** Run the gateway agent for the nginx in this folder. */
+  /** Run the gateway agent for the HAProxy in this folder (its haproxy.cfg, sites/ and admin socket). */
   gatewayDir?: string
   hostProbeIntervalMs: number
   reapIntervalMs: number

@@ -3,7 +3,7 @@ import type { DockerHost, RegistryAuth, RestartPolicy } from '@slipway/docker'
 
 /**
  * Moves gateway traffic to and from instances. Implemented by @slipway/gateway (discovery
- * registry + nginx); the executor only ever talks to this interface.
+ * registry + HAProxy); the executor only ever talks to this interface.
  */
 export interface TrafficSwitch {
   /** Resolves once the gateway routes new requests to the instance; throws if it cannot. */

@@ -40,7 +40,7 @@ function tryListen(port: number): Promise<number | undefined> {
 /**
  * A port that is free on 127.0.0.1 right now and was not handed out by this process in the
  * last five minutes, for the listeners tests and benchmarks start on this machine (private
- * nginx, PostgreSQL, Redis, the API). Not for instances: Docker chooses a bridge container's
+ * HAProxy, PostgreSQL, Redis, the API). Not for instances: Docker chooses a bridge container's
  * port and host-network ports are leased per host in PostgreSQL (@slipway/db). Another
  * process may still take the port before it is bound. The memory matters because the kernel,
  * asked for any free port, readily gives the same one twice in a row.
