@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { Id, Timestamp } from './common.ts'
 import { DiscoveryEntry } from './discovery.ts'
+import { TrafficReport } from './traffic.ts'
 
 export const ReleaseStatus = z.enum(['pending', 'deploying', 'live', 'failed', 'rolled_back', 'superseded'])
 
@@ -18,6 +19,8 @@ export const Release = z.object({
   error: z.string().nullable(),
   createdAt: Timestamp,
   finishedAt: Timestamp.nullable(),
+  /** What the gateway saw during its rollout; null until recorded (and for older releases). */
+  traffic: TrafficReport.nullable(),
 })
 export type Release = z.infer<typeof Release>
 

@@ -5,6 +5,7 @@ import {
   Release,
   RollbackBody,
   ScaleBody,
+  TrafficReport,
 } from '@slipway/contracts'
 import { AppError, errorMessage } from '@slipway/core'
 import type { Prisma, Project } from '@slipway/db'
@@ -61,7 +62,20 @@ export function environmentOperationRoutes(deps: AppDeps): FastifyPluginAsyncZod
       error: row.error,
       createdAt: row.createdAt,
       finishedAt: row.finishedAt,
+      traffic: trafficView(row),
     }))
+  }
+
+  /** The stored traffic report; one that no longer fits the contract is logged and left out. */
+  function trafficView(row: ReleaseRow): TrafficReport | null {
+    if (row.traffic === null) return null
+    const parsed = TrafficReport.safeParse(row.traffic)
+    if (parsed.success) return parsed.data
+    deps.logger.warn(
+      { releaseId: row.id, err: parsed.error },
+      'stored traffic report does not fit the contract',
+    )
+    return null
   }
 
   async function startOperation(
