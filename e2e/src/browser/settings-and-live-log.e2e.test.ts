@@ -4,7 +4,7 @@ import { createLogger } from '@slipway/core'
 // The worker's own log writer (database + Redis stream), so the lines take the real path.
 // e2e has no dependency on @slipway/runs yet, hence the path into the package.
 import { StageLog } from '@slipway/runs'
-import { fleet } from '@slipway/testing/services'
+import { fleet, fleetHost, freePort } from '@slipway/testing/services'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Demo, setupDemo } from '../client.ts'
@@ -202,6 +202,48 @@ describe('settings and the live log in a real browser', () => {
     expect(names).toContain('prod-3')
     await hostForm.getByRole('button', { name: 'Cancel' }).click()
     await p.getByRole('form', { name: 'Add a host' }).waitFor()
+    await context.close()
+  })
+
+  it('adding a host checks its connection first and shows each step; it is added once all pass, or anyway', async () => {
+    // A registry nothing answers for: the daemon itself is asked to reach it.
+    const nowhere = `${fleet().registry.url.split(':')[0]}:${await freePort()}`
+    await demo.admin.post('/api/registries', { name: 'nowhere', url: nowhere })
+    const { context, page: p } = await signedIn(browser, stack.url, 'admin')
+    await p.goto(`${stack.url}/admin/hosts`)
+    const form = p.getByRole('form', { name: 'Add a host' })
+    const results = form.getByRole('region', { name: 'Connection check' })
+    const hostNames = async () =>
+      (await demo.admin.get('/api/hosts')).body.map((h: { name: string }) => h.name) as string[]
+
+    // No daemon behind the endpoint: the check says so, and nothing is added.
+    await form.getByLabel('Name', { exact: true }).fill('nobody-1')
+    await form.getByLabel('Docker endpoint', { exact: true }).fill(`tcp://127.0.0.1:${await freePort()}`)
+    await form.getByRole('button', { name: 'Check and add host' }).click()
+    await results.getByText('daemon unreachable').waitFor()
+    await results.getByText('HOST_UNREACHABLE').waitFor()
+    await form.getByText(/nothing was added/).waitFor()
+    expect(await hostNames()).not.toContain('nobody-1')
+
+    // pre-1 again, over TLS: the daemon answers and reaches the fleet's registry, not the dead one.
+    const pre = fleetHost('pre-1')
+    await form.getByLabel('Name', { exact: true }).fill('pre-1-again')
+    await form.getByLabel('Docker endpoint', { exact: true }).fill(pre.endpoint)
+    await form.getByLabel('CA certificate', { exact: true }).fill(pre.tls.ca)
+    await form.getByLabel('Client certificate', { exact: true }).fill(pre.tls.cert)
+    await form.getByLabel('Client key', { exact: true }).fill(pre.tls.key)
+    await form.getByRole('button', { name: 'Check and add host' }).click()
+    await results.getByText('daemon answers').waitFor()
+    await results.getByText(`Connection check (address ${pre.address})`).waitFor()
+    await results.getByText('registry local: ok').waitFor()
+    await results.getByText('registry nowhere: unreachable').waitFor()
+    expect(await hostNames()).not.toContain('pre-1-again')
+    await form.getByRole('button', { name: 'Add anyway' }).click()
+    await form.getByText('Host added; the worker probes it within seconds.').waitFor()
+    const added = (await demo.admin.get('/api/hosts')).body.find(
+      (h: { name: string }) => h.name === 'pre-1-again',
+    )
+    expect(added).toMatchObject({ endpoint: pre.endpoint, address: pre.address, tls: { keySet: true } })
     await context.close()
   })
 
