@@ -4,7 +4,7 @@ import { probeOnce } from './health/wait.ts'
 import { retireInstance } from './lifecycle.ts'
 import { rollout } from './rollout.ts'
 import type { DeployHost, RolloutRequest, RolloutResult } from './types.ts'
-import { within } from './util.ts'
+import { linkedSignal, within } from './util.ts'
 
 export interface ReconcileResult extends RolloutResult {
   /** Instances of the release found running but failing their check, removed before the rollout. */
@@ -23,7 +23,17 @@ export interface ReconcileResult extends RolloutResult {
  * share; stray containers of other releases are replaced. Hosts that do not answer are left
  * out (a reconcile works around them, whatever `onPullFailure` says).
  */
-export async function reconcile(request: RolloutRequest): Promise<ReconcileResult> {
+export async function reconcile(given: RolloutRequest): Promise<ReconcileResult> {
+  // One probe per instance listens on the signal at once: give them one of ours to listen on.
+  const linked = linkedSignal(given.signal)
+  try {
+    return await run({ ...given, signal: linked.signal })
+  } finally {
+    linked.dispose()
+  }
+}
+
+async function run(request: RolloutRequest): Promise<ReconcileResult> {
   const { signal } = request
   const hosts = new Map(request.hosts.map((h) => [h.name, h]))
   const replacedUnhealthy: string[] = []
