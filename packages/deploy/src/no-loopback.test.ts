@@ -27,6 +27,8 @@ const allowed: Record<string, string> = {
     "the sites' frontends bind on Slipway's machine (backends use instance.address)",
   'packages/gateway/src/haproxy/applier.ts': "a site frontend's listen port, taken on Slipway's machine",
   'packages/gateway/src/haproxy/reload.ts': "whether a frontend's port is taken on Slipway's machine",
+  'packages/gateway/src/metrics/haproxy-fixture.ts':
+    'test support outside test-support/: a private HAProxy and its node:http upstreams on this machine',
   'packages/testing/src/private-postgres.ts': "tests' own PostgreSQL, listening on this machine",
   'packages/testing/src/load.ts': 'the load generator sends to the gateway, which listens on this machine',
   'packages/testing/src/ports.ts': "freePort: free ports for tests' own listeners on this machine",
