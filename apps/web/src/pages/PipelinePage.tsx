@@ -6,6 +6,7 @@ import { reasonIfDenied, usePermissions } from '../app/permissions.ts'
 import { navigate, useQuery } from '../app/router.tsx'
 import { LogViewer } from '../logs/LogViewer.tsx'
 import { useStageLog } from '../logs/useStageLog.ts'
+import { StageTraffic } from '../traffic/StageTraffic.tsx'
 import { Async } from '../ui/Async.tsx'
 import { ActionButton } from '../ui/Button.tsx'
 import { Duration, shortDigest, Time, useTick } from '../ui/format.tsx'
@@ -140,6 +141,7 @@ function PipelineView({ pipeline }: { pipeline: Pipeline }) {
       {approvalStage ? (
         <ApprovalPanel pipeline={pipeline} stage={approvalStage} previousEnv={previousEnv} />
       ) : null}
+      {selected ? <StageTraffic stage={selected} pipeline={pipeline} projectId={project.id} /> : null}
       {selected ? (
         <Section title={`Log: ${stageName(selected)}`} id="stage-log">
           <StageLog key={selected.id} stage={selected} pipeline={pipeline} />
