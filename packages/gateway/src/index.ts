@@ -17,5 +17,6 @@ export {
   siteNames,
 } from './haproxy/render.ts'
 export { cliCommand, HaproxyRuntime, type ProcessTable, type ServerState } from './haproxy/runtime.ts'
+export * from './metrics/index.ts'
 export type { LeaseOptions } from './support/lease.ts'
 export * from './traffic/switch.ts'

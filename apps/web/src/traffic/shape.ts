@@ -7,7 +7,7 @@ export const chartBox = { width: 420, height: 180, left: 40, right: 10, top: 22,
 const palette = ['#8a94a6', '#2456c7', '#1a8a6a', '#b26b00', '#7a3fb3', '#0f7c99']
 export const failedColor = '#b3261e'
 
-export interface TrafficLayer {
+interface TrafficLayer {
   release: string
   /** `#12`, or a short id when the release's number is unknown. */
   label: string

@@ -32,8 +32,8 @@ export interface PrivateHaproxy {
 }
 
 /** The lines the traffic recorder relies on, as in docker/fleet.sh. */
-export const ringConfig = ['ring slipway-traffic', '  format raw', '  maxlen 1024', '  size 4194304']
-export const logConfig = [
+const ringConfig = ['ring slipway-traffic', '  format raw', '  maxlen 1024', '  size 4194304']
+const logConfig = [
   '  log ring@slipway-traffic local0 info',
   '  log-format "%Ts.%ms %b %s %ST %Ta %Tr %tsc %rc"',
 ]

@@ -8,7 +8,7 @@ import { readWritten, streamMaxLength, trafficKeys } from './store.ts'
 import type { SecondRecord } from './tally.ts'
 
 /** A report's series has at most this many points; longer windows get longer steps. */
-export const maxSeriesPoints = 1800
+const maxSeriesPoints = 1800
 const pageSize = 1000
 const counters = ['requests', 'ok', 'connection', 'gateway5xx', 'app5xx', 'clientAborts', 'retried'] as const
 
