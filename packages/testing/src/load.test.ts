@@ -5,7 +5,11 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { connectionModes, failures, startLoad } from './load.ts'
 
 /** A local HTTP server that counts the connections its clients open. */
-async function countingServer(): Promise<{ port: number; connections: () => number; close(): Promise<void> }> {
+async function countingServer(): Promise<{
+  port: number
+  connections: () => number
+  close(): Promise<void>
+}> {
   let connections = 0
   const server = http.createServer((_request, response) => response.end('ok\n'))
   server.on('connection', () => {
