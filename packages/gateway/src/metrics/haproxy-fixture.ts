@@ -28,6 +28,8 @@ export interface PrivateHaproxy {
   closeCliSessions(): Promise<number>
   /** A seamless reload through the master socket; resolves when a new worker answers. */
   reload(): Promise<void>
+  /** Stops HAProxy (SIGTERM to its master) and starts it again with the same config. */
+  restart(): Promise<void>
   stop(): Promise<void>
 }
 
@@ -86,11 +88,20 @@ export async function startHaproxy(sites: readonly TestSite[]): Promise<PrivateH
     return writeFile(config, `${lines.join('\n')}\n`)
   }
   await writeConfig()
-  await run('haproxy', ['-W', '-D', '-f', config, '-p', pidFile, '-S', masterSocket], { timeout: 10_000 })
-  const masterPid = Number((await readFile(pidFile, 'utf8')).trim().split('\n')[0])
   const admin = (command: string) => adminCommand(adminSocket, command, 5000)
   const workerPid = async () => Number(/^Pid: (\d+)$/m.exec(await admin('show info'))?.[1])
-  await until('HAProxy answers on its admin socket', async () => (await workerPid().catch(() => 0)) > 0)
+  const launch = async () => {
+    await run('haproxy', ['-W', '-D', '-f', config, '-p', pidFile, '-S', masterSocket], { timeout: 10_000 })
+    const pid = Number((await readFile(pidFile, 'utf8')).trim().split('\n')[0])
+    // Not up yet: the admin socket refuses or is not there.
+    await until('HAProxy answers on its admin socket', async () => (await workerPid().catch(() => 0)) > 0)
+    return pid
+  }
+  const terminate = async (pid: number) => {
+    process.kill(pid, 'SIGTERM')
+    await until('HAProxy exits', async () => !alive(pid))
+  }
+  let masterPid = await launch()
 
   return {
     dir,
@@ -124,10 +135,13 @@ export async function startHaproxy(sites: readonly TestSite[]): Promise<PrivateH
         return pid > 0 && pid !== before
       })
     },
+    async restart() {
+      await terminate(masterPid)
+      masterPid = await launch()
+    },
     async stop() {
       try {
-        process.kill(masterPid, 'SIGTERM')
-        await until('HAProxy exits', async () => !alive(masterPid))
+        await terminate(masterPid)
       } finally {
         await rm(dir, { recursive: true, force: true })
       }

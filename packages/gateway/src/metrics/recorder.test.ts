@@ -229,4 +229,42 @@ describe('TrafficRecorder against a real HAProxy', () => {
       expect([...first.lines, ...second.lines].filter((line) => line.level >= 50)).toEqual([])
     },
   )
+
+  integrationTest(
+    'HAProxy restarting: the recorder reconnects with backoff and counts both sides',
+    async ({ redis, redisPrefix }) => {
+      const haproxy = await startHaproxy([production])
+      cleanups.push(() => haproxy.stop())
+      const a = await upstream()
+      cleanups.push(() => a.close())
+      await haproxy.addServer(production, 's1', a.port)
+      const port = haproxy.ports.demo_production as number
+      const { logger, lines } = testLogger()
+      const releaseOf = async () => 'release-a'
+      const recorder = new TrafficRecorder({
+        adminSocket: haproxy.adminSocket,
+        redis,
+        prefix: redisPrefix,
+        logger,
+        releaseOf,
+      })
+      cleanups.push(() => recorder.stop())
+      recorder.start()
+      await until('the recorder follows the ring', async () => recorder.status().live)
+
+      const fromMs = Date.now()
+      const before = await send(new http.Agent({ keepAlive: false }), port, '/', 10)
+      await haproxy.restart()
+      const after = await send(new http.Agent({ keepAlive: false }), port, '/', 12)
+      expect(new Set([...before, ...after])).toEqual(new Set([200]))
+      const toMs = Date.now()
+      expect(await waitForTraffic(redis, redisPrefix, toMs, { timeoutMs: 20_000 })).toBe(true)
+      const report = await readTraffic(redis, redisPrefix, 'demo', 'production', fromMs, toMs)
+      expect(report.totals).toMatchObject({ requests: 22, ok: 22, failed: 0 })
+      expect(recorder.status().workers).toHaveLength(1)
+      // The restart shows in the log with its cause.
+      expect(lines.some((line) => line.msg === 'traffic ring unreachable; retrying')).toBe(true)
+      expect(lines.filter((line) => line.level >= 50)).toEqual([])
+    },
+  )
 })

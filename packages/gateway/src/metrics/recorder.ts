@@ -34,6 +34,8 @@ export interface TrafficRecorderOptions {
 }
 
 const recordTimeoutMs = 5000
+/** How long a new ring connection may take to hand over its dump. */
+const startTimeoutMs = 10_000
 /** How often the Runtime API is asked which worker answers (a reload starts a new one). */
 const workerCheckMs = 1000
 /** What a worker logs for each proxy when it stops (soft-stop at a reload or a stop). */
@@ -53,6 +55,7 @@ interface Followed {
   follower: RingFollower
   worker: WorkerIdentity | undefined
   lastLineAt: number
+  startedAt: number
   old: boolean
 }
 
@@ -191,6 +194,7 @@ export class TrafficRecorder {
     }
     if (!this.#leader) return
     if (!this.#current && now >= this.#reconnectAt) this.#connect()
+    this.#closeStuck(now)
     this.#closeQuietOldWorkers(now)
     if (this.#workerCheckDue || now - this.#lastWorkerCheckAt >= workerCheckMs) {
       this.#lastWorkerCheckAt = now
@@ -243,17 +247,18 @@ export class TrafficRecorder {
   }
 
   #connect(): void {
-    const followed: Followed = {
-      follower: undefined as unknown as RingFollower,
+    const state: Omit<Followed, 'follower'> = {
       worker: undefined,
       lastLineAt: Date.now(),
+      startedAt: Date.now(),
       old: false,
     }
-    followed.follower = new RingFollower({
+    const follower = new RingFollower({
       adminSocket: this.#options.adminSocket,
       ring: this.#options.ring,
       logger: this.#logger,
       handlers: {
+        // Called from socket events, after `followed` below exists.
         onStart: (worker, dump) => {
           followed.worker = worker
           this.#resume(worker, dump)
@@ -268,9 +273,21 @@ export class TrafficRecorder {
         onEnd: (error) => this.#ended(followed, error),
       },
     })
+    const followed: Followed = { ...state, follower }
     this.#followed.add(followed)
     this.#current = followed
     this.#connections++
+  }
+
+  /** A connection that never got through its dump (HAProxy hung) is closed and opened again. */
+  #closeStuck(now: number): void {
+    const current = this.#current
+    if (!current || current.follower.live || now - current.startedAt < startTimeoutMs) return
+    this.#logger.warn(
+      { worker: current.worker?.key, waitedMs: now - current.startedAt },
+      'traffic ring: no dump from HAProxy; reconnecting',
+    )
+    current.follower.close()
   }
 
   #ended(followed: Followed, error: AppError | undefined): void {
