@@ -139,7 +139,9 @@ export class TrafficRecorder {
     if (!this.#running) return
     this.#running = false
     clearInterval(this.#timer)
-    while (this.#ticking) await new Promise((resolve) => setTimeout(resolve, 10))
+    // A step is bounded (Redis calls 5 s, HAProxy commands 2 s): wait for it, at most 15 s.
+    for (let waited = 0; this.#ticking && waited < 15_000; waited += 10)
+      await new Promise((resolve) => setTimeout(resolve, 10))
     if (this.#leader) {
       await this.#writeDue().catch((error: unknown) =>
         this.#logger.warn(

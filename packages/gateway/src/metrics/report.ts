@@ -47,7 +47,8 @@ export async function readTraffic(
   const latency = new LatencyHistogram()
 
   let start = `${from}-0`
-  for (;;) {
+  // A window holds at most `streamMaxLength` seconds: that many pages at most.
+  for (let pages = 0; pages <= Math.ceil(streamMaxLength / pageSize); pages++) {
     const page = await redisCall(
       `read ${key}`,
       redis.xrange(key, start, `${to - 1000}-0`, 'COUNT', pageSize),
