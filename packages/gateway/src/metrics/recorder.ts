@@ -94,6 +94,8 @@ export class TrafficRecorder {
   /** A worker said it is stopping (a reload): check which one answers before writing. */
   #workerCheckDue = false
   #connections = 0
+  #failedSteps = 0
+  #lastFailureLogAt = 0
   #ticking = false
   /** The last second written (from Redis when taking over). */
   #mark: WrittenMark | undefined
@@ -182,10 +184,23 @@ export class TrafficRecorder {
     if (this.#ticking || !this.#running) return
     this.#ticking = true
     this.#step()
-      .catch((error: unknown) => this.#logger.error({ err: error }, 'traffic recorder step failed'))
+      .catch((error: unknown) => this.#stepFailed(error))
       .finally(() => {
         this.#ticking = false
       })
+  }
+
+  /** Logs a failed step (Redis away: the seconds stay pending), once per 5 s with the count. */
+  #stepFailed(error: unknown): void {
+    this.#failedSteps++
+    const now = Date.now()
+    if (now - this.#lastFailureLogAt < 5000) return
+    this.#lastFailureLogAt = now
+    this.#logger.error(
+      { err: error, failedSteps: this.#failedSteps },
+      'traffic recorder step failed; retrying',
+    )
+    this.#failedSteps = 0
   }
 
   async #step(): Promise<void> {
