@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { startLoad } from '@slipway/testing/services'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Demo, eventually, pipelineIn, setupDemo, storedLog, viaGateway } from './client.ts'
 import { type Stack, startStack } from './stack.ts'
@@ -88,8 +89,16 @@ describe('a commit walks to production', () => {
       },
     )
     expect(approved.status).toBe(200)
+    // Clients keep coming to production while it deploys (503 until the first instance serves).
+    const load = startLoad({
+      port: demo.gatewayPorts.production,
+      pauseMs: 50,
+      maxRequests: 4000,
+      maxMs: 120_000,
+    })
 
     const done = await pipelineIn(demo.developer, reply.pipelineId, ['succeeded', 'failed'])
+    const samples = await load.stop()
     expect(done.status).toBe('succeeded')
     const prod = await viaGateway(demo.gatewayPorts.production)
     expect(prod.text).toContain('demo 2.0.0 ENVT=production')
@@ -98,6 +107,18 @@ describe('a commit walks to production', () => {
       `/api/projects/${demo.project.slug}/environments/production/releases`,
     )
     expect(releases.body[0]).toMatchObject({ status: 'live', image: waiting.imageDigest, replicas: 2 })
+    // What the gateway saw during the production rollout: the clients' requests, nothing
+    // failed but the 503s of the empty environment before the first instance, which the
+    // clients saw too.
+    const traffic = releases.body[0].traffic
+    expect(traffic).toMatchObject({ complete: true })
+    expect(traffic.totals.requests).toBeGreaterThan(0)
+    expect(traffic.totals.failedBy).toMatchObject({ connection: 0, app5xx: 0 })
+    const seen503 = samples.filter((sample) => sample.status === 503).length
+    expect(traffic.totals.failedBy.gateway5xx).toBeLessThanOrEqual(seen503)
+    expect(samples.filter((sample) => sample.status !== 200 && sample.status !== 503)).toEqual([])
+    const deployLog = await storedLog(demo.developer, done.stages[4].id)
+    expect(deployLog.text).toMatch(/gateway during the rollout: \d+ requests/)
     const preReleases = await demo.developer.get(
       `/api/projects/${demo.project.slug}/environments/pre-release/releases`,
     )

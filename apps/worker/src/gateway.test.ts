@@ -3,7 +3,7 @@ import http from 'node:http'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createLogger, createSecretBox, generateKeySpec, parseKeyring } from '@slipway/core'
-import { HaproxyProcess } from '@slipway/gateway'
+import { HaproxyProcess, readTraffic, waitForTraffic } from '@slipway/gateway'
 import { freePort, integrationTest as test } from '@slipway/testing'
 import { describe, expect } from 'vitest'
 import { createWorkerDeps } from './deps.ts'
@@ -26,7 +26,7 @@ function answer(port: number): Promise<{ status: number; body: string }> {
 }
 
 describe('the worker runs the gateway agent for its GATEWAY_DIR', () => {
-  test('an environment with a gateway port gets its HAProxy site; a deleted one loses it', async ({
+  test('an environment with a gateway port gets its HAProxy site and its traffic recorded; a deleted one loses it', async ({
     db,
     redis,
     redisPrefix,
@@ -50,17 +50,24 @@ describe('the worker runs the gateway agent for its GATEWAY_DIR', () => {
     const environment = await db.environment.create({
       data: { projectId: project.id, name: 'production', position: 0, gatewayPort: port },
     })
-    const agent = await startGateway(deps, dir)
+    const gateway = await startGateway(deps, dir)
     try {
+      const from = Date.now()
       expect(await answer(port)).toEqual({
         status: 503,
         body: '{"error":{"code":"DEPENDENCY_UNAVAILABLE","message":"no live instance of demo/production"}}',
       })
+      // The worker's traffic recorder saw that request: one 503 the gateway wrote itself.
+      const to = Date.now()
+      expect(await waitForTraffic(redis, redisPrefix, to, { timeoutMs: 10_000 })).toBe(true)
+      const report = await readTraffic(redis, redisPrefix, 'demo', 'production', from, to)
+      expect(report.totals).toMatchObject({ requests: 1, failed: 1, failedBy: { gateway5xx: 1 } })
+
       await db.environment.delete({ where: { id: environment.id } })
-      await agent.sync()
+      await gateway.agent.sync()
       expect((await answer(port)).status).toBe(0)
     } finally {
-      await agent.stop()
+      await gateway.stop()
       await haproxy.stop()
       await rm(dir, { recursive: true, force: true })
     }

@@ -1,13 +1,27 @@
-import { DiscoveryRegistry, GatewayAgent, HaproxyApplier, haproxyTargetAt } from '@slipway/gateway'
+import {
+  DiscoveryRegistry,
+  GatewayAgent,
+  HaproxyApplier,
+  haproxyTargetAt,
+  TrafficRecorder,
+} from '@slipway/gateway'
 import type { WorkerDeps } from './deps.ts'
+
+/** The gateway parts a worker runs: the agent and the traffic recorder. */
+export interface RunningGateway {
+  agent: GatewayAgent
+  recorder: TrafficRecorder
+  stop(): Promise<void>
+}
 
 /**
  * Runs the gateway agent for the HAProxy of the folder `dir` (the fleet's GATEWAY_DIR): every
  * environment with a gateway port gets a site there, kept equal to the discovery registry
  * through HAProxy's Runtime API. Several workers may run it: a Redis lease serialises their
- * changes to the same HAProxy.
+ * changes to the same HAProxy. Beside it, the traffic recorder writes what HAProxy logs of
+ * every request (per site and second) for the deploys' figures; one writes at a time.
  */
-export async function startGateway(deps: WorkerDeps, dir: string): Promise<GatewayAgent> {
+export async function startGateway(deps: WorkerDeps, dir: string): Promise<RunningGateway> {
   const target = haproxyTargetAt(dir)
   const agent = new GatewayAgent({
     registry: new DiscoveryRegistry({ redis: deps.redis, prefix: deps.prefix, logger: deps.logger }),
@@ -32,6 +46,19 @@ export async function startGateway(deps: WorkerDeps, dir: string): Promise<Gatew
       }))
     },
   })
+  const recorder = new TrafficRecorder({
+    adminSocket: target.adminSocket,
+    redis: deps.redis,
+    prefix: deps.prefix,
+    logger: deps.logger,
+  })
   await agent.start()
-  return agent
+  recorder.start()
+  return {
+    agent,
+    recorder,
+    async stop() {
+      await Promise.all([agent.stop(), recorder.stop()])
+    },
+  }
 }

@@ -20,7 +20,7 @@ export interface WorkerOptions {
   concurrency: number
   /** The dashboard address, for links in commit statuses and notifications. */
   publicUrl: string
-  /** Run the gateway agent for the HAProxy in this folder (its haproxy.cfg, sites/ and admin socket). */
+  /** Run the gateway agent and traffic recorder for the HAProxy in this folder (haproxy.cfg, sites/, admin socket). */
   gatewayDir?: string
   hostProbeIntervalMs: number
   reapIntervalMs: number
@@ -34,7 +34,7 @@ export interface RunningWorker {
   close(graceMs: number): Promise<void>
 }
 
-/** Starts every queue worker, the periodic jobs, the outbox dispatcher and (optionally) the gateway agent. */
+/** Starts every queue worker, the periodic jobs, the outbox dispatcher and (optionally) the gateway agent and traffic recorder. */
 export async function startWorker(deps: WorkerDeps, options: WorkerOptions): Promise<RunningWorker> {
   const maintenance = deps.queues.get('maintenance')
   const every = (id: 'hosts.probe' | 'stages.reap', ms: number) =>

@@ -1,5 +1,7 @@
-import { AppError } from '@slipway/core'
+import type { TrafficReport } from '@slipway/contracts'
+import { AppError, errorMessage } from '@slipway/core'
 import { type DeployHost, pruneImages, rollout } from '@slipway/deploy'
+import { recordReleaseTraffic } from '@slipway/gateway'
 import type { WorkerDeps } from '../deps.ts'
 import { containerEnv, siteInclude, siteRequest } from '../environments/site.ts'
 import { permanent, type StageContext, type StageResult } from './runner.ts'
@@ -32,6 +34,48 @@ async function pruneOldImages(
   if (result.removed.length)
     log(`pruned ${result.removed.length} old image(s): keeping the last ${keep} releases`)
   for (const error of result.errors) log(`prune on ${error.host}: ${error.error}`)
+}
+
+/** One line for the stage log: what the gateway saw during the rollout. */
+export function trafficLine(report: TrafficReport): string {
+  const { totals, latencyMs } = report
+  const ms = (value: number | null) => (value === null ? '-' : `${Math.round(value)} ms`)
+  const by = totals.failedBy
+  const failed =
+    totals.failed === 0
+      ? '0 failed'
+      : `${totals.failed} failed (${by.connection} connection, ${by.gateway5xx} gateway 5xx, ${by.app5xx} app 5xx)`
+  const partial = report.complete ? '' : ' (the recorder had not caught up: the end is missing)'
+  return `gateway during the rollout: ${totals.requests} requests, ${failed}, p50 ${ms(latencyMs.p50)}, p99 ${ms(latencyMs.p99)}${partial}`
+}
+
+/**
+ * Stores what the gateway saw during the rollout on the release and says it in the stage
+ * log. The deploy's outcome does not depend on it: a failure here is logged and told.
+ */
+async function recordTraffic(
+  context: StageContext,
+  site: { releaseId: string; project: string; environment: string; fromMs: number },
+): Promise<void> {
+  const { deps, log, signal } = context
+  try {
+    const report = await recordReleaseTraffic({
+      db: deps.db,
+      redis: deps.redis,
+      prefix: deps.prefix,
+      ...site,
+      toMs: Date.now(),
+      logger: deps.logger,
+      signal,
+    })
+    log.write(trafficLine(report))
+  } catch (error) {
+    deps.logger.warn(
+      { err: error, releaseId: site.releaseId },
+      'could not record the gateway figures of a release',
+    )
+    log.write(`gateway figures not recorded: ${errorMessage(error)}`)
+  }
 }
 
 /** Pipelines that exist to move an environment deliberately (they may go back in time). */
@@ -115,6 +159,7 @@ export async function deployStage(context: StageContext): Promise<StageResult> {
   )
 
   const site = await patient(() => siteRequest(deps, environment))
+  const rolloutFromMs = Date.now()
   const result = await rollout({
     ...site,
     release: { id: release.id, image: pipeline.imageDigest },
@@ -157,6 +202,12 @@ export async function deployStage(context: StageContext): Promise<StageResult> {
       },
     ],
     cancelRunning: [],
+  })
+  await recordTraffic(context, {
+    releaseId: release.id,
+    project: project.slug,
+    environment: environment.name,
+    fromMs: rolloutFromMs,
   })
   if (succeeded)
     await pruneOldImages(deps, environment.id, project.keepReleases, site.hosts, (line) => log.write(line))
