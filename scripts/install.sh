@@ -1,23 +1,19 @@
 #!/usr/bin/env bash
 # Installs what Slipway needs on a Debian 12 machine, skipping what is already there:
-# Debian packages (Docker engine, registry, Redis, nginx, PostgreSQL, busybox, Chromium, and
-# the ext4 and loop-mount tools for the hosts' data),
+# Debian packages (Docker engine, registry, Redis, HAProxy, PostgreSQL, busybox, Chromium,
+# openssl for the fleet's certificates, and the ext4 and loop-mount tools for the hosts' data),
 # pnpm (the version pinned in package.json), node modules and the generated Prisma client.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 log() { printf '[install] %s\n' "$*" >&2; }
 
-packages=(docker.io docker-registry redis-server nginx-light busybox-static apache2-utils chromium
+packages=(docker.io docker-registry redis-server busybox-static apache2-utils chromium
   postgresql iproute2 git curl ca-certificates e2fsprogs mount util-linux haproxy socat openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-# nginx-light and nginx provide the same binary: either will do.
-if printf '%s\n' "${missing[@]}" | grep -qx nginx-light && command -v nginx >/dev/null; then
-  missing=("${missing[@]/nginx-light}")
-fi
 if [ -n "$(printf '%s' "${missing[@]}")" ]; then
   [ "$(id -u)" = 0 ] || { log "missing packages: ${missing[*]} (run as root to install them)"; exit 1; }
   log "installing Debian packages: ${missing[*]}"
