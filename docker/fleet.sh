@@ -628,6 +628,11 @@ host_cmd() {
   up)
     need_tools
     [ -f "$TLS/ca.pem" ] || die "the fleet is not up (run docker/fleet.sh up)"
+    # The running fleet's registry, whatever this process's port offset says (a test runner
+    # may not pass SLIPWAY_PORT_OFFSET on): the host must trust the registry it will pull from.
+    local registry
+    registry=$(env_get REGISTRY_URL)
+    [ -z "$registry" ] || REGISTRY_PORT=${registry##*:}
     mkdir -p "$dir"
     grep -qx -- "$name" "$STATE/hosts/index" 2>/dev/null || touch "$dir/extra"
     lan_up

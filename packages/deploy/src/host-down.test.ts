@@ -48,6 +48,7 @@ describe('a Docker host stopped mid-rollout (a daemon this test starts and stops
           labels: { 'slipway.test': testId },
         }
         const first = await rollout(demoRequest(base, { id: 'v1', image: v1.image }, 6))
+        expect(first.error).toBeUndefined()
         expect(first.status).toBe('succeeded')
         expect(countByHost(first.instances)).toEqual({ 'prod-1': 2, 'prod-2': 2, extra: 2 })
 
