@@ -1,7 +1,9 @@
 import { rm } from 'node:fs/promises'
 import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { AppError, errorMessage } from '@slipway/core'
 import { secretContext } from '@slipway/db'
-import { imageTagRef } from '@slipway/docker'
+import { type DockerHost, imageTagRef } from '@slipway/docker'
 import { checkoutCommit } from '@slipway/git'
 import { permanent, type StageContext, type StageResult } from './runner.ts'
 
@@ -38,6 +40,42 @@ export function buildSecrets({
   )
 }
 
+/** How long after a failed build the host is asked whether it is still up. */
+const downCheckPausesMs = [0, 1000, 2000]
+
+/**
+ * A build that fails because its host is going down is the host's failure, not the
+ * Dockerfile's: a daemon that is shutting down still answers for a moment and ends the build
+ * stream with an error of its own (e.g. "failed to update store for object type
+ * *libnetwork.endpoint"). So after a failed build the host is pinged over 2 s; if it stops
+ * answering, the failure becomes HOST_UNREACHABLE, which gives the stage another attempt.
+ */
+export async function hostSideFailureAsDown<T>(
+  host: DockerHost,
+  signal: AbortSignal,
+  build: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await build()
+  } catch (error) {
+    if (!(error instanceof AppError) || error.code !== 'BUILD_FAILED') throw error
+    for (const pauseMs of downCheckPausesMs) {
+      if (pauseMs > 0) await sleep(pauseMs, undefined, { signal })
+      try {
+        await host.ping({ signal: AbortSignal.any([signal, AbortSignal.timeout(2000)]) })
+      } catch (down) {
+        if (signal.aborted) throw error
+        throw new AppError(
+          'HOST_UNREACHABLE',
+          `Docker host ${host.name} went down during the build (${errorMessage(down)}); the build said: ${error.message}`,
+          { cause: error },
+        )
+      }
+    }
+    throw error
+  }
+}
+
 /**
  * Checks out the exact commit, builds the image on the build host chosen for this stage
  * (layer cache is the host's), tagged with the commit SHA. Docker's own output is the log.
@@ -57,17 +95,19 @@ export async function buildStage(context: StageContext): Promise<StageResult> {
     if (dockerfile.startsWith('..'))
       throw permanent(`${project.dockerfilePath} is outside the build context ${project.buildContext}`)
     log.write(`docker build on ${host.name}: ${tag}`)
-    const built = await host.build({
-      contextDir,
-      dockerfile,
-      tags: [tag],
-      buildArgs: { ...(project.buildArgs as Record<string, string>), ...buildSecrets(context) },
-      // Only what is the same for every build of this commit: a rebuild is then a cache hit
-      // and yields the same image.
-      labels: { 'slipway.project': project.slug, 'slipway.commit': pipeline.commitSha },
-      signal,
-      onLog: (line) => log.write(line),
-    })
+    const built = await hostSideFailureAsDown(host, signal, () =>
+      host.build({
+        contextDir,
+        dockerfile,
+        tags: [tag],
+        buildArgs: { ...(project.buildArgs as Record<string, string>), ...buildSecrets(context) },
+        // Only what is the same for every build of this commit: a rebuild is then a cache hit
+        // and yields the same image.
+        labels: { 'slipway.project': project.slug, 'slipway.commit': pipeline.commitSha },
+        signal,
+        onLog: (line) => log.write(line),
+      }),
+    )
     return { result: { host: host.name, image: tag, imageId: built.imageId } }
   } finally {
     await rm(dir, { recursive: true, force: true })
