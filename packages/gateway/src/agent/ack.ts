@@ -64,14 +64,44 @@ export async function readAck(
   return text ? parseAck(text) : undefined
 }
 
-export async function writeAck(redis: Redis, prefix: string, ack: GatewayAck, options: CallOptions = {}) {
+/** Sets the ack and announces it, unless the stored ack has a higher generation (see writeAck). */
+const writeScript = `
+local stored = redis.call('GET', KEYS[1])
+if stored then
+  local ok, ack = pcall(cjson.decode, stored)
+  if ok and type(ack) == 'table' and type(ack.generation) == 'number'
+    and ack.generation > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1`
+
+/**
+ * The stored ack only moves forward: a write whose generation is below the stored one's is
+ * dropped (checked and written in one step). Several agents follow one HAProxy, each
+ * acknowledging from its own view; one that has not acknowledged the last change yet would
+ * otherwise put its older ack back over the newer one (`drained` included), and whoever
+ * waits for the newer generation to drain would wait for an ack nobody writes any more.
+ * The same generation may be written again (`drained` updated). Resolves false when
+ * dropped: the stored ack's writer reports on its own generation.
+ */
+export async function writeAck(
+  redis: Redis,
+  prefix: string,
+  ack: GatewayAck,
+  options: CallOptions = {},
+): Promise<boolean> {
   const key = ackKey(prefix, ack.project, ack.environment)
-  const work = redis
-    .multi()
-    .set(key, JSON.stringify(ack))
-    .publish(ackChannel(prefix), siteKey(ack.project, ack.environment))
-    .exec()
-  await redisCall(`write gateway ack of ${ack.project}/${ack.environment}`, work, options)
+  const work = redis.eval(
+    writeScript,
+    1,
+    key,
+    JSON.stringify(ack),
+    String(ack.generation ?? 0),
+    ackChannel(prefix),
+    siteKey(ack.project, ack.environment),
+  )
+  return (await redisCall(`write gateway ack of ${ack.project}/${ack.environment}`, work, options)) === 1
 }
 
 export async function deleteAck(redis: Redis, prefix: string, project: string, environment: string) {

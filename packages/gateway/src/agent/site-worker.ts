@@ -186,7 +186,12 @@ export class SiteWorker {
             generation,
             drained: this.#drainedUpTo(generation),
           }
-          await writeAck(this.#deps.redis, this.#deps.prefix, ack, { signal })
+          if (!(await writeAck(this.#deps.redis, this.#deps.prefix, ack, { signal }))) {
+            // Another agent acknowledged a higher generation since `latest` was read: one more
+            // pass takes a generation above it (the servers this one took out keep theirs, lower).
+            this.#again = true
+            return
+          }
           this.#logTransition(ack, snapshot)
           this.#served = ack
         }
@@ -241,6 +246,8 @@ export class SiteWorker {
     const drained = this.#drainedUpTo(served.generation ?? 0)
     if (drained !== served.drained) {
       const ack = { ...served, drained }
+      // Dropped when another agent acknowledged a higher generation: that agent reports it
+      // drained, and this older ack must not replace it (see writeAck).
       await writeAck(this.#deps.redis, this.#deps.prefix, ack, { signal: this.#controller.signal })
       this.#served = ack
     }
