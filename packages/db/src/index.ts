@@ -28,7 +28,23 @@ const unreachableCodes = new Set(['P1001', 'P1002', 'P1008', 'P1017'])
 
 /** True when `error` says the database did not answer (down, restarting, unreachable). */
 export function isDatabaseUnreachable(error: unknown): boolean {
-  return error instanceof Prisma.PrismaClientKnownRequestError && unreachableCodes.has(error.code)
+  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return false
+  return unreachableCodes.has(error.code) || serverUnavailable.test(postgresCode(error) ?? '')
+}
+
+/**
+ * PostgreSQL's own "not now" answers (SQLSTATE class 57P: shutting down, crashed, or
+ * "the database system is not yet accepting connections" while it starts after a restart):
+ * the server is there but cannot serve yet, which is a database that is away, too.
+ */
+const serverUnavailable = /^57P0[1-3]$/
+
+/** The SQLSTATE a driver-adapter error carries (in its meta, else in Prisma's message). */
+function postgresCode(error: Prisma.PrismaClientKnownRequestError): string | undefined {
+  const meta = error.meta as { driverAdapterError?: { cause?: { originalCode?: unknown } } } | undefined
+  const original = meta?.driverAdapterError?.cause?.originalCode
+  if (typeof original === 'string') return original
+  return /Code: `(\w{5})`/.exec(error.message)?.[1]
 }
 
 /**

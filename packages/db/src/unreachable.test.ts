@@ -10,6 +10,20 @@ describe('waiting out a database restart', () => {
       expect(isDatabaseUnreachable(prismaError(code))).toBe(true)
     for (const error of [prismaError('P2002'), new Error('P1001'), 'P1001', undefined])
       expect(isDatabaseUnreachable(error)).toBe(false)
+    // PostgreSQL starting after a restart answers 57P03 before it accepts connections.
+    const starting = new Prisma.PrismaClientKnownRequestError(
+      'Database error. Code: `57P03`. Message: `the database system is not yet accepting connections`',
+      { code: 'P2010', clientVersion: 'test' },
+    )
+    expect(isDatabaseUnreachable(starting)).toBe(true)
+    const unique = new Prisma.PrismaClientKnownRequestError(
+      'Database error. Code: `23505`. Message: `duplicate`',
+      {
+        code: 'P2010',
+        clientVersion: 'test',
+      },
+    )
+    expect(isDatabaseUnreachable(unique)).toBe(false)
   })
 
   it('runs the work again while the database is away, then returns its result', async () => {
