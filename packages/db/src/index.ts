@@ -28,9 +28,14 @@ const unreachableCodes = new Set(['P1001', 'P1002', 'P1008', 'P1017'])
 
 /** True when `error` says the database did not answer (down, restarting, unreachable). */
 export function isDatabaseUnreachable(error: unknown): boolean {
-  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return false
-  return unreachableCodes.has(error.code) || serverUnavailable.test(postgresCode(error) ?? '')
+  if (error instanceof Prisma.PrismaClientKnownRequestError)
+    return unreachableCodes.has(error.code) || serverUnavailable.test(postgresCode(error) ?? '')
+  // node-postgres's own error for a connection the server dropped, which reaches us unwrapped
+  // when the server dies mid-query (its exact text: no other client says it).
+  return error instanceof Error && connectionLost.test(error.message)
 }
+
+const connectionLost = /^Connection terminated (unexpectedly|due to connection timeout)$/
 
 /**
  * PostgreSQL's own "not now" answers (SQLSTATE class 57P: shutting down, crashed, or

@@ -10,6 +10,11 @@ describe('waiting out a database restart', () => {
       expect(isDatabaseUnreachable(prismaError(code))).toBe(true)
     for (const error of [prismaError('P2002'), new Error('P1001'), 'P1001', undefined])
       expect(isDatabaseUnreachable(error)).toBe(false)
+    // node-postgres's error for a connection the server dropped, unwrapped (not any refused connection).
+    expect(isDatabaseUnreachable(new Error('Connection terminated unexpectedly'))).toBe(true)
+    expect(
+      isDatabaseUnreachable(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })),
+    ).toBe(false)
     // PostgreSQL starting after a restart answers 57P03 before it accepts connections.
     const starting = new Prisma.PrismaClientKnownRequestError(
       'Database error. Code: `57P03`. Message: `the database system is not yet accepting connections`',
