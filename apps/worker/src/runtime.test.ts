@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { createLogger } from '@slipway/core'
+import { AppError, createLogger } from '@slipway/core'
 import { integrationTest as test } from '@slipway/testing'
 import { Queue } from 'bullmq'
 import { describe, expect } from 'vitest'
@@ -88,6 +88,42 @@ describe('queue worker runtime', () => {
     const failed = await jobIn(queue, job.id!, 'failed')
     expect(failed?.failedReason).toMatch(/invalid payload for hosts.probe/)
     expect(failed?.attemptsMade).toBe(1)
+    await runtime.close(1000)
+    await queue.close()
+  })
+
+  test('a code the error table does not retry fails the job at once', async ({ redis, redisPrefix }) => {
+    const queue = new Queue('maintenance', { connection: redis, prefix: redisPrefix })
+    let tries = 0
+    const runtime = workerWith(redis, redisPrefix, {
+      'hosts.probe': async () => {
+        tries++
+        throw new AppError('PRECONDITION_FAILED', 'the build agent group has no host')
+      },
+    })
+    const job = await queue.add('hosts.probe', {}, { attempts: 5 })
+    const failed = await jobIn(queue, job.id!, 'failed')
+    expect(failed?.failedReason).toBe('the build agent group has no host')
+    expect(failed?.attemptsMade).toBe(1)
+    expect(tries).toBe(1)
+    await runtime.close(1000)
+    await queue.close()
+  })
+
+  test('a code the error table retries is tried again', async ({ redis, redisPrefix }) => {
+    const queue = new Queue('maintenance', { connection: redis, prefix: redisPrefix })
+    let tries = 0
+    const runtime = workerWith(redis, redisPrefix, {
+      'hosts.probe': async () => {
+        tries++
+        if (tries < 3) throw new AppError('HOST_UNREACHABLE', 'pre-1 did not answer')
+        return 'answered'
+      },
+    })
+    const job = await queue.add('hosts.probe', {}, { attempts: 5 })
+    const done = await jobIn(queue, job.id!, 'completed')
+    expect(done?.returnvalue).toBe('answered')
+    expect(tries).toBe(3)
     await runtime.close(1000)
     await queue.close()
   })

@@ -1,4 +1,10 @@
-import { type JobName, type JobPayload, jobCatalog, type QueueName } from '@slipway/contracts'
+import {
+  isRetryableCode,
+  type JobName,
+  type JobPayload,
+  jobCatalog,
+  type QueueName,
+} from '@slipway/contracts'
 import { AppError, errorMessage, type Logger } from '@slipway/core'
 import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq'
 import type { Redis } from 'ioredis'
@@ -38,21 +44,13 @@ export interface QueueWorker {
 
 const shutdownReason = 'worker shutting down'
 
-/** Errors that retrying cannot fix: the job fails at once. */
+/**
+ * Errors that retrying cannot fix, by the error table (@slipway/contracts errorTable): the job
+ * fails at once. Anything that is not an AppError (a dropped connection, a bug) keeps the
+ * job's catalog attempts.
+ */
 function isPermanent(error: unknown): boolean {
-  if (!(error instanceof AppError)) return false
-  switch (error.code) {
-    case 'VALIDATION_FAILED':
-    case 'NOT_FOUND':
-    case 'FORBIDDEN':
-    case 'BUILD_FAILED':
-    case 'REGISTRY_AUTH_FAILED':
-    case 'CANCELED':
-    case 'CONFLICT':
-      return true
-    default:
-      return false
-  }
+  return error instanceof AppError && !isRetryableCode(error.code)
 }
 
 export function startQueueWorker(options: QueueWorkerOptions): QueueWorker {

@@ -144,7 +144,7 @@ describe('DockerodeHost on the local fleet', () => {
     await expect(
       host.run({ name: `nowhere-${testId}`, image: 'slipway/busybox:1', containerPort: 8080 }),
     ).rejects.toMatchObject({
-      code: 'VALIDATION_FAILED',
+      code: 'PRECONDITION_FAILED',
       message: expect.stringContaining('pre-1 has no address'),
       details: { host: 'pre-1', field: 'address' },
     })

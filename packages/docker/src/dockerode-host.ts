@@ -228,7 +228,7 @@ export class DockerodeHost implements DockerHost {
     const address = this.address
     if (!address)
       throw new AppError(
-        'VALIDATION_FAILED',
+        'PRECONDITION_FAILED',
         `Docker host ${this.name} has no address: containers cannot be published or reached; set the host's address`,
         { details: { host: this.name, field: 'address' } },
       )

@@ -1,47 +1,8 @@
-import type { ErrorCode, ErrorResponse } from '@slipway/contracts'
-import { AppError, assertNever } from '@slipway/core'
+import { type ErrorCode, type ErrorResponse, httpStatusOf } from '@slipway/contracts'
+import { AppError } from '@slipway/core'
 import { isDatabaseUnreachable, Prisma } from '@slipway/db'
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
-
-/** The one table from error codes to HTTP statuses. docs/ERRORS.md documents each code. */
-function httpStatusOf(code: ErrorCode): number {
-  switch (code) {
-    case 'VALIDATION_FAILED':
-      return 400
-    case 'UNAUTHENTICATED':
-      return 401
-    case 'FORBIDDEN':
-      return 403
-    case 'NOT_FOUND':
-      return 404
-    case 'CONFLICT':
-      return 409
-    case 'PAYLOAD_TOO_LARGE':
-      return 413
-    case 'RATE_LIMITED':
-      return 429
-    case 'DEPENDENCY_UNAVAILABLE':
-    case 'HOST_UNREACHABLE':
-    case 'REGISTRY_UNREACHABLE':
-      return 503
-    case 'TIMEOUT':
-      return 504
-    case 'REGISTRY_AUTH_FAILED':
-    case 'BUILD_FAILED':
-    case 'PUSH_FAILED':
-    case 'PULL_FAILED':
-    case 'CONTAINER_FAILED':
-    case 'HEALTH_CHECK_FAILED':
-      return 502
-    case 'CANCELED':
-      return 409
-    case 'INTERNAL':
-      return 500
-    default:
-      return assertNever(code, 'error code')
-  }
-}
 
 function body(code: ErrorCode, message: string, details?: unknown): ErrorResponse {
   return { error: details === undefined ? { code, message } : { code, message, details } }

@@ -38,7 +38,7 @@ export async function containerEnv(
 function deployHost(deps: Pick<WorkerDeps, 'hosts' | 'hostRecord'>, host: Host): DeployHost {
   if (!host.address)
     throw new AppError(
-      'VALIDATION_FAILED',
+      'PRECONDITION_FAILED',
       `Docker host ${host.name} has no address: its instances cannot be reached; set it in Settings → Hosts`,
       { details: { host: host.name, field: 'address' } },
     )

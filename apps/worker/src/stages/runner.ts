@@ -1,3 +1,4 @@
+import { isRetryableCode } from '@slipway/contracts'
 import { AppError, errorMessage, isAppError } from '@slipway/core'
 import {
   isDatabaseUnreachable,
@@ -49,21 +50,13 @@ export interface StageHandlers {
 /** The longest a stage may run before it fails (the queue job's own limit is above these). */
 const stageLimitsMs = { build: 30 * 60_000, push: 10 * 60_000, deploy: 30 * 60_000 }
 
-/** Errors worth another attempt (the infrastructure hiccupped); everything else fails the stage. */
+/**
+ * Errors worth another attempt (the infrastructure hiccupped), by the error table
+ * (@slipway/contracts errorTable); everything else fails the stage.
+ */
 function isTransient(error: unknown): boolean {
   if (isDatabaseUnreachable(error)) return true
-  if (!isAppError(error)) return false
-  switch (error.code) {
-    case 'HOST_UNREACHABLE':
-    case 'REGISTRY_UNREACHABLE':
-    case 'DEPENDENCY_UNAVAILABLE':
-    case 'TIMEOUT':
-    case 'PUSH_FAILED':
-    case 'PULL_FAILED':
-      return true
-    default:
-      return false
-  }
+  return isAppError(error) && isRetryableCode(error.code)
 }
 
 /**
@@ -77,7 +70,7 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
     try {
       claim = await deps.db.$transaction((tx) => claimStage(tx, stageId, attempt, deps.workerId))
     } catch (error) {
-      if (!isAppError(error) || error.code !== 'VALIDATION_FAILED') throw error
+      if (!isAppError(error) || error.code !== 'PRECONDITION_FAILED') throw error
       await deps.publish(
         await deps.db.$transaction((tx) => finishStage(tx, stageId, 'fail', { error: error.message })),
       )
@@ -139,6 +132,7 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
           stageId,
           logger: log,
           secrets: secrets instanceof Error ? [] : secrets,
+          limits: deps.logLimits,
         }),
       { onWait: away('opening the log') },
     )
@@ -213,7 +207,8 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
       )
       return { outcome: 'succeeded' }
     } catch (error) {
-      const message = errorMessage(error)
+      // Stored on the stage and in the job's result: masked like the log (a tool may echo a secret).
+      const message = stageLog.mask(errorMessage(error))
       if (lost) {
         stageLog.write(`■ this worker lost the stage's lease; another attempt takes over`)
         await stageLog.close()
@@ -270,5 +265,5 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
 
 /** Used by handlers for "this cannot work" conditions found while running. */
 export function permanent(message: string): AppError {
-  return new AppError('VALIDATION_FAILED', message)
+  return new AppError('PRECONDITION_FAILED', message)
 }
