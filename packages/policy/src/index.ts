@@ -1,1 +1,3 @@
+export * from './credentials.ts'
+export * from './grants.ts'
 export * from './rules.ts'
