@@ -4,7 +4,7 @@ import type { HostPorts, RegisteredInstances, TrafficSwitch } from '@slipway/dep
 import { DockerHostPool, type HostRecord, type HostRow, hostRecordFromRow } from '@slipway/docker'
 import { createTrafficSwitch, DiscoveryRegistry } from '@slipway/gateway'
 import { OutboxDispatcher, Queues } from '@slipway/jobs'
-import { type Change, createHostPorts, publisher } from '@slipway/runs'
+import { type Change, createHostPorts, type LogLimits, publisher } from '@slipway/runs'
 import type { Redis } from 'ioredis'
 
 /** What the worker's processors use, created once in main.ts (or by a test). */
@@ -21,6 +21,8 @@ export interface WorkerDeps {
   workerId: string
   /** Where builds check out sources (a scratch folder per stage attempt). */
   workDir: string
+  /** What one attempt of a stage keeps of its log (lines and bytes); default 50,000 / 10 MiB. */
+  logLimits?: LogLimits
   /** Moves gateway traffic to and from instances (discovery registry + gateway agent). */
   traffic: TrafficSwitch
   /** What the discovery registry holds (a stopped bridge container's instance is found there). */
@@ -44,6 +46,7 @@ export function createWorkerDeps(options: {
   logger: Logger
   workerId: string
   workDir: string
+  logLimits?: LogLimits
 }): WorkerDeps {
   const { db, redis, prefix, secrets, logger } = options
   const queues = new Queues(redis, prefix)

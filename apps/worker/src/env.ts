@@ -36,6 +36,15 @@ const workerEnvSchema = z
       .transform((value) => value === 'true' || value === '1'),
     /** Seconds between routine reconciles of each live environment. */
     RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(5).max(3600).default(30),
+    /** Lines one attempt of a stage keeps in its log; past them (or the bytes) one "truncated" line. */
+    STAGE_LOG_MAX_LINES: z.coerce.number().int().min(100).max(1_000_000).default(50_000),
+    /** Bytes of text one attempt of a stage keeps in its log (default 10 MiB). */
+    STAGE_LOG_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .min(64 * 1024)
+      .max(256 * 1024 * 1024)
+      .default(10 * 1024 * 1024),
     /** pino level. */
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })

@@ -34,6 +34,7 @@ const deps = createWorkerDeps({
   logger,
   workerId: env.WORKER_ID,
   workDir: env.WORKER_WORK_DIR ?? path.join(tmpdir(), 'slipway-work'),
+  logLimits: { lines: env.STAGE_LOG_MAX_LINES, bytes: env.STAGE_LOG_MAX_BYTES },
 })
 
 const worker = await startWorker(deps, {

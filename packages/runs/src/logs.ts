@@ -24,11 +24,60 @@ const dbFlushMs = 400
 const retryFlushMs = 2000
 const maxLineLength = 16 * 1024
 
+/** How much of its output one attempt of a stage keeps. */
+export interface LogLimits {
+  /** Lines kept; the rest are dropped behind one "truncated" line. */
+  lines: number
+  /** Bytes of (masked, UTF-8) text kept. */
+  bytes: number
+}
+
+/** 50,000 lines or 10 MiB per attempt, whichever comes first. */
+export const defaultLogLimits: LogLimits = { lines: 50_000, bytes: 10 * 1024 * 1024 }
+
+/**
+ * Decides, line by line, what an attempt's log keeps: lines while both limits hold, then one
+ * line saying the log was truncated, then nothing. Pure, for the writer and its tests.
+ */
+export class LogBudget {
+  private lines = 0
+  private bytes = 0
+  private cut = false
+
+  constructor(private readonly limits: LogLimits) {}
+
+  /** The text to keep for `text` (itself, the truncation notice, or undefined: dropped). */
+  admit(text: string): string | undefined {
+    if (this.cut) return undefined
+    const size = Buffer.byteLength(text, 'utf8')
+    if (this.lines + 1 <= this.limits.lines && this.bytes + size <= this.limits.bytes) {
+      this.lines += 1
+      this.bytes += size
+      return text
+    }
+    this.cut = true
+    return `… log truncated: this attempt printed more than ${this.limits.lines.toLocaleString('en')} lines or ${formatBytes(this.limits.bytes)}; later output is not kept (the stage goes on)`
+  }
+
+  get truncated(): boolean {
+    return this.cut
+  }
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${+(bytes / (1024 * 1024)).toFixed(1)} MiB`
+  if (bytes >= 1024) return `${+(bytes / 1024).toFixed(1)} KiB`
+  return `${bytes} bytes`
+}
+
 /**
  * The log of one stage attempt. Lines are masked, numbered, published to a Redis stream at
  * once (stream id `0-<seq>`, so a browser resumes by sequence number) and stored in
  * PostgreSQL in chunks. On open, lines a dead worker published but never stored are
- * recovered from the stream first: no line is lost.
+ * recovered from the stream first: no line is lost. An attempt keeps at most `limits`
+ * (default 50,000 lines / 10 MiB): past them one "log truncated" line is kept and the rest
+ * dropped, and the Redis stream is trimmed (XADD MAXLEN ~) to about that many lines, so a
+ * build printing without end cannot fill Redis or the database.
  */
 export class StageLog {
   private seq: number
@@ -37,7 +86,10 @@ export class StageLog {
   private streamTimer: NodeJS.Timeout | undefined
   private dbTimer: NodeJS.Timeout | undefined
   private flushing: Promise<void> = Promise.resolve()
-  private readonly mask: (text: string) => string
+  /** Replaces the stage's secret values in `text` (for anything stored beside the log, e.g. its error). */
+  readonly mask: (text: string) => string
+  private readonly budget: LogBudget
+  private readonly streamMaxLen: number
 
   private constructor(
     private readonly db: Db,
@@ -47,9 +99,12 @@ export class StageLog {
     private readonly logger: Logger,
     lastSeq: number,
     secrets: readonly string[],
+    limits: LogLimits,
   ) {
     this.seq = lastSeq
     this.mask = masker(secrets)
+    this.budget = new LogBudget(limits)
+    this.streamMaxLen = limits.lines + 1
   }
 
   static async open(options: {
@@ -59,6 +114,7 @@ export class StageLog {
     stageId: string
     logger: Logger
     secrets: readonly string[]
+    limits?: LogLimits
   }): Promise<StageLog> {
     const { db, redis, prefix, stageId } = options
     const key = logStreamKey(prefix, stageId)
@@ -73,20 +129,37 @@ export class StageLog {
       await insertChunk(db, stageId, recovered)
       last = recovered.at(-1)?.[0] ?? last
     }
-    return new StageLog(db, redis, key, stageId, options.logger, last, options.secrets)
+    return new StageLog(
+      db,
+      redis,
+      key,
+      stageId,
+      options.logger,
+      last,
+      options.secrets,
+      options.limits ?? defaultLogLimits,
+    )
   }
 
   get lastSeq(): number {
     return this.seq
   }
 
-  /** Adds one or more lines (text is split on newlines). */
+  /** Whether this attempt's output went past its limits (later lines are dropped). */
+  get truncated(): boolean {
+    return this.budget.truncated
+  }
+
+  /** Adds one or more lines (text is split on newlines); past the limits, lines are dropped. */
   write(text: string): void {
+    if (this.budget.truncated) return
     const now = Date.now()
     for (const raw of text.split('\n')) {
       const clipped =
         raw.length > maxLineLength ? `${raw.slice(0, maxLineLength)}… [line cut at 16 KiB]` : raw
-      const line: LogLine = [++this.seq, now, this.mask(clipped.replace(/\r$/, ''))]
+      const kept = this.budget.admit(this.mask(clipped.replace(/\r$/, '')))
+      if (kept === undefined) break
+      const line: LogLine = [++this.seq, now, kept]
       this.streamBuffer.push(line)
       this.dbBuffer.push(line)
     }
@@ -117,7 +190,11 @@ export class StageLog {
         'log lines could not be stored',
       )
     })
-    await this.redis.expire(this.key, 3600).catch(() => undefined)
+    await this.redis
+      .expire(this.key, 3600)
+      .catch((error) =>
+        this.logger.warn({ err: error, stageId: this.stageId }, 'the live log stream keeps no expiry'),
+      )
   }
 
   /** Runs `fn` after the flushes before it; its error is logged, and thrown when `rethrow`. */
@@ -135,7 +212,8 @@ export class StageLog {
     const lines = this.streamBuffer.splice(0)
     if (!lines.length) return
     const pipeline = this.redis.pipeline()
-    for (const line of lines) pipeline.xadd(this.key, `0-${line[0]}`, 'l', JSON.stringify(line))
+    for (const line of lines)
+      pipeline.xadd(this.key, 'MAXLEN', '~', this.streamMaxLen, `0-${line[0]}`, 'l', JSON.stringify(line))
     await pipeline.exec()
   }
 
