@@ -7,7 +7,7 @@ import { Button } from '../ui/Button.tsx'
 import { TextField } from '../ui/Field.tsx'
 import { Time } from '../ui/format.tsx'
 import { Empty, PageHeader, Section } from '../ui/Layout.tsx'
-import { useProjectScope } from './ProjectLayout.tsx'
+import { useProjectScope } from './project-scope.tsx'
 
 function Change({ before, after }: { before: unknown; after: unknown }) {
   if (before === null && after === null) return null

@@ -14,7 +14,7 @@ import { ago, shortDigest, Time, Uptime } from '../ui/format.tsx'
 import { Empty, Facts, PageHeader, Section } from '../ui/Layout.tsx'
 import { StatusBadge } from '../ui/Status.tsx'
 import { InstanceLogs } from './InstanceLogs.tsx'
-import { LiveIndicator, useProjectScope } from './ProjectLayout.tsx'
+import { LiveIndicator, useProjectScope } from './project-scope.tsx'
 import { Releases } from './Releases.tsx'
 
 function Operation({ pipeline, slug }: { pipeline: Pipeline | null; slug: string }) {

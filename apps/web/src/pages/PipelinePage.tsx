@@ -14,7 +14,7 @@ import { Facts, PageHeader, Section } from '../ui/Layout.tsx'
 import { StatusBadge } from '../ui/Status.tsx'
 import { ApprovalPanel } from './ApprovalPanel.tsx'
 import { queueText } from './PipelineTable.tsx'
-import { LiveIndicator, useProjectScope } from './ProjectLayout.tsx'
+import { LiveIndicator, useProjectScope } from './project-scope.tsx'
 import { StageGraph, stageName } from './StageGraph.tsx'
 
 const active = new Set(['queued', 'running', 'waiting'])

@@ -7,7 +7,7 @@ import { Button } from '../ui/Button.tsx'
 import { SelectField, TextField } from '../ui/Field.tsx'
 import { Empty, PageHeader, Section } from '../ui/Layout.tsx'
 import { PipelineTable } from './PipelineTable.tsx'
-import { LiveIndicator, useProjectScope } from './ProjectLayout.tsx'
+import { LiveIndicator, useProjectScope } from './project-scope.tsx'
 
 /** Every pipeline of the project, newest first, filtered by status, branch and actor. */
 export default function Pipelines() {

@@ -1,11 +1,12 @@
 import type { Project } from '@slipway/contracts'
-import { createContext, lazy, Suspense, useContext } from 'react'
-import { type LiveState, useProjectEvents } from '../api/live.ts'
+import { lazy, Suspense } from 'react'
+import { useProjectEvents } from '../api/live.ts'
 import { useProject } from '../api/queries.ts'
 import { usePermissions } from '../app/permissions.ts'
 import { matchRoute } from '../app/router.tsx'
 import { Alert, Async, ErrorBoundary, Loading } from '../ui/Async.tsx'
 import { Tabs } from '../ui/Layout.tsx'
+import { ProjectContext } from './project-scope.tsx'
 
 const Overview = lazy(() => import('./ProjectOverview.tsx'))
 const Pipelines = lazy(() => import('./Pipelines.tsx'))
@@ -13,29 +14,6 @@ const PipelinePage = lazy(() => import('./PipelinePage.tsx'))
 const EnvironmentPage = lazy(() => import('./EnvironmentPage.tsx'))
 const Settings = lazy(() => import('../settings/ProjectSettings.tsx'))
 const Audit = lazy(() => import('./Audit.tsx'))
-
-interface ProjectScope {
-  project: Project
-  live: LiveState
-}
-
-const ProjectContext = createContext<ProjectScope | null>(null)
-
-/** The project whose pages are shown (inside a project's pages only). */
-export function useProjectScope(): ProjectScope {
-  const scope = useContext(ProjectContext)
-  if (!scope) throw new Error('useProjectScope outside a project')
-  return scope
-}
-
-export function LiveIndicator({ state }: { state: LiveState }) {
-  const text = { connecting: 'connecting…', live: 'live', reconnecting: 'reconnecting…' }[state]
-  return (
-    <span className="live-dot" data-state={state} role="status">
-      {text}
-    </span>
-  )
-}
 
 function ProjectPages({ project, rest }: { project: Project; rest: string }) {
   const live = useProjectEvents(project.id)

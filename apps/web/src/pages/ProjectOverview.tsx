@@ -14,7 +14,7 @@ import { Empty, Facts, PageHeader, Section } from '../ui/Layout.tsx'
 import { StatusBadge } from '../ui/Status.tsx'
 import { environmentHealth } from './health.ts'
 import { PipelineTable } from './PipelineTable.tsx'
-import { LiveIndicator, useProjectScope } from './ProjectLayout.tsx'
+import { LiveIndicator, useProjectScope } from './project-scope.tsx'
 
 /** Starts a pipeline at a branch or tag (resolved by the server) and opens it. */
 function RunPipeline() {

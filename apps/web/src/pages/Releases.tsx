@@ -10,7 +10,7 @@ import { Dialog } from '../ui/Dialog.tsx'
 import { shortDigest, shortSha, Time } from '../ui/format.tsx'
 import { Empty, Section } from '../ui/Layout.tsx'
 import { StatusBadge } from '../ui/Status.tsx'
-import { useProjectScope } from './ProjectLayout.tsx'
+import { useProjectScope } from './project-scope.tsx'
 
 /** A release can be gone back to if it went live once and is not live now. */
 function canRollBackTo(release: Release): boolean {

@@ -1,5 +1,5 @@
 import type { ReactNode } from 'react'
-import { useProjectScope } from '../pages/ProjectLayout.tsx'
+import { useProjectScope } from '../pages/project-scope.tsx'
 import { Alert } from '../ui/Async.tsx'
 import { PageHeader, Tabs } from '../ui/Layout.tsx'
 import { ConfigSettings } from './ConfigSettings.tsx'

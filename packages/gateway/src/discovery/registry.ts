@@ -5,7 +5,9 @@ import { assertAddress, assertToken, memberKey } from '../names.ts'
 import { type CallOptions, redisCall } from '../support/redis-call.ts'
 import { Subscriber } from '../support/subscriber.ts'
 import { discoveryKeys } from './keys.ts'
-import { type RegistryWatch, type WatchOptions, watchSite } from './watch.ts'
+import { type RegistryWatch, type SiteSnapshot, type WatchOptions, watchSite } from './watch.ts'
+
+export type { SiteSnapshot } from './watch.ts'
 
 export interface DiscoveryRegistryOptions {
   redis: Redis
@@ -14,14 +16,6 @@ export interface DiscoveryRegistryOptions {
   logger?: Logger
   /** How long a member whose entry expired stays known as "expired" (default 7 days). */
   expiredRetentionSeconds?: number
-}
-
-/** What the registry holds for one site right now. */
-export interface SiteSnapshot {
-  /** Live entries, sorted by host then port. */
-  entries: DiscoveryEntry[]
-  /** `{host}-{port}` of entries whose TTL ran out without a deregister, sorted. */
-  expired: string[]
 }
 
 const heartbeatScript = `

@@ -1,5 +1,13 @@
+import type { DiscoveryEntry } from '@slipway/contracts'
 import { errorMessage } from '@slipway/core'
-import type { SiteSnapshot } from './registry.ts'
+
+/** What the registry holds for one site right now. */
+export interface SiteSnapshot {
+  /** Live entries, sorted by host then port. */
+  entries: DiscoveryEntry[]
+  /** `{host}-{port}` of entries whose TTL ran out without a deregister, sorted. */
+  expired: string[]
+}
 
 export interface WatchOptions {
   /** Re-read period, so expiries (which publish nothing) are noticed. Default 1000 ms. */
