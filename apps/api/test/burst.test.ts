@@ -1,5 +1,6 @@
-import { randomBytes, randomUUID } from 'node:crypto'
-import { describe, expect } from 'vitest'
+import { randomUUID } from 'node:crypto'
+import { makeTestRepo } from '@slipway/testing'
+import { describe, expect, onTestFinished } from 'vitest'
 import { makeProject, makeUser, apiTest as test } from '../src/test-app.ts'
 import { gitlabHeaders, pushHook } from '../src/webhooks/gitlab-fixtures.ts'
 
@@ -10,7 +11,10 @@ describe('a burst of GitLab deliveries to one project', () => {
     db,
   }) => {
     const admin = await makeUser(db, { isAdmin: true })
-    const project = await makeProject(db)
+    // Deliveries are checked against the repository: every one pushes main's head, each its own event.
+    const repo = await makeTestRepo()
+    onTestFinished(() => repo.remove())
+    const project = await makeProject(db, { gitUrl: repo.url })
     const secret = await app.inject({
       method: 'PATCH',
       url: `/api/projects/${project.slug}`,
@@ -25,7 +29,7 @@ describe('a burst of GitLab deliveries to one project', () => {
           method: 'POST',
           url: `/api/webhooks/gitlab/${project.id}`,
           headers: gitlabHeaders('Push Hook', 'burst-secret', randomUUID()),
-          payload: pushHook({ ref: 'refs/heads/main', after: randomBytes(20).toString('hex') }),
+          payload: pushHook({ ref: 'refs/heads/main', after: repo.main.at(-1) as string }),
         }),
       ),
     )

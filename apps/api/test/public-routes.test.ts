@@ -1,5 +1,6 @@
-import { randomBytes, randomUUID } from 'node:crypto'
-import { describe, expect } from 'vitest'
+import { randomUUID } from 'node:crypto'
+import { makeTestRepo } from '@slipway/testing'
+import { describe, expect, onTestFinished } from 'vitest'
 import { hashPassword } from '../src/auth/crypto.ts'
 import { apiTest as test } from '../src/test-app.ts'
 import { gitlabHeaders, pushHook } from '../src/webhooks/gitlab-fixtures.ts'
@@ -74,7 +75,10 @@ describe('public routes', () => {
     db,
     deps,
   }) => {
-    const world = await buildWorld(db)
+    // Deliveries are checked against the repository: a real one, the pushes its main's head.
+    const repo = await makeTestRepo()
+    onTestFinished(() => repo.remove())
+    const world = await buildWorld(db, { gitUrl: repo.url })
     const admin = world.users['instance-admin']!
     const setSecret = await send(
       app,
@@ -84,7 +88,7 @@ describe('public routes', () => {
     )
     expect(setSecret.statusCode).toBe(200)
     const url = `/api/webhooks/gitlab/${world.project.id}`
-    const delivery = () => pushHook({ ref: 'refs/heads/main', after: randomBytes(20).toString('hex') })
+    const delivery = () => pushHook({ ref: 'refs/heads/main', after: repo.main.at(-1) as string })
     const problems: string[] = []
     const attempts: { label: string; url: string; headers: Record<string, string>; status: number }[] = [
       ...everyone.map((who) => ({

@@ -1,11 +1,11 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { fleet } from '@slipway/testing'
+import { fleet, makeTestRepo } from '@slipway/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { checkoutCommit } from './checkout.ts'
 import { maskUrl } from './git.ts'
-import { resolveRef } from './remote.ts'
+import { commitOnRef, resolveRef } from './remote.ts'
 
 const dirs: string[] = []
 afterEach(async () => {
@@ -66,5 +66,40 @@ describe('git', () => {
     expect(maskUrl('fatal: https://ci:glpat-123@gitlab.local/a.git not found')).toBe(
       'fatal: https://***@gitlab.local/a.git not found',
     )
+  })
+
+  it('tells whether a commit belongs to a branch or tag on the remote', async () => {
+    const repo = await makeTestRepo({ commits: 3 })
+    try {
+      const [first, , head] = repo.main as [string, string, string]
+      const main = { kind: 'branch' as const, name: 'main' }
+      expect(await commitOnRef(repo.url, main, head)).toEqual({ belongs: true, head })
+      // An older commit of the branch (a push reported after the branch moved on) belongs.
+      expect(await commitOnRef(repo.url, main, first)).toEqual({ belongs: true, head })
+      // A feature branch's commit labelled main does not.
+      expect(await commitOnRef(repo.url, main, repo.feature)).toEqual({
+        belongs: false,
+        head,
+        reason: `${repo.feature} is not on branch main`,
+      })
+      expect(await commitOnRef(repo.url, main, 'f'.repeat(40))).toMatchObject({ belongs: false })
+      expect(await commitOnRef(repo.url, { kind: 'branch', name: 'nope' }, head)).toEqual({
+        belongs: false,
+        reason: 'the repository has no branch named nope',
+      })
+      // A tag is exactly its commit: the annotated tag's commit, never the tag object.
+      const tag = { kind: 'tag' as const, name: repo.annotated.name }
+      expect(await commitOnRef(repo.url, tag, repo.annotated.commit)).toMatchObject({ belongs: true })
+      expect(await commitOnRef(repo.url, tag, repo.annotated.object)).toMatchObject({ belongs: false })
+      expect(await commitOnRef(repo.url, tag, first)).toEqual({
+        belongs: false,
+        head,
+        reason: `tag v1.0.0 points at ${head}, not ${first}`,
+      })
+      const light = { kind: 'tag' as const, name: repo.lightweight.name }
+      expect(await commitOnRef(repo.url, light, repo.lightweight.commit)).toMatchObject({ belongs: true })
+    } finally {
+      await repo.remove()
+    }
   })
 })

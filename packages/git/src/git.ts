@@ -22,6 +22,25 @@ export function maskUrl(text: string): string {
 }
 
 export function git(args: string[], options: GitOptions & { cwd?: string } = {}): Promise<string> {
+  return gitRun(args, options).then(({ stdout }) => stdout)
+}
+
+/**
+ * Runs git and answers with its exit code when it is one of `answers` (e.g. 1 for "no" from
+ * `merge-base --is-ancestor`); any other failure rejects as `git` does.
+ */
+export async function gitAnswer(
+  args: string[],
+  answers: number[],
+  options: GitOptions & { cwd?: string } = {},
+): Promise<number> {
+  return (await gitRun(args, { ...options, answers })).code
+}
+
+function gitRun(
+  args: string[],
+  options: GitOptions & { cwd?: string; answers?: number[] },
+): Promise<{ stdout: string; code: number }> {
   const command = args.find((arg, index) => !arg.startsWith('-') && args[index - 1] !== '-c') ?? 'git'
   const timeout = AbortSignal.timeout(options.timeoutMs ?? 60_000)
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout
@@ -31,7 +50,9 @@ export function git(args: string[], options: GitOptions & { cwd?: string } = {})
       args,
       { cwd: options.cwd, env: gitEnv, signal, maxBuffer: 16 * 1024 * 1024 },
       (error, stdout, stderr) => {
-        if (!error) return resolve(stdout)
+        if (!error) return resolve({ stdout, code: 0 })
+        if (typeof error.code === 'number' && options.answers?.includes(error.code) && !signal.aborted)
+          return resolve({ stdout, code: error.code })
         if (signal.aborted) {
           const canceled = options.signal?.aborted && !timeout.aborted
           return reject(

@@ -1,5 +1,8 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { AppError } from '@slipway/core'
-import { type GitOptions, git, maskUrl } from './git.ts'
+import { type GitOptions, git, gitAnswer, maskUrl } from './git.ts'
 
 export interface ResolvedRef {
   sha: string
@@ -8,26 +11,79 @@ export interface ResolvedRef {
   fullRef: string
 }
 
-/** Resolves a branch or tag name on the remote to a commit (branches win over tags). */
-export async function resolveRef(url: string, ref: string, options: GitOptions = {}): Promise<ResolvedRef> {
+/** The remote's refs named `refs/heads/<ref>` and `refs/tags/<ref>`, tags peeled to their commit. */
+async function lsRemote(url: string, ref: string, options: GitOptions) {
   const out = await git(
     ['ls-remote', '--', url, `refs/heads/${ref}`, `refs/tags/${ref}`, `refs/tags/${ref}^{}`],
-    {
-      timeoutMs: 20_000,
-      ...options,
-    },
+    { timeoutMs: 20_000, ...options },
   )
   const refs = new Map<string, string>()
   for (const line of out.split('\n')) {
     const [sha, name] = line.split('\t')
     if (sha && name) refs.set(name, sha)
   }
-  const branch = refs.get(`refs/heads/${ref}`)
+  return {
+    branch: refs.get(`refs/heads/${ref}`),
+    // An annotated tag points at a tag object; `^{}` is the commit it peels to.
+    tag: refs.get(`refs/tags/${ref}^{}`) ?? refs.get(`refs/tags/${ref}`),
+  }
+}
+
+/** Resolves a branch or tag name on the remote to a commit (branches win over tags). */
+export async function resolveRef(url: string, ref: string, options: GitOptions = {}): Promise<ResolvedRef> {
+  const { branch, tag } = await lsRemote(url, ref, options)
   if (branch) return { sha: branch, kind: 'branch', fullRef: `refs/heads/${ref}` }
-  // An annotated tag points at a tag object; `^{}` is the commit it peels to.
-  const tag = refs.get(`refs/tags/${ref}^{}`) ?? refs.get(`refs/tags/${ref}`)
   if (tag) return { sha: tag, kind: 'tag', fullRef: `refs/tags/${ref}` }
   throw new AppError('VALIDATION_FAILED', `no branch or tag named ${ref} in ${maskUrl(url)}`, {
     details: { fields: [{ path: 'body.ref', message: `no branch or tag named ${ref}` }] },
   })
+}
+
+/** Whether a commit belongs to a ref: `reason` says why not, in words a delivery log can show. */
+export type RefMembership =
+  | { belongs: true; head: string }
+  | { belongs: false; head?: string; reason: string }
+
+/**
+ * Whether `sha` belongs to the branch or tag on the remote: a tag's commit must be the one it
+ * points at; a branch's must be its head or one of the head's ancestors (a push GitLab
+ * reports late, after the branch moved on). Only when the head differs is the branch's
+ * history fetched (commits only where the server allows) into a throwaway bare repository.
+ */
+export async function commitOnRef(
+  url: string,
+  ref: { kind: 'branch' | 'tag'; name: string },
+  sha: string,
+  options: GitOptions = {},
+): Promise<RefMembership> {
+  if (!/^[0-9a-f]{40}$/.test(sha)) return { belongs: false, reason: `${sha} is not a commit SHA` }
+  const found = await lsRemote(url, ref.name, options)
+  const head = ref.kind === 'branch' ? found.branch : found.tag
+  if (!head) return { belongs: false, reason: `the repository has no ${ref.kind} named ${ref.name}` }
+  if (head === sha) return { belongs: true, head }
+  const notOn = { belongs: false as const, head, reason: `${sha} is not on ${ref.kind} ${ref.name}` }
+  if (ref.kind === 'tag') return { ...notOn, reason: `tag ${ref.name} points at ${head}, not ${sha}` }
+  const dir = await mkdtemp(path.join(tmpdir(), 'slipway-refcheck-'))
+  try {
+    const run = (args: string[]) => git(args, { ...options, cwd: dir })
+    await run(['init', '--bare', '--quiet'])
+    await run(['remote', 'add', '--', 'origin', url])
+    // Commits only (no trees or blobs) where the server allows filters; all of it where not.
+    await run([
+      'fetch',
+      '--quiet',
+      '--no-tags',
+      '--filter=tree:0',
+      'origin',
+      `+refs/heads/${ref.name}:refs/slipway/head`,
+    ])
+    // 0: the commit is an ancestor; 1: it is not; 128: the branch's history does not have it.
+    const answer = await gitAnswer(['merge-base', '--is-ancestor', sha, 'refs/slipway/head'], [1, 128], {
+      ...options,
+      cwd: dir,
+    })
+    return answer === 0 ? { belongs: true, head } : notOn
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
 }

@@ -1,5 +1,6 @@
 export * from './fixtures.ts'
 export * from './fleet.ts'
+export * from './git-repo.ts'
 export * from './images.ts'
 export * from './ports.ts'
 export * from './postgres.ts'

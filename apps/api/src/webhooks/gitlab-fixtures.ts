@@ -63,7 +63,11 @@ export function pushHook(options: { ref: string; before?: string; after: string;
   }
 }
 
-export function tagPushHook(options: { tag: string; after: string }) {
+/**
+ * A tag push. `after` is what the tag ref now points at: for an annotated tag that is the tag
+ * object, and `checkout_sha` is the commit (GitLab sends both; they differ only then).
+ */
+export function tagPushHook(options: { tag: string; after: string; checkoutSha?: string }) {
   return {
     object_kind: 'tag_push',
     event_name: 'tag_push',
@@ -71,7 +75,7 @@ export function tagPushHook(options: { tag: string; after: string }) {
     after: options.after,
     ref: `refs/tags/${options.tag}`,
     ref_protected: true,
-    checkout_sha: options.after,
+    checkout_sha: options.checkoutSha ?? options.after,
     user_id: 1,
     user_name: 'John Smith',
     user_username: 'jsmith',

@@ -1,15 +1,23 @@
 import { randomUUID } from 'node:crypto'
 import { secretContext } from '@slipway/db'
-import { describe, expect } from 'vitest'
+import { makeTestRepo, type TestRepo } from '@slipway/testing'
+import { afterAll, beforeAll, describe, expect } from 'vitest'
 import { makeProject, apiTest as test } from '../test-app.ts'
 import { gitlabHeaders, pushHook, tagPushHook } from './gitlab-fixtures.ts'
 
-const sha = (n: number) => n.toString(16).padStart(40, 'a')
 const secret = 'webhook-secret-value'
+
+/** One real repository for the file: deliveries are checked against it. */
+let repo: TestRepo
+beforeAll(async () => {
+  repo = await makeTestRepo({ commits: 3 })
+})
+afterAll(() => repo.remove())
+const head = () => repo.main.at(-1) as string
 
 const hookTest = test.extend<{ projectId: string }>({
   projectId: async ({ db, deps }, use) => {
-    const project = await makeProject(db)
+    const project = await makeProject(db, { gitUrl: repo.url })
     await db.project.update({
       where: { id: project.id },
       data: {
@@ -31,7 +39,7 @@ describe('GitLab webhook', () => {
         method: 'POST',
         url: `/api/webhooks/gitlab/${projectId}`,
         headers: gitlabHeaders('Push Hook', secret, uuid),
-        payload: pushHook({ ref: 'refs/heads/main', after: sha(1), title: 'Add checkout page' }),
+        payload: pushHook({ ref: 'refs/heads/main', after: head(), title: 'Add checkout page' }),
       })
       expect(response.statusCode).toBe(200)
       const reply = response.json()
@@ -42,7 +50,7 @@ describe('GitLab webhook', () => {
       })
       expect(pipeline).toMatchObject({
         ref: 'main',
-        commitSha: sha(1),
+        commitSha: head(),
         commitTitle: 'Add checkout page',
         trigger: 'gitlab-push',
         number: 1,
@@ -71,7 +79,7 @@ describe('GitLab webhook', () => {
           method: 'POST',
           url: `/api/webhooks/gitlab/${projectId}`,
           headers: gitlabHeaders('Push Hook', secret, uuid),
-          payload: pushHook({ ref: 'refs/heads/main', after: sha(2) }),
+          payload: pushHook({ ref: 'refs/heads/main', after: head() }),
         })
       const replies = await Promise.all([send(), send(), send()])
       expect(replies.map((r) => r.statusCode)).toEqual([200, 200, 200])
@@ -84,7 +92,7 @@ describe('GitLab webhook', () => {
 
   hookTest('Idempotency-Key de-duplicates when there is no event UUID', async ({ app, db, projectId }) => {
     const headers = { ...gitlabHeaders('Push Hook', secret), 'idempotency-key': 'key-1' }
-    const payload = pushHook({ ref: 'refs/heads/main', after: sha(3) })
+    const payload = pushHook({ ref: 'refs/heads/main', after: head() })
     await app.inject({ method: 'POST', url: `/api/webhooks/gitlab/${projectId}`, headers, payload })
     const second = await app.inject({
       method: 'POST',
@@ -96,20 +104,27 @@ describe('GitLab webhook', () => {
     expect(await db.pipeline.count()).toBe(1)
   })
 
-  hookTest('a tag push matching the tag rules starts a tag pipeline', async ({ app, db, projectId }) => {
-    const response = await app.inject({
-      method: 'POST',
-      url: `/api/webhooks/gitlab/${projectId}`,
-      headers: gitlabHeaders('Tag Push Hook', secret, randomUUID()),
-      payload: tagPushHook({ tag: 'v1.2.0', after: sha(4) }),
-    })
-    expect(response.json().outcome).toBe('started')
-    expect(await db.pipeline.findFirstOrThrow()).toMatchObject({
-      ref: 'v1.2.0',
-      trigger: 'gitlab-tag',
-      commitTitle: null,
-    })
-  })
+  hookTest(
+    'an annotated tag push builds the commit in checkout_sha, not the tag object in after',
+    async ({ app, db, projectId }) => {
+      const { name, object, commit } = repo.annotated
+      expect(object).not.toBe(commit)
+      const response = await app.inject({
+        method: 'POST',
+        url: `/api/webhooks/gitlab/${projectId}`,
+        headers: gitlabHeaders('Tag Push Hook', secret, randomUUID()),
+        payload: tagPushHook({ tag: name, after: object, checkoutSha: commit }),
+      })
+      expect(response.json().outcome).toBe('started')
+      expect(await db.pipeline.findFirstOrThrow()).toMatchObject({
+        ref: name,
+        commitSha: commit,
+        trigger: 'gitlab-tag',
+        commitTitle: null,
+      })
+      expect((await db.webhookDelivery.findFirstOrThrow()).commitSha).toBe(commit)
+    },
+  )
 
   hookTest(
     'branch deletions, other branches and other events are acknowledged and ignored',
@@ -123,7 +138,7 @@ describe('GitLab webhook', () => {
         })
       const deleted = await post('Push Hook', pushHook({ ref: 'refs/heads/main', after: '0'.repeat(40) }))
       expect(deleted.json()).toEqual({ outcome: 'ignored', reason: 'ref deleted' })
-      const other = await post('Push Hook', pushHook({ ref: 'refs/heads/feature/x', after: sha(5) }))
+      const other = await post('Push Hook', pushHook({ ref: 'refs/heads/feature/x', after: head() }))
       expect(other.json()).toEqual({
         outcome: 'ignored',
         reason: 'branch feature/x does not match the project rules',
@@ -165,7 +180,7 @@ describe('GitLab webhook', () => {
         method: 'POST',
         url: `/api/webhooks/gitlab/${projectId}`,
         headers: gitlabHeaders('Push Hook', `wrong-${i}`, randomUUID()),
-        payload: pushHook({ ref: 'refs/heads/main', after: sha(6) }),
+        payload: pushHook({ ref: 'refs/heads/main', after: head() }),
       })
       statuses.push(response.statusCode)
     }
@@ -175,7 +190,7 @@ describe('GitLab webhook', () => {
       method: 'POST',
       url: `/api/webhooks/gitlab/${projectId}`,
       headers: gitlabHeaders('Push Hook', secret, randomUUID()),
-      payload: pushHook({ ref: 'refs/heads/main', after: sha(6) }),
+      payload: pushHook({ ref: 'refs/heads/main', after: head() }),
     })
     expect(right.statusCode).toBe(429)
     expect(await db.pipeline.count()).toBe(0)
@@ -188,9 +203,124 @@ describe('GitLab webhook', () => {
       method: 'POST',
       url: `/api/webhooks/gitlab/${project.id}`,
       headers: gitlabHeaders('Push Hook', 'anything', randomUUID()),
-      payload: pushHook({ ref: 'refs/heads/main', after: sha(7) }),
+      payload: pushHook({ ref: 'refs/heads/main', after: head() }),
     })
     expect(response.statusCode).toBe(401)
     expect(response.json().error.message).toBe('the project has no webhook secret set')
   })
+
+  hookTest(
+    'a commit that is not on the pushed branch is ignored with the reason, and builds nothing',
+    async ({ app, db, projectId }) => {
+      const post = (ref: string, after: string) =>
+        app.inject({
+          method: 'POST',
+          url: `/api/webhooks/gitlab/${projectId}`,
+          headers: gitlabHeaders('Push Hook', secret, randomUUID()),
+          payload: pushHook({ ref, after }),
+        })
+      // A feature branch's commit labelled main.
+      const forged = await post('refs/heads/main', repo.feature)
+      expect(forged.statusCode).toBe(200)
+      expect(forged.json()).toEqual({ outcome: 'ignored', reason: `${repo.feature} is not on branch main` })
+      const unknown = await post('refs/heads/main', 'c'.repeat(40))
+      expect(unknown.json()).toMatchObject({ outcome: 'ignored' })
+      expect(await db.pipeline.count()).toBe(0)
+      expect(await db.webhookDelivery.findFirstOrThrow({ where: { commitSha: repo.feature } })).toMatchObject(
+        {
+          outcome: 'ignored',
+          reason: `${repo.feature} is not on branch main`,
+        },
+      )
+      // A push GitLab reports after the branch moved on: its commit is still main's.
+      const late = await post('refs/heads/main', repo.main[0] as string)
+      expect(late.json().outcome).toBe('started')
+      expect(await db.pipeline.findFirstOrThrow()).toMatchObject({ ref: 'main', commitSha: repo.main[0] })
+    },
+  )
+
+  hookTest('a tag push whose commit is not the tag is ignored', async ({ app, db, projectId }) => {
+    const response = await app.inject({
+      method: 'POST',
+      url: `/api/webhooks/gitlab/${projectId}`,
+      headers: gitlabHeaders('Tag Push Hook', secret, randomUUID()),
+      payload: tagPushHook({ tag: repo.annotated.name, after: repo.feature }),
+    })
+    expect(response.json()).toEqual({
+      outcome: 'ignored',
+      reason: `tag ${repo.annotated.name} points at ${repo.annotated.commit}, not ${repo.feature}`,
+    })
+    expect(await db.pipeline.count()).toBe(0)
+  })
+
+  hookTest('a body over 1 MiB is refused with 413 before any work', async ({ app, db, projectId }) => {
+    // A well-formed push whose one commit message makes it 2 MiB: GitLab never sends this.
+    const payload = pushHook({ ref: 'refs/heads/main', after: head(), title: 'x'.repeat(2 * 1024 * 1024) })
+    const response = await app.inject({
+      method: 'POST',
+      url: `/api/webhooks/gitlab/${projectId}`,
+      headers: gitlabHeaders('Push Hook', secret, randomUUID()),
+      payload,
+    })
+    expect(response.statusCode).toBe(413)
+    expect(response.json().error.code).toBe('PAYLOAD_TOO_LARGE')
+    expect(await db.pipeline.count()).toBe(0)
+    expect(await db.webhookDelivery.count()).toBe(0)
+  })
+
+  hookTest(
+    'a wrong token or an unknown project is refused from the headers, the body never parsed',
+    async ({ app, db, projectId }) => {
+      // Not JSON at all, and large: parsing it would answer 400 "not valid JSON".
+      const garbage = `{${'"a":'.repeat(200_000)}`
+      const wrong = await app.inject({
+        method: 'POST',
+        url: `/api/webhooks/gitlab/${projectId}`,
+        headers: gitlabHeaders('Push Hook', 'wrong-token', randomUUID()),
+        payload: garbage,
+      })
+      expect(wrong.statusCode).toBe(401)
+      expect(wrong.json().error.code).toBe('UNAUTHENTICATED')
+      // Over the body limit too: the token is checked first.
+      const huge = await app.inject({
+        method: 'POST',
+        url: `/api/webhooks/gitlab/${projectId}`,
+        headers: gitlabHeaders('Push Hook', 'wrong-token', randomUUID()),
+        payload: 'x'.repeat(3 * 1024 * 1024),
+      })
+      expect(huge.statusCode).toBe(401)
+      const nowhere = await app.inject({
+        method: 'POST',
+        url: `/api/webhooks/gitlab/${randomUUID()}`,
+        headers: gitlabHeaders('Push Hook', secret, randomUUID()),
+        payload: garbage,
+      })
+      expect(nowhere.statusCode).toBe(404)
+      expect(nowhere.json().error.code).toBe('NOT_FOUND')
+      expect(await db.webhookDelivery.count()).toBe(0)
+    },
+  )
+
+  hookTest(
+    'an event that never starts a pipeline is acknowledged from its headers, its body unread',
+    async ({ app, db, projectId }) => {
+      const uuid = randomUUID()
+      const send = () =>
+        app.inject({
+          method: 'POST',
+          url: `/api/webhooks/gitlab/${projectId}`,
+          headers: gitlabHeaders('Merge Request Hook', secret, uuid),
+          // Neither JSON nor within the limit: it is never read.
+          payload: 'y'.repeat(3 * 1024 * 1024),
+        })
+      const first = await send()
+      expect(first.statusCode).toBe(200)
+      expect(first.json()).toEqual({
+        outcome: 'ignored',
+        reason: 'Merge Request Hook events do not start pipelines',
+      })
+      expect((await send()).json()).toMatchObject({ outcome: 'duplicate' })
+      expect(await db.webhookDelivery.findFirstOrThrow()).toMatchObject({ eventId: uuid, outcome: 'ignored' })
+    },
+  )
 })

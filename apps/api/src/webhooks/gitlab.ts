@@ -1,20 +1,31 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { GitlabPushEvent, Id, type WebhookOutcome, WebhookReply } from '@slipway/contracts'
-import { AppError } from '@slipway/core'
-import { Prisma, secretContext } from '@slipway/db'
-import { parsePushedRef, refSelected } from '@slipway/pipeline'
-import type { Change } from '@slipway/runs'
+import { AppError, errorMessage } from '@slipway/core'
+import { Prisma, type Project, secretContext } from '@slipway/db'
+import { commitOnRef } from '@slipway/git'
+import { type PushedRef, parsePushedRef, refSelected } from '@slipway/pipeline'
+import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { safeEqual } from '../auth/crypto.ts'
 import type { AppDeps } from '../deps.ts'
 import { audit } from '../http/audit.ts'
 import { RateLimiter } from '../http/rate-limit.ts'
-import { createPipeline, perProject } from '../pipelines/create.ts'
 
 const failureRule = { limit: 20, windowSeconds: 10 * 60 }
 const zeroSha = /^0{40}$/
+const commitSha = /^[0-9a-f]{40}$/
 const handledEvents = new Set(['Push Hook', 'Tag Push Hook'])
+
+/**
+ * The largest push or tag push body accepted. GitLab lists at most the newest 20 commits in
+ * a push event (each with its message and changed paths), so a real one stays far below.
+ * Other events are answered from their headers and never read.
+ */
+export const webhookBodyLimit = 1024 * 1024
+
+/** Seconds a delivery may spend checking its commit against the repository (GitLab waits 10 s). */
+const verifyTimeoutMs = 8_000
 
 /** The delivery's identity when GitLab sends none; JSON.stringify overflows on absurd nesting. */
 function bodyHash(body: unknown): string {
@@ -31,19 +42,116 @@ function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value
 }
 
+type Reply = { outcome: WebhookOutcome; reason?: string; pipelineId?: string }
+type Fields = { reason?: string; ref?: string; commitSha?: string; pipelineId?: string }
+
 /**
- * GitLab webhook receiver. The secret token is compared in constant time; failures are rate
- * limited per project and address. Push and tag pushes matching the project's rules start a
- * pipeline; everything else is acknowledged and recorded. A redelivery (same
+ * What a push or tag push asks for, decided from the payload and the project's rules alone:
+ * a pipeline of `sha` on `ref`, or an outcome with its reason. A tag push names its commit in
+ * `checkout_sha`: for an annotated tag `after` is the tag object, not a commit.
+ */
+function decide(
+  payload: GitlabPushEvent,
+  project: Project,
+): { start: { ref: PushedRef; sha: string }; fields: Fields } | { outcome: WebhookOutcome; fields: Fields } {
+  const ref = parsePushedRef(payload.ref)
+  const sha = payload.checkout_sha ?? payload.after
+  const fields = { ref: payload.ref, commitSha: sha }
+  if (zeroSha.test(payload.after)) return { outcome: 'ignored', fields: { ...fields, reason: 'ref deleted' } }
+  if (!ref)
+    return {
+      outcome: 'ignored',
+      fields: { ...fields, reason: `${payload.ref} is neither a branch nor a tag` },
+    }
+  if (!refSelected(ref, project))
+    return {
+      outcome: 'ignored',
+      fields: { ...fields, reason: `${ref.kind} ${ref.name} does not match the project rules` },
+    }
+  if (!commitSha.test(sha))
+    return { outcome: 'rejected', fields: { ...fields, reason: 'checkout_sha is not a commit SHA' } }
+  return { start: { ref, sha }, fields }
+}
+
+/**
+ * GitLab webhook receiver. Cheap checks come first, before the body is read: the failure
+ * rate limit, the project, the secret token (constant time); an event that never starts a
+ * pipeline is answered from its headers. Only then is a body of at most 1 MiB parsed. Push
+ * and tag pushes matching the project's rules start a pipeline once the repository confirms
+ * the commit is on the ref; everything else is acknowledged and recorded. A redelivery (same
  * X-Gitlab-Event-UUID or Idempotency-Key) never starts a second pipeline.
  */
 export function gitlabWebhookRoutes(deps: AppDeps): FastifyPluginAsyncZod {
   const limiter = new RateLimiter(deps.redis, deps.redisPrefix)
+  /** The project whose token a request proved, from its onRequest check to its handler. */
+  const authorized = new WeakMap<FastifyRequest, Project>()
+
+  const record = async (
+    tx: Prisma.TransactionClient | AppDeps['db'],
+    delivery: { projectId: string; eventId: string; event: string },
+    outcome: WebhookOutcome,
+    fields: Fields,
+  ): Promise<Reply> => {
+    await tx.webhookDelivery.create({
+      data: {
+        projectId: delivery.projectId,
+        eventId: delivery.eventId.slice(0, 200),
+        event: delivery.event.slice(0, 100),
+        outcome,
+        ...fields,
+      },
+    })
+    return { outcome, reason: fields.reason, pipelineId: fields.pipelineId }
+  }
+
+  /** A delivery already recorded under this event id: the first one's outcome. */
+  const duplicateOf = async (projectId: string, eventId: string): Promise<Reply> => {
+    const first = await deps.db.webhookDelivery.findUnique({
+      where: { projectId_eventId: { projectId, eventId: eventId.slice(0, 200) } },
+    })
+    return {
+      outcome: 'duplicate',
+      reason: `already received as ${first?.outcome ?? 'a previous delivery'}`,
+      pipelineId: first?.pipelineId ?? undefined,
+    }
+  }
+
+  const isDuplicate = (error: unknown) =>
+    error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002'
+
+  /** Rate limit, project and token, from the headers alone; throws before the body is read. */
+  const authenticate = async (request: FastifyRequest): Promise<Project> => {
+    const id = Id.safeParse((request.params as { projectId?: unknown }).projectId)
+    if (!id.success)
+      throw new AppError('VALIDATION_FAILED', 'the request is not valid', {
+        details: { fields: [{ path: 'params.projectId', message: 'Invalid UUID' }] },
+      })
+    const projectId = id.data
+    const failureKey = `webhook-fail:${projectId}:${request.ip}`
+    await limiter.check(failureKey, failureRule)
+    const project = await deps.db.project.findUnique({ where: { id: projectId } })
+    if (!project) throw new AppError('NOT_FOUND', 'project not found')
+    const sent = header(request.headers['x-gitlab-token'])
+    const expected = project.webhookSecretEnc
+      ? deps.secrets.decrypt(project.webhookSecretEnc, secretContext.projectWebhookSecret(project.id))
+      : undefined
+    if (!expected || !sent || !safeEqual(sent, expected)) {
+      await limiter.hit(failureKey, failureRule)
+      throw new AppError(
+        'UNAUTHENTICATED',
+        expected
+          ? 'X-Gitlab-Token does not match the project webhook secret'
+          : 'the project has no webhook secret set',
+      )
+    }
+    return project
+  }
+
   return async (app) => {
     app.post(
       '/api/webhooks/gitlab/:projectId',
       {
-        bodyLimit: 5 * 1024 * 1024,
+        bodyLimit: webhookBodyLimit,
         config: { csrf: false },
         schema: {
           tags: ['webhooks'],
@@ -51,55 +159,46 @@ export function gitlabWebhookRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           body: z.unknown(),
           response: { 200: WebhookReply },
         },
+        onRequest: async (request, reply) => {
+          const project = await authenticate(request)
+          const event = header(request.headers['x-gitlab-event']) ?? 'unknown'
+          if (handledEvents.has(event)) {
+            authorized.set(request, project)
+            return
+          }
+          // Merge requests, issues...: acknowledged and recorded without reading the body.
+          const eventId =
+            header(request.headers['x-gitlab-event-uuid']) ??
+            header(request.headers['idempotency-key']) ??
+            `unidentified:${randomUUID()}`
+          const delivery = { projectId: project.id, eventId, event }
+          const answer = await record(deps.db, delivery, 'ignored', {
+            reason: `${event} events do not start pipelines`,
+          }).catch(async (error: unknown) => {
+            if (isDuplicate(error)) return duplicateOf(project.id, eventId)
+            throw error
+          })
+          return reply.send(answer)
+        },
       },
       async (request) => {
-        const { projectId } = request.params
-        const failureKey = `webhook-fail:${projectId}:${request.ip}`
-        await limiter.check(failureKey, failureRule)
-        const project = await deps.db.project.findUnique({ where: { id: projectId } })
-        if (!project) throw new AppError('NOT_FOUND', 'project not found')
-        const sent = header(request.headers['x-gitlab-token'])
-        const expected = project.webhookSecretEnc
-          ? deps.secrets.decrypt(project.webhookSecretEnc, secretContext.projectWebhookSecret(project.id))
-          : undefined
-        if (!expected || !sent || !safeEqual(sent, expected)) {
-          await limiter.hit(failureKey, failureRule)
-          throw new AppError(
-            'UNAUTHENTICATED',
-            expected
-              ? 'X-Gitlab-Token does not match the project webhook secret'
-              : 'the project has no webhook secret set',
-          )
-        }
-
+        const project = authorized.get(request)
+        if (!project) throw new AppError('INTERNAL', 'webhook handler reached without its token check')
+        const projectId = project.id
         const event = header(request.headers['x-gitlab-event']) ?? 'unknown'
         const eventId =
           header(request.headers['x-gitlab-event-uuid']) ??
           header(request.headers['idempotency-key']) ??
           `body:${bodyHash(request.body)}`
-        const parsed = handledEvents.has(event) ? GitlabPushEvent.safeParse(request.body) : undefined
+        const delivery = { projectId, eventId, event }
+        const parsed = GitlabPushEvent.safeParse(request.body)
 
-        const record = async (
-          tx: Prisma.TransactionClient | AppDeps['db'],
-          outcome: WebhookOutcome,
-          fields: { reason?: string; ref?: string; commitSha?: string; pipelineId?: string },
-        ) => {
-          await tx.webhookDelivery.create({
-            data: {
-              projectId,
-              eventId: eventId.slice(0, 200),
-              event: event.slice(0, 100),
-              outcome,
-              ...fields,
+        if (!parsed.success) {
+          // The delivery is recorded (unless it is a redelivery); nothing else changes.
+          await record(deps.db, delivery, 'rejected', { reason: 'payload is not a GitLab push event' }).catch(
+            (error: unknown) => {
+              if (!isDuplicate(error)) throw error
             },
-          })
-          return { outcome, reason: fields.reason, pipelineId: fields.pipelineId }
-        }
-
-        if (parsed && !parsed.success) {
-          // The delivery is recorded; nothing else changes.
-          await record(deps.db, 'rejected', { reason: 'payload is not a GitLab push event' }).catch(
-            () => undefined,
           )
           throw new AppError('VALIDATION_FAILED', 'payload is not a GitLab push event', {
             details: {
@@ -110,38 +209,42 @@ export function gitlabWebhookRoutes(deps: AppDeps): FastifyPluginAsyncZod {
             },
           })
         }
-
-        const superseded: Change[] = []
+        const payload = parsed.data
+        const decision = decide(payload, project)
         try {
-          // One delivery of a project at a time: they queue here rather than holding pooled
-          // connections while they wait for the project's pipeline-number lock.
-          return await perProject(projectId, () =>
-            deps.db.$transaction(async (tx) => {
-              if (!parsed) return record(tx, 'ignored', { reason: `${event} events do not start pipelines` })
-              const payload = parsed.data
-              const ref = parsePushedRef(payload.ref)
-              const fields = { ref: payload.ref, commitSha: payload.after }
-              if (zeroSha.test(payload.after))
-                return record(tx, 'ignored', { ...fields, reason: 'ref deleted' })
-              if (!ref)
-                return record(tx, 'ignored', {
-                  ...fields,
-                  reason: `${payload.ref} is neither a branch nor a tag`,
-                })
-              if (!refSelected(ref, project)) {
-                return record(tx, 'ignored', {
-                  ...fields,
-                  reason: `${ref.kind} ${ref.name} does not match the project rules`,
-                })
-              }
-              if (!/^[0-9a-f]{40}$/.test(payload.after)) {
-                return record(tx, 'rejected', { ...fields, reason: 'after is not a commit SHA' })
-              }
-              const commit = payload.commits?.find((c) => c.id === payload.after)
-              const { pipeline, changes } = await createPipeline(tx, {
+          if (!('start' in decision))
+            return await record(deps.db, delivery, decision.outcome, decision.fields)
+          const { ref, sha } = decision.start
+          // The commit must be on the ref it is labelled with, in the project's repository:
+          // never a feature branch's commit built and deployed as main.
+          const membership = await commitOnRef(project.gitUrl, ref, sha, {
+            timeoutMs: verifyTimeoutMs,
+          }).catch((error: unknown) => {
+            request.log.warn(
+              { err: error, ref: payload.ref },
+              'could not check a pushed commit in the repository',
+            )
+            return {
+              belongs: false as const,
+              reason: `the repository could not be read: ${errorMessage(error)}`,
+            }
+          })
+          if (!membership.belongs)
+            return await record(deps.db, delivery, 'ignored', {
+              ...decision.fields,
+              reason: membership.reason,
+            })
+
+          // One delivery of a project at a time (serialKey): they queue here rather than holding
+          // pooled connections while they wait for the project's pipeline-number lock. A
+          // transaction that loses a race with a running pipeline is run again inside.
+          return await deps.runs.transaction(
+            async ({ tx, createPipeline }) => {
+              const commit = payload.commits?.find((c) => c.id === sha)
+              const pipeline = await createPipeline({
                 project,
                 ref: ref.name,
-                commitSha: payload.after,
+                commitSha: sha,
                 commitTitle: commit?.title ?? commit?.message?.split('\n')[0] ?? null,
                 trigger: ref.kind === 'tag' ? 'gitlab-tag' : 'gitlab-push',
               })
@@ -150,28 +253,16 @@ export function gitlabWebhookRoutes(deps: AppDeps): FastifyPluginAsyncZod {
                 targetType: 'pipeline',
                 targetId: pipeline.id,
                 projectId,
-                after: { number: pipeline.number, ref: ref.name, commitSha: payload.after, event },
+                after: { number: pipeline.number, ref: ref.name, commitSha: sha, event },
                 actor: `gitlab webhook (${payload.user_username ?? 'unknown user'})`,
               })
-              superseded.push(...changes)
-              return record(tx, 'started', { ...fields, pipelineId: pipeline.id })
-            }),
+              return record(tx, delivery, 'started', { ...decision.fields, pipelineId: pipeline.id })
+            },
+            { serialKey: projectId },
           )
         } catch (error) {
-          if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
-            const first = await deps.db.webhookDelivery.findUnique({
-              where: { projectId_eventId: { projectId, eventId } },
-            })
-            return {
-              outcome: 'duplicate' as const,
-              reason: `already received as ${first?.outcome ?? 'a previous delivery'}`,
-              pipelineId: first?.pipelineId ?? undefined,
-            }
-          }
+          if (isDuplicate(error)) return duplicateOf(projectId, eventId)
           throw error
-        } finally {
-          void deps.outbox.kick()
-          for (const change of superseded) void deps.publish(change)
         }
       },
     )
