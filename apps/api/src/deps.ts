@@ -2,7 +2,7 @@ import type { Logger, SecretBox } from '@slipway/core'
 import { type Db, secretContext } from '@slipway/db'
 import { DockerHostPool, type HostRecord, type HostRow, hostRecordFromRow } from '@slipway/docker'
 import { OutboxDispatcher, Queues } from '@slipway/jobs'
-import { type Change, publisher } from '@slipway/runs'
+import { createRuns, publisher, type Runs } from '@slipway/runs'
 import type { Redis } from 'ioredis'
 
 /** Everything the API's routes use, created once at start-up (main.ts) or by a test. */
@@ -14,8 +14,8 @@ export interface AppDeps {
   queues: Queues
   /** Moves outbox rows to BullMQ; kicked right after a commit that wrote one. */
   outbox: OutboxDispatcher
-  /** Publishes a committed pipeline change: live events, cancel signals, outbox kick. */
-  publish(change: Change): Promise<void>
+  /** The run lifecycle (pipelines, stages, releases): its methods commit, then publish. */
+  runs: Runs
   secrets: SecretBox
   hosts: DockerHostPool
   hostRecord(row: HostRow): HostRecord
@@ -39,7 +39,7 @@ export function createAppDeps(options: {
     redisPrefix,
     queues,
     outbox,
-    publish: publisher(redis, redisPrefix, outbox),
+    runs: createRuns({ db, publish: publisher(redis, redisPrefix, outbox, logger), log: logger }),
     secrets,
     hosts: new DockerHostPool(),
     hostRecord: (row) =>

@@ -4,7 +4,7 @@ import type { HostPorts, RegisteredInstances, TrafficSwitch } from '@slipway/dep
 import { DockerHostPool, type HostRecord, type HostRow, hostRecordFromRow } from '@slipway/docker'
 import { createTrafficSwitch, DiscoveryRegistry } from '@slipway/gateway'
 import { OutboxDispatcher, Queues } from '@slipway/jobs'
-import { type Change, createHostPorts, type LogLimits, publisher } from '@slipway/runs'
+import { createHostPorts, createRuns, type LogLimits, publisher, type Runs } from '@slipway/runs'
 import type { Redis } from 'ioredis'
 
 /** What the worker's processors use, created once in main.ts (or by a test). */
@@ -29,8 +29,8 @@ export interface WorkerDeps {
   registry: RegisteredInstances
   /** Host-network ports, leased per host in PostgreSQL. */
   ports: HostPorts
-  /** Publishes a committed change (events, cancel signals) and dispatches its outbox rows. */
-  publish(change: Change): Promise<void>
+  /** The run lifecycle (pipelines, stages, releases): its methods commit, then publish. */
+  runs: Runs
 }
 
 /**
@@ -63,6 +63,6 @@ export function createWorkerDeps(options: {
     traffic: createTrafficSwitch({ redis, prefix, logger }),
     registry: new DiscoveryRegistry({ redis, prefix, logger }),
     ports: createHostPorts(db),
-    publish: publisher(redis, prefix, outbox),
+    runs: createRuns({ db, publish: publisher(redis, prefix, outbox, logger), log: logger }),
   }
 }

@@ -45,7 +45,7 @@ const connectionLost = /^Connection terminated (unexpectedly|due to connection t
 const serverUnavailable = /^57P0[1-3]$/
 
 /** The SQLSTATE a driver-adapter error carries (in its meta, else in Prisma's message). */
-function postgresCode(error: Prisma.PrismaClientKnownRequestError): string | undefined {
+export function postgresCode(error: Prisma.PrismaClientKnownRequestError): string | undefined {
   const meta = error.meta as { driverAdapterError?: { cause?: { originalCode?: unknown } } } | undefined
   const original = meta?.driverAdapterError?.cause?.originalCode
   if (typeof original === 'string') return original

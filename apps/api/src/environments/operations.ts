@@ -8,7 +8,7 @@ import {
   TrafficReport,
 } from '@slipway/contracts'
 import { AppError, errorMessage } from '@slipway/core'
-import type { Prisma, Project } from '@slipway/db'
+import type { Prisma } from '@slipway/db'
 import { discoverSite, labelKeys } from '@slipway/deploy'
 import { DiscoveryRegistry } from '@slipway/gateway'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
@@ -16,8 +16,8 @@ import { z } from 'zod'
 import type { AppDeps } from '../deps.ts'
 import { requireProject } from '../http/access.ts'
 import { audit } from '../http/audit.ts'
-import { createPipeline, perProject } from '../pipelines/create.ts'
 import { pipelineInclude, pipelineView, viewContext } from '../pipelines/view.ts'
+import { requireGranted } from '../projects/grants.ts'
 import { findEnvironment } from './routes.ts'
 
 const Params = z.object({ project: z.string().min(1).max(100), environment: z.string().min(1).max(100) })
@@ -78,35 +78,6 @@ export function environmentOperationRoutes(deps: AppDeps): FastifyPluginAsyncZod
     return null
   }
 
-  async function startOperation(
-    request: Parameters<typeof requireProject>[1],
-    project: Project,
-    actorUserId: string,
-    environmentId: string,
-    kind: 'rollback' | 'scale' | 'redeploy',
-    source: ReleaseRow,
-    details: Record<string, unknown>,
-    tx: Prisma.TransactionClient,
-  ) {
-    const { pipeline } = await createPipeline(tx, {
-      project,
-      ref: source.pipeline?.ref ?? 'release',
-      commitSha: source.pipeline?.commitSha ?? '0'.repeat(40),
-      commitTitle: `${kind} to release #${source.number}`,
-      trigger: kind,
-      actorUserId,
-      operation: { environmentId, imageDigest: source.image },
-    })
-    await audit(tx, request, {
-      action: `environment.${kind}`,
-      targetType: 'environment',
-      targetId: environmentId,
-      projectId: project.id,
-      after: { release: source.number, image: source.image, pipeline: pipeline.number, ...details },
-    })
-    return pipeline
-  }
-
   async function operationResponse(pipelineId: string) {
     await deps.outbox.kick()
     const row = await deps.db.pipeline.findUniqueOrThrow({
@@ -142,49 +113,29 @@ export function environmentOperationRoutes(deps: AppDeps): FastifyPluginAsyncZod
         const { project, actor } = await requireProject(deps, request, found.project.id, 'deploy', {
           environmentProtected: env.protected,
         })
-        const pipeline = await perProject(project.id, () =>
-          deps.db.$transaction(async (tx) => {
-            const live = await tx.release.findFirst({
-              where: { environmentId: env.id, status: 'live' },
-              orderBy: { number: 'desc' },
-            })
-            const target = request.body.releaseNumber
-              ? await tx.release.findUnique({
-                  where: {
-                    environmentId_number: { environmentId: env.id, number: request.body.releaseNumber },
-                  },
-                  include: { pipeline: true },
-                })
-              : await tx.release.findFirst({
-                  where: {
-                    environmentId: env.id,
-                    status: 'superseded',
-                    number: { lt: live?.number ?? Number.MAX_SAFE_INTEGER },
-                  },
-                  orderBy: { number: 'desc' },
-                  include: { pipeline: true },
-                })
-            if (!target) throw new AppError('NOT_FOUND', 'no earlier release to roll back to')
-            if (target.status !== 'superseded' && target.status !== 'live') {
-              throw new AppError(
-                'CONFLICT',
-                `release #${target.number} never went live (${target.status}); pick one that did`,
-              )
-            }
-            if (live && target.id === live.id)
-              throw new AppError('CONFLICT', `release #${target.number} is already live`)
-            return startOperation(
-              request,
-              project,
-              actor.user.id,
-              env.id,
-              'rollback',
-              target,
-              { from: live?.number ?? null },
-              tx,
-            )
-          }),
+        const { pipeline } = await deps.runs.startOperation(
+          {
+            project,
+            environment: env,
+            kind: 'rollback',
+            actorUserId: actor.user.id,
+            releaseNumber: request.body.releaseNumber,
+          },
+          (tx, { pipeline, source, live }) =>
+            audit(tx, request, {
+              action: 'environment.rollback',
+              targetType: 'environment',
+              targetId: env.id,
+              projectId: project.id,
+              after: {
+                release: source?.number,
+                image: source?.image,
+                pipeline: pipeline?.number,
+                from: live?.number ?? null,
+              },
+            }),
         )
+        if (!pipeline) throw new AppError('INTERNAL', 'a rollback started no pipeline')
         return reply.status(201).send(await operationResponse(pipeline.id))
       },
     )
@@ -208,40 +159,38 @@ export function environmentOperationRoutes(deps: AppDeps): FastifyPluginAsyncZod
           })
           const replicas =
             kind === 'scale' ? (request.body as unknown as z.infer<typeof ScaleBody>).replicas : env.replicas
-          const pipeline = await perProject(project.id, () =>
-            deps.db.$transaction(async (tx) => {
-              if (kind === 'scale') {
-                await tx.environment.update({ where: { id: env.id }, data: { replicas } })
-              }
-              const live = await tx.release.findFirst({
-                where: { environmentId: env.id, status: 'live' },
-                orderBy: { number: 'desc' },
-                include: { pipeline: true },
-              })
-              if (!live) {
-                if (kind === 'redeploy')
-                  throw new AppError('CONFLICT', `nothing is live in ${env.name} to redeploy`)
-                await audit(tx, request, {
-                  action: 'environment.scale',
-                  targetType: 'environment',
-                  targetId: env.id,
-                  projectId: project.id,
-                  before: { replicas: env.replicas },
-                  after: { replicas },
-                })
-                return undefined
-              }
-              return startOperation(
-                request,
-                project,
-                actor.user.id,
-                env.id,
-                kind,
-                live,
-                { replicas, before: env.replicas },
+          // Within the project's replica limit (an administrator's scale raises it: projects/grants.ts).
+          if (kind === 'scale')
+            await deps.db.$transaction((tx) => requireGranted(tx, request, actor, project, { replicas }))
+          const { pipeline } = await deps.runs.startOperation(
+            { project, environment: env, kind, actorUserId: actor.user.id, replicas },
+            (tx, { pipeline, source }) =>
+              audit(
                 tx,
-              )
-            }),
+                request,
+                pipeline && source
+                  ? {
+                      action: `environment.${kind}`,
+                      targetType: 'environment',
+                      targetId: env.id,
+                      projectId: project.id,
+                      after: {
+                        release: source.number,
+                        image: source.image,
+                        pipeline: pipeline.number,
+                        replicas,
+                        before: env.replicas,
+                      },
+                    }
+                  : {
+                      action: 'environment.scale',
+                      targetType: 'environment',
+                      targetId: env.id,
+                      projectId: project.id,
+                      before: { replicas: env.replicas },
+                      after: { replicas },
+                    },
+              ),
           )
           if (!pipeline) return reply.status(200).send({ replicas, deployed: false as const })
           return reply.status(201).send(await operationResponse(pipeline.id))

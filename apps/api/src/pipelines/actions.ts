@@ -1,13 +1,11 @@
 import { ApprovalState, DecisionBody, Id, Pipeline } from '@slipway/contracts'
 import { AppError } from '@slipway/core'
 import { approvalExpired } from '@slipway/policy'
-import { cancelPipeline, decide, retryStage } from '@slipway/runs'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { AppDeps } from '../deps.ts'
 import { requireProject } from '../http/access.ts'
 import { audit } from '../http/audit.ts'
-import { createPipeline, perProject } from './create.ts'
 import { pipelineInclude, pipelineView, viewContext } from './view.ts'
 
 const Params = z.object({ id: Id })
@@ -32,18 +30,15 @@ export function pipelineActionRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       async (request) => {
         const pipeline = await load(request.params.id)
         const { actor } = await requireProject(deps, request, pipeline.projectId, 'pipeline.cancel')
-        const change = await deps.db.$transaction(async (tx) => {
-          const result = await cancelPipeline(tx, pipeline.id, `canceled by ${actor.user.email}`)
-          await audit(tx, request, {
+        await deps.runs.cancelPipeline(pipeline.id, `canceled by ${actor.user.email}`, (tx) =>
+          audit(tx, request, {
             action: 'pipeline.cancel',
             targetType: 'pipeline',
             targetId: pipeline.id,
             projectId: pipeline.projectId,
             before: { status: pipeline.status },
-          })
-          return result
-        })
-        await deps.publish(change)
+          }),
+        )
         return view(pipeline.id)
       },
     )
@@ -54,17 +49,14 @@ export function pipelineActionRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       async (request) => {
         const pipeline = await load(request.params.id)
         await requireProject(deps, request, pipeline.projectId, 'pipeline.retry')
-        const change = await deps.db.$transaction(async (tx) => {
-          const result = await retryStage(tx, pipeline.id, request.params.stageId)
-          await audit(tx, request, {
+        await deps.runs.retryStage(pipeline.id, request.params.stageId, (tx) =>
+          audit(tx, request, {
             action: 'stage.retry',
             targetType: 'stage',
             targetId: request.params.stageId,
             projectId: pipeline.projectId,
-          })
-          return result
-        })
-        await deps.publish(change)
+          }),
+        )
         return view(pipeline.id)
       },
     )
@@ -75,27 +67,24 @@ export function pipelineActionRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       async (request, reply) => {
         const original = await load(request.params.id)
         const { actor, project } = await requireProject(deps, request, original.projectId, 'pipeline.trigger')
-        const { pipeline: created, changes } = await perProject(project.id, () =>
-          deps.db.$transaction(async (tx) => {
-            const result = await createPipeline(tx, {
-              project,
-              ref: original.ref,
-              commitSha: original.commitSha,
-              commitTitle: original.commitTitle,
-              trigger: 'rerun',
-              actorUserId: actor.user.id,
-            })
-            await audit(tx, request, {
+        const created = await deps.runs.createPipeline(
+          {
+            project,
+            ref: original.ref,
+            commitSha: original.commitSha,
+            commitTitle: original.commitTitle,
+            trigger: 'rerun',
+            actorUserId: actor.user.id,
+          },
+          (tx, pipeline) =>
+            audit(tx, request, {
               action: 'pipeline.rerun',
               targetType: 'pipeline',
-              targetId: result.pipeline.id,
+              targetId: pipeline.id,
               projectId: project.id,
-              after: { number: result.pipeline.number, rerunOf: original.number },
-            })
-            return result
-          }),
+              after: { number: pipeline.number, rerunOf: original.number },
+            }),
         )
-        await Promise.all([deps.outbox.kick(), ...changes.map((change) => deps.publish(change))])
         return reply.status(201).send(await view(created.id))
       },
     )
@@ -158,30 +147,29 @@ export function pipelineActionRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         async (request) => {
           const pipeline = await load(request.params.id)
           const { actor, role } = await requireProject(deps, request, pipeline.projectId, 'project.read')
-          const change = await deps.db.$transaction(async (tx) => {
-            const result = await decide(tx, {
+          await deps.runs.decide(
+            {
               pipelineId: pipeline.id,
               stageId: request.params.stageId,
               user: { id: actor.user.id, isAdmin: actor.user.isAdmin },
               role,
               decision: decision === 'approve' ? 'approved' : 'rejected',
               comment: request.body.comment,
-            })
-            await audit(tx, request, {
-              action: `approval.${decision}`,
-              targetType: 'stage',
-              targetId: request.params.stageId,
-              projectId: pipeline.projectId,
-              after: {
-                comment: request.body.comment,
-                digest: pipeline.imageDigest,
-                approvals: result.approvals,
-                required: result.required,
-              },
-            })
-            return result
-          })
-          await deps.publish(change)
+            },
+            (tx, result) =>
+              audit(tx, request, {
+                action: `approval.${decision}`,
+                targetType: 'stage',
+                targetId: request.params.stageId,
+                projectId: pipeline.projectId,
+                after: {
+                  comment: request.body.comment,
+                  digest: pipeline.imageDigest,
+                  approvals: result.approvals,
+                  required: result.required,
+                },
+              }),
+          )
           return view(pipeline.id)
         },
       )

@@ -7,7 +7,6 @@ import { z } from 'zod'
 import type { AppDeps } from '../deps.ts'
 import { requireProject } from '../http/access.ts'
 import { audit } from '../http/audit.ts'
-import { createPipeline, perProject } from './create.ts'
 import { pipelineInclude, pipelineView, viewContext } from './view.ts'
 
 const Params = z.object({ project: z.string().min(1).max(100) })
@@ -91,26 +90,23 @@ export function pipelineRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         const commitSha =
           request.body.sha ??
           (await resolveRef(project.gitUrl, ref, { signal: AbortSignal.timeout(20_000) })).sha
-        const { pipeline: created, changes } = await perProject(project.id, () =>
-          deps.db.$transaction(async (tx) => {
-            const result = await createPipeline(tx, {
-              project,
-              ref,
-              commitSha,
-              trigger: actor.via === 'token' ? 'api' : 'manual',
-              actorUserId: actor.user.id,
-            })
-            await audit(tx, request, {
+        const created = await deps.runs.createPipeline(
+          {
+            project,
+            ref,
+            commitSha,
+            trigger: actor.via === 'token' ? 'api' : 'manual',
+            actorUserId: actor.user.id,
+          },
+          (tx, pipeline) =>
+            audit(tx, request, {
               action: 'pipeline.create',
               targetType: 'pipeline',
-              targetId: result.pipeline.id,
+              targetId: pipeline.id,
               projectId: project.id,
-              after: { number: result.pipeline.number, ref, commitSha },
-            })
-            return result
-          }),
+              after: { number: pipeline.number, ref, commitSha },
+            }),
         )
-        await Promise.all([deps.outbox.kick(), ...changes.map((change) => deps.publish(change))])
         const row = await deps.db.pipeline.findUniqueOrThrow({
           where: { id: created.id },
           include: pipelineInclude,

@@ -1,7 +1,6 @@
 import { reconcile } from '@slipway/deploy'
 import type { WorkerDeps } from '../deps.ts'
 import type { Processor } from '../runtime.ts'
-import { takeDeployLease } from '../stages/claim.ts'
 import { containerEnv, siteInclude, siteRequest } from './site.ts'
 
 /**
@@ -13,7 +12,7 @@ import { containerEnv, siteInclude, siteRequest } from './site.ts'
 export function reconcileEnvironment(deps: WorkerDeps): Processor<'environment.reconcile'> {
   return async ({ environmentId }, { signal, log }) => {
     const holder = `reconcile:${environmentId}`
-    const busy = await deps.db.$transaction((tx) => takeDeployLease(tx, environmentId, holder, deps.workerId))
+    const busy = await deps.runs.takeDeployLease(environmentId, holder, deps.workerId)
     if (busy) return { skipped: 'a deploy holds the environment' }
     const renew = setInterval(() => {
       void deps.db.deployLease
@@ -59,11 +58,7 @@ export function reconcileEnvironment(deps: WorkerDeps): Processor<'environment.r
             },
           },
         })
-        await deps.publish({
-          projectId: site.projectId,
-          events: [{ type: 'release', environmentId: site.id, releaseId: live.id, status: 'live' }],
-          cancelRunning: [],
-        })
+        await deps.runs.releaseReconciled({ id: live.id, environmentId: site.id, projectId: site.projectId })
       }
       return { changed: result.changed, status: result.status, error: result.error?.message }
     } finally {

@@ -2,8 +2,10 @@ import type { TrafficReport } from '@slipway/contracts'
 import { AppError, errorMessage } from '@slipway/core'
 import { type DeployHost, pruneImages, rollout } from '@slipway/deploy'
 import { recordReleaseTraffic } from '@slipway/gateway'
+import { deployRefusal } from '@slipway/runs'
 import type { WorkerDeps } from '../deps.ts'
 import { containerEnv, siteInclude, siteRequest } from '../environments/site.ts'
+import { assertDeployGranted } from './grants.ts'
 import { permanent, type StageContext, type StageResult } from './runner.ts'
 
 /**
@@ -78,9 +80,6 @@ async function recordTraffic(
   }
 }
 
-/** Pipelines that exist to move an environment deliberately (they may go back in time). */
-const operations = new Set(['rollback', 'scale', 'redeploy'])
-
 /**
  * Deploys the pipeline's image, by digest, to the stage's environment through a rolling
  * rollout (pre-pull, health-checked batches, gateway switch, automatic rollback), recording a
@@ -102,17 +101,21 @@ export async function deployStage(context: StageContext): Promise<StageResult> {
       include: { pipeline: { select: { number: true } } },
     }),
   )
-  if (!operations.has(pipeline.trigger) && live?.pipeline && live.pipeline.number > pipeline.number) {
-    throw permanent(
-      `refusing to deploy pipeline #${pipeline.number} over #${live.pipeline.number}, which is already live in ${environment.name}; roll back deliberately instead`,
-    )
-  }
+  // The release rules (checked again when the release is recorded): an older pipeline never
+  // replaces a newer release.
+  const refusal = deployRefusal(
+    pipeline,
+    live ? { pipelineNumber: live.pipeline?.number ?? null } : null,
+    environment.name,
+  )
+  if (refusal) throw permanent(refusal)
   if (!environment.hosts.length) throw permanent(`environment ${environment.name} has no Docker hosts`)
   const unaddressed = environment.hosts.filter(({ host }) => !host.address).map(({ host }) => host.name)
   if (unaddressed.length)
     throw permanent(
       `Docker host(s) ${unaddressed.join(', ')} of ${environment.name} have no address: their instances cannot be reached; set it in Settings → Hosts`,
     )
+  await patient(() => assertDeployGranted(deps, environment.project, environment))
   const config = await patient(() =>
     deps.db.configVersion.findFirst({ where: { environmentId }, orderBy: { version: 'desc' } }),
   )
@@ -123,36 +126,14 @@ export async function deployStage(context: StageContext): Promise<StageResult> {
       project: project.slug,
     }),
   )
-  const digest = pipeline.imageDigest.slice(pipeline.imageDigest.indexOf('@') + 1)
 
   // Not repeated while the database is away: a commit whose answer was lost would make a
   // second release (the stage's next attempt starts over instead).
-  const release = await deps.db.$transaction(async (tx) => {
-    const last = await tx.release.findFirst({
-      where: { environmentId: environment.id },
-      orderBy: { number: 'desc' },
-    })
-    return tx.release.create({
-      data: {
-        environmentId: environment.id,
-        number: (last?.number ?? 0) + 1,
-        pipelineId: pipeline.id,
-        kind: operations.has(pipeline.trigger) ? pipeline.trigger : 'deploy',
-        image: pipeline.imageDigest!,
-        digest,
-        configVersionId,
-        replicas: environment.replicas,
-        status: 'deploying',
-        previousReleaseId: live?.id ?? null,
-        actorUserId: pipeline.actorUserId,
-        startedAt: new Date(),
-      },
-    })
-  })
-  await deps.publish({
+  const release = await deps.runs.startRelease({
     projectId: project.id,
-    events: [{ type: 'release', environmentId: environment.id, releaseId: release.id, status: 'deploying' }],
-    cancelRunning: [],
+    environment,
+    pipeline,
+    configVersionId,
   })
   log.write(
     `release #${release.number} of ${environment.name}: ${pipeline.imageDigest} × ${environment.replicas}`,
@@ -173,36 +154,16 @@ export async function deployStage(context: StageContext): Promise<StageResult> {
   const succeeded = result.status === 'succeeded'
   // The containers have changed: the release's outcome is recorded even across a restart.
   await patient(() =>
-    deps.db.$transaction(async (tx) => {
-      await tx.release.update({
-        where: { id: release.id },
-        data: {
-          status: succeeded ? 'live' : result.rolledBack ? 'rolled_back' : 'failed',
-          error: result.error?.message ?? null,
-          result: JSON.parse(JSON.stringify(result)),
-          finishedAt: new Date(),
-        },
-      })
-      if (succeeded) {
-        await tx.release.updateMany({
-          where: { environmentId: environment.id, status: 'live', id: { not: release.id } },
-          data: { status: 'superseded' },
-        })
-      }
-    }),
-  )
-  await deps.publish({
-    projectId: project.id,
-    events: [
+    deps.runs.finishRelease(
+      { id: release.id, environmentId: environment.id, projectId: project.id },
       {
-        type: 'release',
-        environmentId: environment.id,
-        releaseId: release.id,
-        status: succeeded ? 'live' : 'failed',
+        succeeded,
+        rolledBack: result.rolledBack,
+        error: result.error?.message ?? null,
+        result,
       },
-    ],
-    cancelRunning: [],
-  })
+    ),
+  )
   await recordTraffic(context, {
     releaseId: release.id,
     project: project.slug,

@@ -1,4 +1,3 @@
-import { isRetryableCode } from '@slipway/contracts'
 import { AppError, errorMessage, isAppError } from '@slipway/core'
 import {
   isDatabaseUnreachable,
@@ -8,11 +7,10 @@ import {
   type Stage,
   whileDatabaseAway,
 } from '@slipway/db'
-import { type Change, cancelChannel, finishStage, StageLog } from '@slipway/runs'
+import { cancelChannel, classifyFailure, leaseMs, type RunnableKind, StageLog } from '@slipway/runs'
 import { DelayedError } from 'bullmq'
 import type { WorkerDeps } from '../deps.ts'
 import type { Processor } from '../runtime.ts'
-import { claimStage, leaseMs, maxAttempts, renewLease } from './claim.ts'
 
 export interface StageContext {
   deps: WorkerDeps
@@ -51,42 +49,19 @@ export interface StageHandlers {
 const stageLimitsMs = { build: 30 * 60_000, push: 10 * 60_000, deploy: 30 * 60_000 }
 
 /**
- * Errors worth another attempt (the infrastructure hiccupped), by the error table
- * (@slipway/contracts errorTable); everything else fails the stage.
- */
-function isTransient(error: unknown): boolean {
-  if (isDatabaseUnreachable(error)) return true
-  return isAppError(error) && isRetryableCode(error.code)
-}
-
-/**
  * The `stage.run` processor: claims the stage (lease, build slot, deploy lease), keeps the
  * lease alive with heartbeats, runs the handler for its kind with a log and an AbortSignal
  * that fires on cancel, and records the outcome. Delivered twice, it runs once.
  */
 export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'stage.run'> {
   return async ({ stageId, attempt }, { job, token, signal: jobSignal, log: jobLog }) => {
-    let claim: Awaited<ReturnType<typeof claimStage>>
-    try {
-      claim = await deps.db.$transaction((tx) => claimStage(tx, stageId, attempt, deps.workerId))
-    } catch (error) {
-      if (!isAppError(error) || error.code !== 'PRECONDITION_FAILED') throw error
-      await deps.publish(
-        await deps.db.$transaction((tx) => finishStage(tx, stageId, 'fail', { error: error.message })),
-      )
-      return { outcome: 'failed', reason: error.message }
-    }
+    const claim = await deps.runs.claimStage(stageId, attempt, deps.workerId)
     if (claim.kind === 'skip') return { outcome: 'skipped', reason: claim.reason }
+    if (claim.kind === 'failed') return { outcome: 'failed', reason: claim.reason }
     if (claim.kind === 'wait') {
       if (!token) throw new Error('cannot delay a job without its token')
       await job.moveToDelayed(claim.untilMs, token)
       throw new DelayedError(claim.reason)
-    }
-    if (claim.kind === 'exhausted') {
-      await deps.publish(
-        await deps.db.$transaction((tx) => finishStage(tx, stageId, 'fail', { error: claim.reason })),
-      )
-      return { outcome: 'failed', reason: claim.reason }
     }
 
     const stage = claim.stage
@@ -102,16 +77,9 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
     )
     const project = pipeline.project
     const log = jobLog.child({ stageId, pipelineId: pipeline.id, kind: stage.kind, attempt: stage.attempt })
-    await deps.publish({
-      projectId: project.id,
-      events: [
-        { type: 'stage', pipelineId: pipeline.id, stageId, status: 'running', attempt: stage.attempt },
-      ],
-      cancelRunning: [],
-    })
 
     const cancel = new AbortController()
-    const kind = stage.kind as 'build' | 'push' | 'deploy'
+    const kind = stage.kind as RunnableKind
     const limit = AbortSignal.timeout(stageLimitsMs[kind])
     const signal = AbortSignal.any([cancel.signal, jobSignal, limit])
     let secrets: string[] | Error
@@ -139,10 +107,9 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
 
     // A long outage while preparing may have outlived the lease (the reaper then hands the
     // stage to another attempt): nothing runs unless the stage is still ours.
-    const renewed = await whileDatabaseAway(
-      () => deps.db.$transaction((tx) => renewLease(tx, stage, deps.workerId)),
-      { onWait: away('renewing the lease') },
-    )
+    const renewed = await whileDatabaseAway(() => deps.runs.renewLease(stage, deps.workerId), {
+      onWait: away('renewing the lease'),
+    })
     if (!renewed.ours) {
       await stageLog.close()
       return { outcome: 'lost' }
@@ -157,8 +124,8 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
     })
     let lost = false
     const heartbeat = setInterval(() => {
-      deps.db
-        .$transaction((tx) => renewLease(tx, stage, deps.workerId))
+      deps.runs
+        .renewLease(stage, deps.workerId)
         .then(({ ours, cancel: requested }) => {
           if (!ours) {
             lost = true
@@ -170,8 +137,8 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
 
     // The work is done once; recording its outcome waits out a database restart (the heartbeat
     // keeps the lease meanwhile) instead of leaving the stage to the reaper.
-    const record = (fn: (tx: Prisma.TransactionClient) => Promise<Change>) =>
-      whileDatabaseAway(() => deps.db.$transaction(fn), {
+    const record = (work: () => Promise<void>) =>
+      whileDatabaseAway(work, {
         onWait: (error, waitMs) =>
           log.warn(
             { err: error },
@@ -200,11 +167,7 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
       })
       stageLog.write(`✔ ${stage.kind} succeeded in ${((Date.now() - started) / 1000).toFixed(1)} s`)
       await stageLog.close()
-      await deps.publish(
-        await record((tx) =>
-          finishStage(tx, stageId, 'succeed', { result: (outcome.result ?? {}) as never }),
-        ),
-      )
+      await record(() => deps.runs.succeedStage(stageId, outcome.result ?? {}))
       return { outcome: 'succeeded' }
     } catch (error) {
       // Stored on the stage and in the job's result: masked like the log (a tool may echo a secret).
@@ -217,14 +180,14 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
       if (cancel.signal.aborted && cancel.signal.reason === 'canceled') {
         stageLog.write('■ canceled')
         await stageLog.close()
-        await deps.publish(await record((tx) => finishStage(tx, stageId, 'cancel', { error: 'canceled' })))
+        await record(() => deps.runs.cancelStage(stageId))
         return { outcome: 'canceled' }
       }
       if (limit.aborted) {
         const reason = `${kind} ran longer than its limit of ${stageLimitsMs[kind] / 60_000} min`
         stageLog.write(`✖ ${reason}`)
         await stageLog.close()
-        await deps.publish(await record((tx) => finishStage(tx, stageId, 'fail', { error: reason })))
+        await record(() => deps.runs.failStage(stageId, reason))
         return { outcome: 'failed', error: reason }
       }
       if (jobSignal.aborted) {
@@ -232,24 +195,20 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
         // which another worker picks up.
         stageLog.write('■ worker shutting down; the stage continues on another worker')
         await stageLog.close()
-        await deps.publish(
-          await record((tx) => finishStage(tx, stageId, 'release', { error: 'worker shut down' })),
-        )
+        await record(() => deps.runs.releaseStage(stageId, 'worker shut down'))
         return { outcome: 'released' }
       }
-      const retry = isTransient(error) && stage.attempt < maxAttempts[kind]
+      const next = classifyFailure(kind, stage.attempt, error)
       stageLog.write(
-        `✖ ${message}${retry ? ` (will retry: attempt ${stage.attempt + 1} of ${maxAttempts[kind]})` : ''}`,
+        `✖ ${message}${next.kind === 'retry' ? ` (will retry: attempt ${next.attempt} of ${next.of})` : ''}`,
       )
       await stageLog.close()
-      const delay = Math.min(30_000, 2000 * 2 ** (stage.attempt - 1))
-      await deps.publish(
-        await record((tx) =>
-          retry
-            ? finishStage(tx, stageId, 'release', { error: message }, { releaseDelayMs: delay })
-            : finishStage(tx, stageId, 'fail', { error: message }),
-        ),
+      await record(() =>
+        next.kind === 'retry'
+          ? deps.runs.releaseStage(stageId, message, next.delayMs)
+          : deps.runs.failStage(stageId, message),
       )
+      const retry = next.kind === 'retry'
       return { outcome: retry ? 'retrying' : 'failed', error: message }
     } finally {
       clearInterval(heartbeat)

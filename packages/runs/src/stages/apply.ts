@@ -4,6 +4,17 @@ import type { Prisma, Stage } from '@slipway/db'
 import { type StageEvent, transition } from '@slipway/pipeline'
 
 /**
+ * Another transaction changed the row between this one's read and its write: the work is
+ * safe to run again from the start (`Runs.transaction` does so). Its message names no id.
+ */
+export class ConcurrentChange extends AppError {
+  constructor(message: string) {
+    super('CONFLICT', message)
+    this.name = 'ConcurrentChange'
+  }
+}
+
+/**
  * Applies one state-machine event to a stage, atomically: the update only happens if the
  * stage is still in the status it was read in (a concurrent change makes it a CONFLICT).
  */
@@ -40,8 +51,7 @@ export async function applyStageEvent(
     where: { id: stage.id, status: stage.status },
     data: { ...timing, ...patch, status: result.to },
   })
-  if (updated.count !== 1) {
-    throw new AppError('CONFLICT', `stage ${stage.id} changed concurrently (expected ${stage.status})`)
-  }
+  if (updated.count !== 1)
+    throw new ConcurrentChange(`the ${stage.kind} stage changed meanwhile (it was ${stage.status})`)
   return result.to
 }

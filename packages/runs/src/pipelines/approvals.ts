@@ -1,9 +1,9 @@
 import { AppError } from '@slipway/core'
 import type { Prisma } from '@slipway/db'
 import { approvalExpired, decideApproval, type Role } from '@slipway/policy'
-import type { Change } from './pipelines.ts'
-import { advancePipeline } from './pipelines.ts'
-import { applyStageEvent } from './stages.ts'
+import { applyStageEvent } from '../stages/apply.ts'
+import type { Change } from './transitions.ts'
+import { advancePipeline } from './transitions.ts'
 
 export interface ApprovalRequest {
   pipelineId: string

@@ -3,7 +3,7 @@ import { AppError } from '@slipway/core'
 import type { Prisma } from '@slipway/db'
 import { enqueueInTx } from '@slipway/jobs'
 import { nextStep, pipelineStatusOf } from '@slipway/pipeline'
-import { applyStageEvent } from './stages.ts'
+import { applyStageEvent } from '../stages/apply.ts'
 
 type Tx = Prisma.TransactionClient
 
@@ -24,11 +24,16 @@ const commitState: Record<PipelineStatus, 'pending' | 'running' | 'success' | 'f
   canceled: 'canceled',
 }
 
-async function lockPipeline(tx: Tx, pipelineId: string) {
+/** Locks the pipeline's row (the first lock any change of a pipeline or its stages takes). */
+export async function lockPipelineRow(tx: Tx, pipelineId: string): Promise<void> {
   const rows = await tx.$queryRaw<
     { id: string }[]
   >`SELECT id FROM "Pipeline" WHERE id = ${pipelineId}::uuid FOR UPDATE`
-  if (!rows.length) throw new AppError('NOT_FOUND', `pipeline ${pipelineId} not found`)
+  if (!rows.length) throw new AppError('NOT_FOUND', 'pipeline not found')
+}
+
+async function lockPipeline(tx: Tx, pipelineId: string) {
+  await lockPipelineRow(tx, pipelineId)
   return tx.pipeline.findUniqueOrThrow({
     where: { id: pipelineId },
     include: { stages: { orderBy: { position: 'asc' } }, project: true },
@@ -145,6 +150,13 @@ export async function finishStage(
   patch: Prisma.StageUncheckedUpdateManyInput = {},
   options: { releaseDelayMs?: number } = {},
 ): Promise<Change> {
+  // Locks in one order everywhere (the pipeline, then its stages), so a cancel or a new
+  // pipeline superseding this one never deadlocks with a stage's end.
+  const { pipelineId } = await tx.stage.findUniqueOrThrow({
+    where: { id: stageId },
+    select: { pipelineId: true },
+  })
+  await lockPipelineRow(tx, pipelineId)
   const stage = await tx.stage.findUniqueOrThrow({
     where: { id: stageId },
     include: { pipeline: { select: { projectId: true } } },
@@ -182,10 +194,29 @@ export async function finishStage(
  * Cancels a pipeline: stages not started are canceled at once, running ones are flagged and
  * told to stop (their runner finishes them as canceled).
  */
-export async function cancelPipeline(tx: Tx, pipelineId: string, reason: string): Promise<Change> {
+export async function cancelPipeline(
+  tx: Tx,
+  pipelineId: string,
+  reason: string,
+  options?: { ifActive?: false },
+): Promise<Change>
+/** With `ifActive`, a pipeline that is already over is left as it is (null). */
+export async function cancelPipeline(
+  tx: Tx,
+  pipelineId: string,
+  reason: string,
+  options: { ifActive: true },
+): Promise<Change | null>
+export async function cancelPipeline(
+  tx: Tx,
+  pipelineId: string,
+  reason: string,
+  options: { ifActive?: boolean } = {},
+): Promise<Change | null> {
   const pipeline = await lockPipeline(tx, pipelineId)
   const change: Change = { projectId: pipeline.projectId, events: [], cancelRunning: [] }
   if (pipeline.status === 'succeeded' || pipeline.status === 'failed' || pipeline.status === 'canceled') {
+    if (options.ifActive) return null
     throw new AppError('CONFLICT', `pipeline #${pipeline.number} already ${pipeline.status}`)
   }
   for (const stage of pipeline.stages) {

@@ -2,14 +2,7 @@ import type { PipelineTrigger } from '@slipway/contracts'
 import type { Prisma, Project } from '@slipway/db'
 import { enqueueInTx } from '@slipway/jobs'
 import { planStages } from '@slipway/pipeline'
-import { type Change, cancelPipeline } from '@slipway/runs'
-import { keyedSerial } from '../http/serial.ts'
-
-/**
- * Pipeline creations of one project wait their turn here, in this process, rather than
- * holding pooled connections while they wait for the project's numbering lock.
- */
-export const perProject = keyedSerial()
+import { type Change, cancelPipeline } from './transitions.ts'
 
 export interface NewPipeline {
   project: Project
@@ -24,9 +17,9 @@ export interface NewPipeline {
 
 /**
  * Creates a pipeline with its stages (and supersedes older queued pipelines of the same ref
- * when the project says so; their changes are returned for publishing) and, in the same transaction, the outbox job that
- * starts it: a crash after the commit cannot lose the pipeline's first step, and a crash
- * before it leaves nothing behind.
+ * when the project says so; their changes are returned for publishing) and, in the same
+ * transaction, the outbox job that starts it: a crash after the commit cannot lose the
+ * pipeline's first step, and a crash before it leaves nothing behind.
  */
 export async function createPipeline(tx: Prisma.TransactionClient, input: NewPipeline) {
   // Numbers are per project and dense: one creation at a time per project.
@@ -70,8 +63,11 @@ export async function createPipeline(tx: Prisma.TransactionClient, input: NewPip
       },
       select: { id: true },
     })
-    for (const { id } of older)
-      changes.push(await cancelPipeline(tx, id, `superseded by #${pipeline.number}`))
+    for (const { id } of older) {
+      // One that finished meanwhile (a worker's commit between the read and the lock) is left be.
+      const change = await cancelPipeline(tx, id, `superseded by #${pipeline.number}`, { ifActive: true })
+      if (change) changes.push(change)
+    }
   }
   if (input.project.gitlabBaseUrl && input.project.gitlabTokenEnc) {
     await enqueueInTx(tx, 'gitlab.commitStatus', { pipelineId: pipeline.id, state: 'pending' })

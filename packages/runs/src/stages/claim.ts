@@ -1,0 +1,164 @@
+import { AppError } from '@slipway/core'
+import type { Prisma, Stage } from '@slipway/db'
+import { lockPipelineRow } from '../pipelines/transitions.ts'
+import { applyStageEvent } from './apply.ts'
+import { maxAttempts, type RunnableKind } from './outcome.ts'
+
+/** How long a stage lease lives without a heartbeat; heartbeats renew it every third of that. */
+export const leaseMs = 30_000
+
+export type Claim =
+  | { kind: 'run'; stage: Stage }
+  | { kind: 'skip'; reason: string }
+  | { kind: 'wait'; untilMs: number; reason: string }
+  | { kind: 'exhausted'; stage: Stage; reason: string }
+
+type Tx = Prisma.TransactionClient
+
+/** A build host of the project's agent group with a free build slot, least busy first. */
+async function pickBuildHost(tx: Tx, agentGroup: string): Promise<string | 'none' | 'busy'> {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`build-slots:${agentGroup}`}))`
+  const hosts = await tx.host.findMany({ where: { agentGroup }, orderBy: { name: 'asc' } })
+  const usable = hosts.filter((host) => host.status !== 'down')
+  if (!hosts.length) return 'none'
+  const busy = await tx.stage.groupBy({
+    by: ['hostName'],
+    where: {
+      kind: 'build',
+      status: 'running',
+      hostName: { in: usable.map((h) => h.name) },
+      leaseExpiresAt: { gt: new Date() },
+    },
+    _count: true,
+  })
+  const load = (name: string) => busy.find((row) => row.hostName === name)?._count ?? 0
+  const free = usable
+    .filter((host) => load(host.name) < host.maxConcurrentBuilds)
+    .sort((a, b) => load(a.name) - load(b.name))
+  return free[0]?.name ?? 'busy'
+}
+
+/** Takes the environment's deploy lease for this stage, unless another live holder has it. */
+export async function takeDeployLease(
+  tx: Tx,
+  environmentId: string,
+  stageId: string,
+  owner: string,
+): Promise<Date | undefined> {
+  const now = new Date()
+  const current = await tx.deployLease.findUnique({ where: { environmentId } })
+  if (current && current.holder !== stageId && current.expiresAt > now) return current.expiresAt
+  await tx.deployLease.upsert({
+    where: { environmentId },
+    create: { environmentId, holder: stageId, owner, expiresAt: new Date(now.getTime() + leaseMs) },
+    update: { holder: stageId, owner, expiresAt: new Date(now.getTime() + leaseMs), acquiredAt: now },
+  })
+  return undefined
+}
+
+/**
+ * Decides, with the stage row locked, whether this delivery of `stage.run` runs the stage:
+ * a queued stage at the expected attempt starts (taking its build slot or deploy lease), a
+ * running stage whose lease expired is taken over as a new attempt, anything else is a
+ * duplicate or stale delivery and is skipped.
+ */
+export async function claimStage(tx: Tx, stageId: string, attempt: number, workerId: string): Promise<Claim> {
+  // The pipeline first, then the stage: the order every change of a pipeline locks in.
+  const found = await tx.stage.findUnique({ where: { id: stageId }, select: { pipelineId: true } })
+  if (!found) return { kind: 'skip', reason: 'stage no longer exists' }
+  await lockPipelineRow(tx, found.pipelineId)
+  const rows = await tx.$queryRaw<
+    { id: string }[]
+  >`SELECT id FROM "Stage" WHERE id = ${stageId}::uuid FOR UPDATE`
+  if (!rows.length) return { kind: 'skip', reason: 'stage no longer exists' }
+  let stage = await tx.stage.findUniqueOrThrow({
+    where: { id: stageId },
+    include: { pipeline: { include: { project: true } } },
+  })
+  if (stage.kind === 'approval') return { kind: 'skip', reason: 'approval stages are not run by workers' }
+  const now = Date.now()
+
+  if (stage.status === 'running') {
+    const expired = !stage.leaseExpiresAt || stage.leaseExpiresAt.getTime() <= now
+    if (!expired) {
+      return stage.attempt === attempt
+        ? {
+            kind: 'wait',
+            untilMs: stage.leaseExpiresAt!.getTime() + 1000,
+            reason: 'another worker holds the lease',
+          }
+        : { kind: 'skip', reason: `attempt ${attempt} is stale (stage runs attempt ${stage.attempt})` }
+    }
+    // The worker running it stopped renewing its lease: release it and start a new attempt here.
+    await applyStageEvent(tx, stage, 'release', {
+      error: `worker ${stage.leaseOwner ?? '?'} stopped responding`,
+    })
+    stage = await tx.stage.findUniqueOrThrow({
+      where: { id: stageId },
+      include: { pipeline: { include: { project: true } } },
+    })
+    attempt = stage.attempt + 1
+  }
+
+  if (stage.status !== 'queued') return { kind: 'skip', reason: `stage is ${stage.status}` }
+  if (attempt !== stage.attempt + 1)
+    return { kind: 'skip', reason: `attempt ${attempt} is stale (next is ${stage.attempt + 1})` }
+  const kind = stage.kind as RunnableKind
+  if (attempt > maxAttempts[kind]) {
+    return { kind: 'exhausted', stage, reason: `gave up after ${maxAttempts[kind]} attempts` }
+  }
+
+  let hostName: string | null = null
+  if (kind === 'build') {
+    const picked = await pickBuildHost(tx, stage.pipeline.project.buildAgentGroup)
+    if (picked === 'none') {
+      throw new AppError(
+        'PRECONDITION_FAILED',
+        `no Docker host is in the build agent group "${stage.pipeline.project.buildAgentGroup}"`,
+      )
+    }
+    if (picked === 'busy') return { kind: 'wait', untilMs: now + 2000, reason: 'every build host is busy' }
+    hostName = picked
+  } else if (kind === 'push') {
+    const build = await tx.stage.findFirst({ where: { pipelineId: stage.pipelineId, kind: 'build' } })
+    hostName = build?.hostName ?? null
+  } else if (stage.environmentId) {
+    const heldUntil = await takeDeployLease(tx, stage.environmentId, stage.id, workerId)
+    if (heldUntil)
+      return {
+        kind: 'wait',
+        untilMs: Math.min(heldUntil.getTime(), now + 2000),
+        reason: 'another deploy holds the environment',
+      }
+  }
+
+  await applyStageEvent(tx, stage, 'start', {
+    attempt,
+    leaseOwner: workerId,
+    leaseExpiresAt: new Date(now + leaseMs),
+    hostName,
+    error: null,
+  })
+  return { kind: 'run', stage: await tx.stage.findUniqueOrThrow({ where: { id: stageId } }) }
+}
+
+/** Renews the stage lease (and the deploy lease); false when the stage is no longer ours. */
+export async function renewLease(
+  tx: Tx,
+  stage: Stage,
+  workerId: string,
+): Promise<{ ours: boolean; cancel: boolean }> {
+  const until = new Date(Date.now() + leaseMs)
+  const updated = await tx.stage.updateMany({
+    where: { id: stage.id, status: 'running', attempt: stage.attempt, leaseOwner: workerId },
+    data: { leaseExpiresAt: until },
+  })
+  if (stage.kind === 'deploy' && stage.environmentId) {
+    await tx.deployLease.updateMany({
+      where: { environmentId: stage.environmentId, holder: stage.id },
+      data: { expiresAt: until },
+    })
+  }
+  const current = await tx.stage.findUnique({ where: { id: stage.id }, select: { cancelRequested: true } })
+  return { ours: updated.count === 1, cancel: current?.cancelRequested ?? false }
+}
