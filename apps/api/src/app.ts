@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import fastifyCompress from '@fastify/compress'
 import fastifyCookie from '@fastify/cookie'
+import fastifyHelmet from '@fastify/helmet'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import Fastify, {
@@ -21,6 +22,7 @@ import { healthRoutes } from './health/routes.ts'
 import { hostRoutes } from './hosts/routes.ts'
 import { registerErrorHandling } from './http/errors.ts'
 import { documentErrors, transformRoute } from './http/openapi.ts'
+import { liveRoutes } from './live/routes.ts'
 import { notificationRoutes } from './notifications/routes.ts'
 import { pipelineActionRoutes } from './pipelines/actions.ts'
 import { logRoutes } from './pipelines/logs.ts'
@@ -28,9 +30,10 @@ import { pipelineRoutes } from './pipelines/routes.ts'
 import { memberRoutes } from './projects/members.ts'
 import { projectRoutes } from './projects/routes.ts'
 import { registryRoutes } from './registries/routes.ts'
+import { type ApiSettings, defaultSettings } from './settings.ts'
 import { tokenRoutes } from './tokens/routes.ts'
 import { userRoutes } from './users/routes.ts'
-import { serveDashboard } from './web/static.ts'
+import { contentSecurityPolicy, serveDashboard } from './web/static.ts'
 import { webhookDeliveryRoutes } from './webhooks/deliveries.ts'
 import { gitlabWebhookRoutes } from './webhooks/gitlab.ts'
 
@@ -47,12 +50,17 @@ export interface AppOptions {
   webDist?: string
   /** Largest accepted request body in bytes. */
   bodyLimit?: number
+  /** Security and capacity settings (env.ts); defaults for what is not given. */
+  settings?: Partial<ApiSettings>
 }
 
 /** Builds the API. Nothing listens yet: main.ts listens, tests use `app.inject()`. */
 export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise<App> {
+  const settings: ApiSettings = { ...defaultSettings, ...options.settings }
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
+    // request.ip and request.protocol come from X-Forwarded-* only when the peer is one of these.
+    trustProxy: settings.trustedProxies.length ? settings.trustedProxies : false,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     requestIdHeader: 'x-request-id',
     genReqId: () => crypto.randomUUID(),
@@ -88,11 +96,23 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
   // JSON and the dashboard's files; SSE streams are hijacked and never compressed.
   await app.register(fastifyCompress, { threshold: 2048, encodings: ['gzip', 'deflate'] })
   await app.register(fastifyCookie)
-  registerActor(app, deps)
+  // Security headers on every answer; the CSP is one the dashboard passes (tested in Chromium).
+  const https = settings.publicUrl.startsWith('https:')
+  await app.register(fastifyHelmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: await contentSecurityPolicy(options.webDist, { https }),
+    },
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'same-origin' },
+    strictTransportSecurity: https ? { maxAge: 180 * 24 * 60 * 60 } : false,
+  })
+  registerActor(app, deps, settings)
 
   await app.register(healthRoutes(deps))
+  await app.register(authRoutes(deps, settings))
+  await app.register(liveRoutes(deps, settings))
   for (const routes of [
-    authRoutes,
     tokenRoutes,
     userRoutes,
     projectRoutes,

@@ -5,6 +5,7 @@ import { Redis } from 'ioredis'
 import { buildApp } from './app.ts'
 import { createAppDeps } from './deps.ts'
 import { type ApiEnv, loadApiEnv } from './env.ts'
+import { settingsFromEnv } from './settings.ts'
 
 function loadEnvOrExit(): ApiEnv {
   try {
@@ -28,6 +29,7 @@ const deps = createAppDeps({ db, redis, redisPrefix: env.SLIPWAY_REDIS_PREFIX, s
 
 const app = await buildApp(deps, {
   webDist: env.SLIPWAY_WEB_DIST ? path.resolve(env.SLIPWAY_WEB_DIST) : undefined,
+  settings: settingsFromEnv(env),
 })
 
 let closing = false

@@ -15,6 +15,12 @@ export type SetupBody = z.infer<typeof SetupBody>
 export const LoginBody = z.object({ email: Email, password: z.string().min(1).max(200) }).strict()
 export type LoginBody = z.infer<typeof LoginBody>
 
+/** `POST /api/auth/password`: your own password; ends your other sessions and revokes your API tokens. */
+export const ChangePasswordBody = z
+  .object({ currentPassword: z.string().min(1).max(200), newPassword: Password })
+  .strict()
+export type ChangePasswordBody = z.infer<typeof ChangePasswordBody>
+
 export const AuthStatus = z.object({
   /** True until the first administrator has been created (first-run setup). */
   setupRequired: z.boolean(),

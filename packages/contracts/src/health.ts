@@ -8,7 +8,10 @@ export const CheckResult = z.object({
 })
 export type CheckResult = z.infer<typeof CheckResult>
 
-/** `GET /readyz`: 200 when every dependency answers, 503 naming the failing parts. */
+/**
+ * `GET /readyz`: 200 when PostgreSQL and Redis answer, 503 naming the failing one (no error
+ * text). An instance administrator also gets every Docker host and each failure's error.
+ */
 export const ReadinessResponse = z.object({
   ready: z.boolean(),
   checks: z.array(CheckResult),

@@ -89,30 +89,64 @@ describe('first-run setup and sessions', () => {
     )
   })
 
-  test('repeated wrong passwords are rate limited', async ({ app }) => {
+  test('wrong passwords slow one address down, never lock the account for everyone', async ({
+    app,
+    redis,
+    redisPrefix,
+  }) => {
     await app.inject({
       method: 'POST',
       url: '/api/auth/setup',
       payload: { email: 'b@example.com', name: 'B', password: 'a long password' },
     })
-    const statuses: number[] = []
-    for (let i = 0; i < 12; i++) {
-      const response = await app.inject({
+    const login = (password: string, remoteAddress: string) =>
+      app.inject({
         method: 'POST',
         url: '/api/auth/login',
-        payload: { email: 'b@example.com', password: `wrong ${i}` },
+        remoteAddress,
+        payload: { email: 'b@example.com', password },
       })
-      statuses.push(response.statusCode)
-    }
-    expect(statuses.slice(0, 10).every((status) => status === 401)).toBe(true)
-    expect(statuses.slice(10)).toEqual([429, 429])
-    const right = await app.inject({
-      method: 'POST',
-      url: '/api/auth/login',
-      payload: { email: 'b@example.com', password: 'a long password' },
+    const attacker = '203.0.113.9'
+    const statuses: number[] = []
+    for (let i = 0; i < 7; i++) statuses.push((await login(`wrong ${i}`, attacker)).statusCode)
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429])
+    const waiting = await login('a long password', attacker)
+    expect(waiting.statusCode).toBe(429)
+    expect(waiting.json().error).toMatchObject({
+      code: 'RATE_LIMITED',
+      details: { scope: 'login', retryAfterSeconds: expect.any(Number) },
     })
-    expect(right.statusCode).toBe(429)
-    expect(right.json().error.code).toBe('RATE_LIMITED')
+    // The owner, from another address, signs in at once: the attacker slowed only themself.
+    expect((await login('a long password', '198.51.100.20')).statusCode).toBe(200)
+    // And it is a wait, not a lock: once the wait has passed (moved back here), the right password works.
+    const pairKey = `${redisPrefix}:backoff:login:${attacker}:b@example.com`
+    expect(await redis.hget(pairKey, 'count')).toBe('5')
+    await redis.hset(pairKey, 'at', 0)
+    expect((await login('a long password', attacker)).statusCode).toBe(200)
+    expect(await redis.exists(pairKey)).toBe(0)
+  })
+
+  test('parallel guesses are counted before they are checked: a burst gets the free tries only', async ({
+    app,
+  }) => {
+    await app.inject({
+      method: 'POST',
+      url: '/api/auth/setup',
+      payload: { email: 'c@example.com', name: 'C', password: 'a long password' },
+    })
+    const burst = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        app.inject({
+          method: 'POST',
+          url: '/api/auth/login',
+          remoteAddress: '203.0.113.10',
+          payload: { email: 'c@example.com', password: `guess ${i}` },
+        }),
+      ),
+    )
+    const statuses = burst.map((response) => response.statusCode).sort()
+    expect(statuses.filter((status) => status === 401)).toHaveLength(5)
+    expect(statuses.filter((status) => status === 429)).toHaveLength(15)
   })
 })
 

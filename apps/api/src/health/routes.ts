@@ -6,6 +6,8 @@ import { z } from 'zod'
 import type { AppDeps } from '../deps.ts'
 
 const checkTimeoutMs = 3000
+/** Docker hosts are pinged at most this often per API process, however often /readyz is asked. */
+export const hostChecksCacheMs = 10_000
 
 async function check(name: string, fn: (signal: AbortSignal) => Promise<unknown>): Promise<CheckResult> {
   const started = performance.now()
@@ -23,8 +25,33 @@ async function check(name: string, fn: (signal: AbortSignal) => Promise<unknown>
   }
 }
 
-/** `/healthz`: the process is up. `/readyz`: every dependency answers (503 names the failing ones). */
+/**
+ * `/healthz`: the process is up. `/readyz`: ready or not from the cheap checks (PostgreSQL,
+ * Redis), for load balancers and anyone; an instance administrator also sees every Docker
+ * host and each failure's error (hosts pinged at most every 10 s, shared by all callers).
+ */
 export function healthRoutes(deps: AppDeps): FastifyPluginAsyncZod {
+  let hostChecks: { at: number; results: Promise<CheckResult[]> } | undefined
+
+  async function checkHosts(): Promise<CheckResult[]> {
+    const hosts = await deps.db.host.findMany({ orderBy: { name: 'asc' } })
+    return Promise.all(
+      hosts.map((host) =>
+        check(`host:${host.name}`, (signal) => deps.hosts.get(deps.hostRecord(host)).ping({ signal })),
+      ),
+    )
+  }
+
+  function cachedHostChecks(): Promise<CheckResult[]> {
+    if (!hostChecks || Date.now() - hostChecks.at >= hostChecksCacheMs) {
+      const results = checkHosts().catch((error: unknown) => [
+        { name: 'hosts', ok: false, latencyMs: 0, error: `could not list the hosts: ${errorMessage(error)}` },
+      ])
+      hostChecks = { at: Date.now(), results }
+    }
+    return hostChecks.results
+  }
+
   return async (app) => {
     app.get(
       '/healthz',
@@ -35,20 +62,22 @@ export function healthRoutes(deps: AppDeps): FastifyPluginAsyncZod {
     app.get(
       '/readyz',
       { schema: { hide: true, response: { 200: ReadinessResponse, 503: ReadinessResponse } } },
-      async (_request, reply) => {
-        const [postgres, redis, hosts] = await Promise.all([
+      async (request, reply) => {
+        const admin = request.actor?.user.isAdmin === true
+        const [postgres, redis] = await Promise.all([
           check('postgres', () => pingDb(deps.db)),
           check('redis', () => deps.redis.ping()),
-          deps.db.host.findMany({ orderBy: { name: 'asc' } }).catch(() => []),
         ])
-        const hostChecks = await Promise.all(
-          hosts.map((host) =>
-            check(`host:${host.name}`, (signal) => deps.hosts.get(deps.hostRecord(host)).ping({ signal })),
-          ),
-        )
-        const checks = [postgres, redis, ...hostChecks]
-        const ready = checks.every((item) => item.ok)
-        return reply.status(ready ? 200 : 503).send({ ready, checks })
+        const cheap = [postgres, redis]
+        const ready = cheap.every((item) => item.ok)
+        if (!admin) {
+          // Names and ok only: no error text, no host, to the public.
+          const checks = cheap.map(({ name, ok, latencyMs }) => ({ name, ok, latencyMs }))
+          return reply.status(ready ? 200 : 503).send({ ready, checks })
+        }
+        const checks = [...cheap, ...(postgres.ok ? await cachedHostChecks() : [])]
+        const allOk = checks.every((item) => item.ok)
+        return reply.status(allOk ? 200 : 503).send({ ready: allOk, checks })
       },
     )
   }

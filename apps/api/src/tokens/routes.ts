@@ -3,7 +3,7 @@ import { AppError } from '@slipway/core'
 import type { ApiToken as ApiTokenRow } from '@slipway/db'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { requireActor } from '../auth/actor.ts'
+import { type Actor, requireActor } from '../auth/actor.ts'
 import { randomToken, sha256 } from '../auth/crypto.ts'
 import type { AppDeps } from '../deps.ts'
 import { audit } from '../http/audit.ts'
@@ -20,6 +20,35 @@ function tokenView(row: ApiTokenRow): ApiToken {
     lastUsedAt: row.lastUsedAt,
     createdAt: row.createdAt,
   }
+}
+
+/**
+ * When a new token expires. A token may mint tokens, none that outlives it: without
+ * `expiresInDays` the new one ends with the minting token; a later end is refused.
+ */
+async function mintedTokenExpiry(
+  deps: AppDeps,
+  actor: Actor,
+  expiresInDays: number | undefined,
+): Promise<Date | null> {
+  const wanted = expiresInDays ? new Date(Date.now() + expiresInDays * 86_400_000) : null
+  if (actor.via !== 'token' || !actor.tokenId) return wanted
+  const minting = await deps.db.apiToken.findUniqueOrThrow({ where: { id: actor.tokenId } })
+  if (!minting.expiresAt) return wanted
+  if (!wanted) return minting.expiresAt
+  if (wanted > minting.expiresAt) {
+    throw new AppError('VALIDATION_FAILED', 'a token cannot create a token that outlives it', {
+      details: {
+        fields: [
+          {
+            path: 'body.expiresInDays',
+            message: `the token making this request expires at ${minting.expiresAt.toISOString()}`,
+          },
+        ],
+      },
+    })
+  }
+  return wanted
 }
 
 /** Personal API tokens: listed, created (shown once), revoked. Each person manages their own. */
@@ -43,8 +72,9 @@ export function tokenRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       { schema: { tags: ['tokens'], body: CreateTokenBody, response: { 201: CreatedToken } } },
       async (request, reply) => {
         const actor = requireActor(request)
+        const expiresAt = await mintedTokenExpiry(deps, actor, request.body.expiresInDays)
         const token = randomToken(tokenPrefix)
-        const { name, expiresInDays } = request.body
+        const { name } = request.body
         const row = await deps.db.$transaction(async (tx) => {
           const created = await tx.apiToken.create({
             data: {
@@ -52,7 +82,7 @@ export function tokenRoutes(deps: AppDeps): FastifyPluginAsyncZod {
               name,
               prefix: token.slice(0, tokenPrefix.length + 6),
               tokenHash: sha256(token),
-              expiresAt: expiresInDays ? new Date(Date.now() + expiresInDays * 86_400_000) : null,
+              expiresAt,
             },
           })
           await audit(tx, request, {

@@ -2,6 +2,7 @@ import { CreateUserBody, Id, UpdateUserBody, User } from '@slipway/contracts'
 import { AppError } from '@slipway/core'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { endCredentials } from '../auth/credentials.ts'
 import { hashPassword } from '../auth/crypto.ts'
 import type { AppDeps } from '../deps.ts'
 import { requireInstance } from '../http/access.ts'
@@ -72,6 +73,9 @@ export function userRoutes(deps: AppDeps): FastifyPluginAsyncZod {
             },
           })
           if (disabled) await tx.session.deleteMany({ where: { userId: before.id } })
+          // A new password ends everything signed in with the old one (but the admin's own
+          // session, when they set their own).
+          if (passwordHash) await endCredentials(tx, before.id, { keepSessionId: actor.sessionId })
           await audit(tx, request, {
             action: password ? 'user.update+password' : 'user.update',
             targetType: 'user',
