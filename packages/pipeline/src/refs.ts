@@ -1,24 +1,29 @@
+import { minimatch } from 'minimatch'
+
+/**
+ * Minimatch's glob syntax without the parts that make no sense for ref names: no brace
+ * expansion, no extglobs (`+(a|b)`), no comments or negation; dots are ordinary characters.
+ * Minimatch (11) matches each path segment with a state machine that never backtracks
+ * (@isaacs/nonrecursive-glob-match), not a regular expression built from the pattern, so no
+ * pattern a maintainer writes can make a delivery run without end.
+ */
+const globOptions = {
+  dot: true,
+  nobrace: true,
+  noext: true,
+  nocomment: true,
+  nonegate: true,
+  platform: 'linux',
+} as const
+
 /**
  * Ref rules: which pushed branches and tags start a pipeline. Patterns are globs over the
- * short ref name: `*` matches within one path segment, `**` across segments, everything
- * else literally ("main", "release/*", "v*", "hotfix/**").
+ * short ref name: `*` matches within one path segment, `**` as a whole segment matches any
+ * number of segments ("main", "release/*", "v*", "hotfix/**"). The project contract admits
+ * only letters, digits, `. _ - /` and `*` in a rule; the matcher also knows `?` and `[...]`.
  */
 export function refMatches(pattern: string, ref: string): boolean {
-  let regex = '^'
-  for (let i = 0; i < pattern.length; i++) {
-    const char = pattern[i] as string
-    if (char === '*') {
-      if (pattern[i + 1] === '*') {
-        regex += '.*'
-        i++
-      } else {
-        regex += '[^/]*'
-      }
-    } else {
-      regex += char.replace(/[.+?^${}()|[\]\\]/g, '\\$&')
-    }
-  }
-  return new RegExp(`${regex}$`).test(ref)
+  return minimatch(ref, pattern, globOptions)
 }
 
 export type PushedRef = { kind: 'branch' | 'tag'; name: string }

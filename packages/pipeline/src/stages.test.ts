@@ -33,8 +33,31 @@ describe('ref rules', () => {
     ['v*', 'x1', false],
     ['v1.2.*', 'v1.2.3', true],
     ['v1.2.*', 'v1x2.3', false],
+    ['v1.[0-9].*', 'v1.4.0', true],
+    ['v1.[0-9].*', 'v1.x.0', false],
+    ['release/?', 'release/7', true],
+    // Regular-expression characters are plain characters.
+    ['a+b', 'a+b', true],
+    ['a+b', 'aab', false],
+    ['(x|y)', '(x|y)', true],
+    ['(x|y)', 'x', false],
+    // No brace expansion or extglobs: they are literal too.
+    ['{main,dev}', 'main', false],
+    ['+(a|b)', 'a', false],
+    ['!main', 'dev', false],
   ])('%s against %s -> %s', (pattern, ref, expected) => {
     expect(refMatches(pattern, ref)).toBe(expected)
+  })
+
+  it('answers at once for patterns a backtracking matcher would take forever on', () => {
+    // As a regular expression (`^.*a.*a...b$`), each of these takes longer than any test
+    // runs: the matcher tried every split of the ref among the stars. A pattern like it is
+    // one a maintainer can save in the project's rules.
+    const ref = 'a'.repeat(200)
+    expect(refMatches(`${'**a'.repeat(25)}b`, ref)).toBe(false)
+    expect(refMatches(`${'*a'.repeat(25)}b`, ref)).toBe(false)
+    expect(refMatches(`${'**/a'.repeat(25)}b`, 'a/'.repeat(100))).toBe(false)
+    expect(refMatches(`${'*a'.repeat(25)}`, ref)).toBe(true)
   })
 
   it('parses pushed refs and applies branch and tag rules separately', () => {
