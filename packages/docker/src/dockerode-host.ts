@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream'
 import { AppError, errorMessage } from '@slipway/core'
 import Docker from 'dockerode'
-import { packContext } from './context.ts'
+import { cliBuild, defaultDockerCli } from './cli-build.ts'
 import { readProgress, streamLines } from './progress.ts'
 import { splitTag } from './refs.ts'
 import {
@@ -12,6 +12,7 @@ import {
   type ContainerState,
   type DockerHost,
   hostPortLabel,
+  type ImageInfo,
   type ProgressOptions,
   type PushResult,
   type RegistryAuth,
@@ -103,9 +104,14 @@ export class DockerodeHost implements DockerHost {
   /** Where the host's containers are reached (canonical IP literal); undefined: not known. */
   readonly address: string | undefined
   private readonly docker: Docker
+  private readonly endpoint: HostEndpoint
+  private readonly dockerCli: string
 
-  constructor(name: string, endpoint: HostEndpoint) {
+  /** `options.dockerCli`: the docker CLI that builds (default /usr/bin/docker, Debian's docker.io). */
+  constructor(name: string, endpoint: HostEndpoint, options: { dockerCli?: string } = {}) {
     this.name = name
+    this.endpoint = endpoint
+    this.dockerCli = options.dockerCli ?? defaultDockerCli
     this.address = endpoint.address ? canonicalIp(endpoint.address) : undefined
     this.docker = new Docker(dockerOptionsFor(endpoint))
   }
@@ -123,41 +129,14 @@ export class DockerodeHost implements DockerHost {
     })
   }
 
+  /**
+   * Builds with BuildKit through the docker CLI (see cliBuild): build secrets are secret
+   * mounts, never build arguments. The daemon's own output is the log.
+   */
   async build(options: BuildOptions): Promise<BuildResult> {
-    const dockerfile = options.dockerfile ?? 'Dockerfile'
-    const context = await packContext(options.contextDir, dockerfile)
-    return this.call('build', options, defaultTimeouts.buildMs, async (abortSignal) => {
-      const stream = await this.docker.buildImage(
-        context,
-        withSignal<Docker.ImageBuildOptions>(
-          {
-            // Docker accepts `t` repeated; docker-modem repeats array values.
-            t: options.tags as unknown as string,
-            dockerfile,
-            buildargs: options.buildArgs ?? {},
-            labels: options.labels ?? {},
-            rm: true,
-            forcerm: true,
-          },
-          abortSignal,
-        ),
-      )
-      let imageId: string | undefined
-      const failure = await readProgress(stream as Readable, (message) => {
-        if (message.aux?.ID) imageId = message.aux.ID
-        if (message.stream) for (const line of streamLines(message.stream)) options.onLog?.(line)
-        else if (message.status) options.onLog?.(message.status)
-        if (message.errorDetail?.message) options.onLog?.(message.errorDetail.message)
-      })
-      if (failure)
-        throw new AppError('BUILD_FAILED', `docker build failed on ${this.name}: ${failure.trim()}`)
-      if (!imageId) {
-        const tag = options.tags[0]
-        if (!tag) throw new AppError('BUILD_FAILED', `docker build on ${this.name} produced no image id`)
-        imageId = (await this.docker.getImage(tag).inspect(withSignal({}, abortSignal))).Id
-      }
-      return { imageId }
-    })
+    return this.call('build', options, defaultTimeouts.buildMs, (abortSignal) =>
+      cliBuild(this.name, this.endpoint, this.dockerCli, options, abortSignal),
+    )
   }
 
   async push(
@@ -194,6 +173,25 @@ export class DockerodeHost implements DockerHost {
       })
       if (failure)
         throw registryError('PULL_FAILED', `pull of ${reference} on ${this.name} failed: ${failure}`)
+    })
+  }
+
+  async inspectImage(reference: string, options: CallOptions = {}): Promise<ImageInfo | undefined> {
+    return this.call('inspect image', options, defaultTimeouts.quickMs, async (abortSignal) => {
+      try {
+        const data = await this.docker.getImage(reference).inspect(withSignal({}, abortSignal))
+        return { id: data.Id, repoDigests: data.RepoDigests ?? [] }
+      } catch (error) {
+        if (statusOf(error) === 404) return undefined
+        throw error
+      }
+    })
+  }
+
+  async tagImage(source: string, target: string, options: CallOptions = {}): Promise<void> {
+    await this.call('tag image', options, defaultTimeouts.quickMs, async (abortSignal) => {
+      const { name, tag } = splitTag(target)
+      await this.docker.getImage(source).tag(withSignal({ repo: name, tag }, abortSignal))
     })
   }
 

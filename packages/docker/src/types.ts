@@ -21,7 +21,13 @@ export interface BuildOptions extends CallOptions {
   dockerfile?: string
   /** Full references to tag the result with, e.g. registry.example.com:5000/demo:abc123. */
   tags: string[]
+  /** Build arguments: not secret (Docker keeps their values in the image's history). */
   buildArgs?: Record<string, string>
+  /**
+   * Secrets by id, given to `RUN --mount=type=secret,id=<id>` steps (at /run/secrets/<id>);
+   * never part of the image, its history or its layers.
+   */
+  secrets?: Record<string, string>
   labels?: Record<string, string>
   /** Receives Docker's build output line by line. */
   onLog?: (line: string) => void
@@ -29,6 +35,13 @@ export interface BuildOptions extends CallOptions {
 
 export interface BuildResult {
   imageId: string
+}
+
+export interface ImageInfo {
+  /** sha256:... (the digest of the image's config). */
+  id: string
+  /** registry/repo@sha256:... of every manifest this image was pushed or pulled as. */
+  repoDigests: string[]
 }
 
 export interface PushResult {
@@ -106,6 +119,10 @@ export interface DockerHost {
   push(reference: string, auth: RegistryAuth | undefined, options?: ProgressOptions): Promise<PushResult>
   pull(reference: string, auth: RegistryAuth | undefined, options?: ProgressOptions): Promise<void>
   hasImage(reference: string, options?: CallOptions): Promise<boolean>
+  /** An image's id and the registry digests it was pushed or pulled as; undefined: not there. */
+  inspectImage(reference: string, options?: CallOptions): Promise<ImageInfo | undefined>
+  /** Tags `source` (an image id or reference) as `target` (registry/repo:tag), moving the tag if it existed. */
+  tagImage(source: string, target: string, options?: CallOptions): Promise<void>
   removeImage(reference: string, options?: CallOptions): Promise<void>
   run(options: RunOptions): Promise<ContainerInfo>
   /** SIGTERM, then SIGKILL after `graceSeconds`. Stopping a stopped container is fine. */

@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises'
+import { readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { AppError, errorMessage } from '@slipway/core'
@@ -26,7 +26,28 @@ export async function buildTag(context: StageContext): Promise<string> {
   return imageTagRef(registry.url, project.imageRepository, pipeline.commitSha)
 }
 
-/** The project's secret build args, decrypted (their values are masked in the log). */
+/**
+ * The names among `secrets` that a Dockerfile declares with ARG. Build secrets are given
+ * only as secret mounts (`RUN --mount=type=secret,id=NAME`): a build argument's value is
+ * kept in the image's history, readable by anyone who can pull it. A Dockerfile still
+ * reading one as ARG would build with it empty, so such a build is refused, saying how.
+ */
+export function secretsDeclaredAsArgs(dockerfile: string, secrets: readonly string[]): string[] {
+  const wanted = new Set(secrets)
+  const found = new Set<string>()
+  const instructions = dockerfile.replace(/\\\r?\n/g, ' ').split(/\r?\n/)
+  for (const line of instructions) {
+    const match = /^\s*ARG\s+(.*)$/i.exec(line)
+    if (!match?.[1]) continue
+    for (const word of match[1].trim().split(/\s+/)) {
+      const name = word.split('=')[0] ?? ''
+      if (wanted.has(name)) found.add(name)
+    }
+  }
+  return [...found].sort()
+}
+
+/** The project's build secrets, decrypted (their values are masked in the log). */
 export function buildSecrets({
   deps,
   project,
@@ -94,13 +115,29 @@ export async function buildStage(context: StageContext): Promise<StageResult> {
     const dockerfile = path.relative(contextDir, path.resolve(dir, project.dockerfilePath))
     if (dockerfile.startsWith('..'))
       throw permanent(`${project.dockerfilePath} is outside the build context ${project.buildContext}`)
-    log.write(`docker build on ${host.name}: ${tag}`)
+    const secrets = buildSecrets(context)
+    const dockerfileText = await readFile(path.join(contextDir, dockerfile), 'utf8').catch(
+      (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT')
+          throw permanent(`there is no ${project.dockerfilePath} in ${pipeline.commitSha}`)
+        throw error
+      },
+    )
+    const asArgs = secretsDeclaredAsArgs(dockerfileText, Object.keys(secrets))
+    if (asArgs.length)
+      throw permanent(
+        `${project.dockerfilePath} declares the build secret${asArgs.length > 1 ? 's' : ''} ${asArgs.join(', ')} as ARG: ` +
+          'build secrets are given only as secret mounts, never as build arguments (whose values stay in the image history); ' +
+          `read ${asArgs.length > 1 ? 'them' : 'it'} in a RUN step with --mount=type=secret,id=${asArgs[0]} (the value is in /run/secrets/${asArgs[0]}) and drop the ARG`,
+      )
+    log.write(`docker build (BuildKit) on ${host.name}: ${tag}`)
     const built = await hostSideFailureAsDown(host, signal, () =>
       host.build({
         contextDir,
         dockerfile,
         tags: [tag],
-        buildArgs: { ...(project.buildArgs as Record<string, string>), ...buildSecrets(context) },
+        buildArgs: project.buildArgs as Record<string, string>,
+        secrets,
         // Only what is the same for every build of this commit: a rebuild is then a cache hit
         // and yields the same image.
         labels: { 'slipway.project': project.slug, 'slipway.commit': pipeline.commitSha },

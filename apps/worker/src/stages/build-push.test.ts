@@ -1,0 +1,349 @@
+import { execFile } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import https from 'node:https'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { gunzipSync } from 'node:zlib'
+import { createLogger, createSecretBox, generateKeySpec, parseKeyring } from '@slipway/core'
+import { type Db, secretContext } from '@slipway/db'
+import { DockerodeHost } from '@slipway/docker'
+import { StageLog } from '@slipway/runs'
+import { type Fleet, fleetHost, integrationTest } from '@slipway/testing'
+import type { Redis } from 'ioredis'
+import { describe, expect } from 'vitest'
+import { createWorkerDeps, type WorkerDeps } from '../deps.ts'
+import { buildStage, secretsDeclaredAsArgs } from './build.ts'
+import { pushStage } from './push.ts'
+import type { StageContext } from './runner.ts'
+import { stageSecrets } from './secrets.ts'
+
+const run = promisify(execFile)
+const logger = createLogger({ name: 'build-push-test', level: 'silent' })
+
+/** A one-commit git repository holding `files`, served over file://. */
+async function repoWith(files: Record<string, string>): Promise<{ url: string; sha: string; dir: string }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'slipway-secret-repo-'))
+  for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text)
+  const env = {
+    ...process.env,
+    GIT_AUTHOR_NAME: 't',
+    GIT_AUTHOR_EMAIL: 't@example.com',
+    GIT_COMMITTER_NAME: 't',
+    GIT_COMMITTER_EMAIL: 't@example.com',
+  }
+  await run('git', ['init', '--quiet', '--initial-branch=main', dir])
+  await run('git', ['-C', dir, 'add', '.'], { env })
+  await run('git', ['-C', dir, 'commit', '--quiet', '-m', 'app'], { env })
+  const sha = (await run('git', ['-C', dir, 'rev-parse', 'HEAD'])).stdout.trim()
+  return { url: `file://${dir}`, sha, dir }
+}
+
+/** GET from the fleet's registry (TLS with the fleet CA, basic auth). */
+function registryGet(fleet: Fleet, pathname: string, accept?: string): Promise<Buffer> {
+  const auth = Buffer.from(`${fleet.registry.username}:${fleet.registry.password}`).toString('base64')
+  return new Promise((resolve, reject) => {
+    const request = https.get(
+      `https://${fleet.registry.url}${pathname}`,
+      {
+        headers: { authorization: `Basic ${auth}`, ...(accept ? { accept } : {}) },
+        ca: fleet.tls.ca,
+        signal: AbortSignal.timeout(30_000),
+      },
+      (response) => {
+        const chunks: Buffer[] = []
+        response.on('data', (chunk: Buffer) => chunks.push(chunk))
+        response.on('end', () =>
+          response.statusCode === 200
+            ? resolve(Buffer.concat(chunks))
+            : reject(new Error(`GET ${pathname}: ${response.statusCode}`)),
+        )
+        response.on('error', reject)
+      },
+    )
+    request.once('error', reject)
+  })
+}
+
+/** The manifest, config and every layer (decompressed) of repository@digest, as the registry holds them. */
+async function pulledFromRegistry(fleet: Fleet, repository: string, digest: string) {
+  const manifest = JSON.parse(
+    (
+      await registryGet(
+        fleet,
+        `/v2/${repository}/manifests/${digest}`,
+        'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json',
+      )
+    ).toString('utf8'),
+  ) as { config: { digest: string }; layers: { digest: string }[] }
+  const config = await registryGet(fleet, `/v2/${repository}/blobs/${manifest.config.digest}`)
+  const layers = await Promise.all(
+    manifest.layers.map(async (layer) =>
+      gunzipSync(await registryGet(fleet, `/v2/${repository}/blobs/${layer.digest}`)),
+    ),
+  )
+  return { manifest, config, layers }
+}
+
+/** A project on the fleet's registry whose build secret is `secret`, a pipeline of build + push on build-1. */
+async function pipelineOf(
+  deps: WorkerDeps,
+  fleet: Fleet,
+  testId: string,
+  repo: { url: string; sha: string },
+  secret: string,
+) {
+  const { db } = deps
+  const tls = fleetHost('build-1').tls
+  const host = await db.host.create({
+    data: {
+      name: 'build-1',
+      endpoint: fleetHost('build-1').endpoint,
+      address: fleetHost('build-1').address,
+      tlsCaPem: tls.ca,
+      tlsCertPem: tls.cert,
+      agentGroup: 'default',
+    },
+  })
+  await db.host.update({
+    where: { id: host.id },
+    data: { tlsKeyEnc: deps.secrets.encrypt(tls.key!, secretContext.hostTlsKey(host.id)) },
+  })
+  const registry = await db.registry.create({
+    data: { name: 'fleet', url: fleet.registry.url, username: fleet.registry.username },
+  })
+  await db.registry.update({
+    where: { id: registry.id },
+    data: {
+      passwordEnc: deps.secrets.encrypt(fleet.registry.password, secretContext.registryPassword(registry.id)),
+    },
+  })
+  const project = await db.project.create({
+    data: {
+      slug: `secret-${testId}`,
+      name: 'secret',
+      gitUrl: repo.url,
+      imageRepository: `test/secret-${testId}`,
+      registryId: registry.id,
+      buildArgs: { VISIBLE: 'not-a-secret' },
+      appSpec: {},
+    },
+  })
+  const updated = await db.project.update({
+    where: { id: project.id },
+    data: {
+      buildSecrets: {
+        NPM_TOKEN: deps.secrets.encrypt(secret, secretContext.projectBuildSecret(project.id, 'NPM_TOKEN')),
+      },
+    },
+  })
+  const pipeline = await db.pipeline.create({
+    data: {
+      projectId: project.id,
+      number: 1,
+      ref: 'main',
+      commitSha: repo.sha,
+      trigger: 'manual',
+      status: 'running',
+      stages: {
+        create: [
+          { position: 0, kind: 'build', status: 'running', attempt: 1, hostName: 'build-1' },
+          { position: 1, kind: 'push', status: 'queued', hostName: 'build-1' },
+        ],
+      },
+    },
+    include: { stages: { orderBy: { position: 'asc' } } },
+  })
+  return { project: updated, pipeline }
+}
+
+/** Runs a stage handler as the runner does: its secrets known first, its log masked. */
+async function runHandler(
+  deps: WorkerDeps,
+  handler: (context: StageContext) => Promise<{ result?: Record<string, unknown> }>,
+  stage: StageContext['stage'],
+  pipeline: StageContext['pipeline'],
+  project: StageContext['project'],
+) {
+  const secrets = await stageSecrets(deps, stage, project)
+  const log = await StageLog.open({
+    db: deps.db,
+    redis: deps.redis,
+    prefix: deps.prefix,
+    stageId: stage.id,
+    logger,
+    secrets,
+  })
+  try {
+    return await handler({
+      deps,
+      stage,
+      pipeline,
+      project,
+      log,
+      signal: AbortSignal.timeout(120_000),
+      secrets,
+      patient: (work) => work(),
+    })
+  } finally {
+    await log.close()
+  }
+}
+
+async function logText(db: Db, stageId: string): Promise<string> {
+  const chunks = await db.stageLogChunk.findMany({ where: { stageId }, orderBy: { firstSeq: 'asc' } })
+  return chunks
+    .flatMap((chunk) => (chunk.lines as [number, number, string][]).map((line) => line[2]))
+    .join('\n')
+}
+
+function workerDeps(db: Db, redis: Redis, prefix: string, workDir: string): WorkerDeps {
+  return createWorkerDeps({
+    db,
+    redis,
+    prefix,
+    secrets: createSecretBox(parseKeyring(generateKeySpec())),
+    logger,
+    workerId: 'w-build-push',
+    workDir,
+  })
+}
+
+describe('build secrets', () => {
+  integrationTest(
+    'a RUN reads the secret through its mount; the pushed image (config, history, every layer) and the log do not hold it',
+    async ({ db, redis, redisPrefix, fleet, testId }) => {
+      const secret = `npm-secret-${testId}-${Math.random().toString(36).slice(2)}`
+      const digestOfSecret = createHash('sha256').update(secret).digest('hex')
+      const repo = await repoWith({
+        Dockerfile:
+          'FROM slipway/busybox:1\nARG VISIBLE\n' +
+          'RUN --mount=type=secret,id=NPM_TOKEN sha256sum /run/secrets/NPM_TOKEN > /token.sha256 && ' +
+          // (the test id keeps the step out of the cache: a secret's value is not part of the cache key)
+          `echo "visible is $VISIBLE, token is $(cat /run/secrets/NPM_TOKEN)" # ${testId}\n`,
+      })
+      const workDir = await mkdtemp(path.join(tmpdir(), 'slipway-work-'))
+      const deps = workerDeps(db, redis, redisPrefix, workDir)
+      const { project, pipeline } = await pipelineOf(deps, fleet, testId, repo, secret)
+      const [build, push] = pipeline.stages as [StageContext['stage'], StageContext['stage']]
+      try {
+        const built = await runHandler(deps, buildStage, build, pipeline, project)
+        const imageId = built.result?.imageId as string
+        expect(imageId).toMatch(/^sha256:[a-f0-9]{64}$/)
+        await db.stage.update({
+          where: { id: build.id },
+          data: { status: 'succeeded', result: built.result as never },
+        })
+
+        const pushed = await runHandler(deps, pushStage, push, pipeline, project)
+        const digest = pushed.result?.digest as string
+
+        const image = await pulledFromRegistry(fleet, project.imageRepository, digest)
+        // The registry's image is the one built (its config is the image id) ...
+        expect(image.manifest.config.digest).toBe(imageId)
+        // ... whose RUN read the secret (its layer holds the secret's hash) ...
+        expect(image.layers.some((layer) => layer.includes(digestOfSecret))).toBe(true)
+        // ... and nothing of it holds the secret: not the config (with its history), not a layer.
+        // (a build argument's value is there, in the history: what secrets must never be)
+        expect(image.config.toString('utf8')).toContain('VISIBLE=not-a-secret')
+        expect(image.config.includes(secret)).toBe(false)
+        for (const layer of image.layers) expect(layer.includes(secret)).toBe(false)
+
+        const buildLog = await logText(db, build.id)
+        expect(buildLog).toContain('token is ••••••')
+        expect(buildLog).toContain('visible is not-a-secret')
+        expect(buildLog).not.toContain(secret)
+      } finally {
+        await rm(workDir, { recursive: true, force: true })
+        await rm(repo.dir, { recursive: true, force: true })
+      }
+    },
+    180_000,
+  )
+
+  integrationTest(
+    'a Dockerfile that still declares a build secret as ARG is refused, saying to use a secret mount',
+    async ({ db, redis, redisPrefix, fleet, testId }) => {
+      const repo = await repoWith({
+        Dockerfile: 'FROM slipway/busybox:1\nARG NPM_TOKEN\nRUN echo "token is $NPM_TOKEN"\n',
+      })
+      const workDir = await mkdtemp(path.join(tmpdir(), 'slipway-work-'))
+      const deps = workerDeps(db, redis, redisPrefix, workDir)
+      const { project, pipeline } = await pipelineOf(deps, fleet, testId, repo, 'old-style-secret-value')
+      try {
+        await expect(
+          runHandler(deps, buildStage, pipeline.stages[0]!, pipeline, project),
+        ).rejects.toMatchObject({
+          code: 'PRECONDITION_FAILED',
+          message: expect.stringContaining('--mount=type=secret,id=NPM_TOKEN'),
+        })
+      } finally {
+        await rm(workDir, { recursive: true, force: true })
+        await rm(repo.dir, { recursive: true, force: true })
+      }
+    },
+  )
+})
+
+describe('the push stage', () => {
+  integrationTest(
+    'pushes the image id the build recorded, even when the tag was moved to another image since',
+    async ({ db, redis, redisPrefix, fleet, testId }) => {
+      const repo = await repoWith({ Dockerfile: `FROM slipway/busybox:1\nRUN echo ${testId} > /built\n` })
+      const workDir = await mkdtemp(path.join(tmpdir(), 'slipway-work-'))
+      const deps = workerDeps(db, redis, redisPrefix, workDir)
+      const { project, pipeline } = await pipelineOf(deps, fleet, testId, repo, 'unused-secret-value')
+      const [build, push] = pipeline.stages as [StageContext['stage'], StageContext['stage']]
+      const host = new DockerodeHost('build-1', fleetHost('build-1'))
+      try {
+        const built = await runHandler(deps, buildStage, build, pipeline, project)
+        const imageId = built.result?.imageId as string
+        await db.stage.update({
+          where: { id: build.id },
+          data: { status: 'succeeded', result: built.result as never },
+        })
+        // Another build on the host moves the tag to a different image before the push.
+        const tag = built.result?.image as string
+        const other = await host.inspectImage('slipway/busybox:1')
+        await host.tagImage('slipway/busybox:1', tag)
+        expect((await host.inspectImage(tag))?.id).toBe(other?.id)
+
+        const pushed = await runHandler(deps, pushStage, push, pipeline, project)
+        expect(pushed.result?.imageId).toBe(imageId)
+        const image = await pulledFromRegistry(
+          fleet,
+          project.imageRepository,
+          pushed.result?.digest as string,
+        )
+        expect(image.manifest.config.digest).toBe(imageId)
+        const stored = await db.pipeline.findUniqueOrThrow({ where: { id: pipeline.id } })
+        expect(stored.imageDigest).toBe(
+          `${fleet.registry.url}/${project.imageRepository}@${pushed.result?.digest}`,
+        )
+      } finally {
+        await rm(workDir, { recursive: true, force: true })
+        await rm(repo.dir, { recursive: true, force: true })
+      }
+    },
+    180_000,
+  )
+})
+
+describe('secretsDeclaredAsArgs', () => {
+  integrationTest('finds the secrets a Dockerfile declares with ARG, in any of its forms', () => {
+    const secrets = ['NPM_TOKEN', 'PIP_TOKEN', 'OTHER']
+    expect(secretsDeclaredAsArgs('FROM x\nRUN echo\n', secrets)).toEqual([])
+    expect(secretsDeclaredAsArgs('FROM x\nARG NPM_TOKEN\n', secrets)).toEqual(['NPM_TOKEN'])
+    expect(secretsDeclaredAsArgs('FROM x\n  arg PIP_TOKEN=default\n', secrets)).toEqual(['PIP_TOKEN'])
+    expect(secretsDeclaredAsArgs('FROM x\nARG A NPM_TOKEN=1 PIP_TOKEN\n', secrets)).toEqual([
+      'NPM_TOKEN',
+      'PIP_TOKEN',
+    ])
+    expect(secretsDeclaredAsArgs('FROM x\nARG \\\n  NPM_TOKEN\n', secrets)).toEqual(['NPM_TOKEN'])
+    // A name that only contains a secret's name, a comment, or a RUN mentioning it is not a declaration.
+    expect(
+      secretsDeclaredAsArgs('ARG NPM_TOKEN_FILE\n# ARG NPM_TOKEN\nRUN echo ARG NPM_TOKEN\n', secrets),
+    ).toEqual([])
+  })
+})
