@@ -117,7 +117,11 @@ export const ApprovalState = z.object({
 export const LogQuery = z.object({
   /** Lines after this sequence number (0 = from the start). */
   after: z.coerce.number().int().min(0).default(0),
-  limit: z.coerce.number().int().min(1).max(50_000).default(1000),
+  /**
+   * Lines per page, at most 10,000 (a page also stops at about 2 MiB of text: page on from
+   * `lastSeq` until `complete`, or until a page comes back empty).
+   */
+  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
 })
 
 /** [seq, epoch ms, text] */

@@ -14,8 +14,8 @@ export interface LogSource {
   error: string | undefined
 }
 
-/** Stored lines per request: the API's maximum (answers are gzipped; 50k lines are ~0.5 MB on the wire). */
-const pageSize = 50_000
+/** Stored lines per request: the API's maximum (a page also ends at ~2 MiB; the live stream then goes on). */
+const pageSize = 10_000
 const LogLines = LogLine.array()
 
 /**
