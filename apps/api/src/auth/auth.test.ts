@@ -119,7 +119,7 @@ describe('first-run setup and sessions', () => {
     // The owner, from another address, signs in at once: the attacker slowed only themself.
     expect((await login('a long password', '198.51.100.20')).statusCode).toBe(200)
     // And it is a wait, not a lock: once the wait has passed (moved back here), the right password works.
-    const pairKey = `${redisPrefix}:backoff:login:${attacker}:b@example.com`
+    const pairKey = `${redisPrefix}:rl:backoff:login:${attacker}:b@example.com`
     expect(await redis.hget(pairKey, 'count')).toBe('5')
     await redis.hset(pairKey, 'at', 0)
     expect((await login('a long password', attacker)).statusCode).toBe(200)

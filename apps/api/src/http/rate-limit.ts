@@ -109,7 +109,7 @@ export class Backoff {
   ) {}
 
   private key(name: string): string {
-    return `${this.prefix}:backoff:${name}`
+    return `${this.prefix}:rl:backoff:${name}`
   }
 
   /** Counts an attempt under every name, or throws RATE_LIMITED (counting nothing) while any of them waits. */
