@@ -60,14 +60,17 @@ export const jobCatalog = {
     backoffMs: 1000,
     timeoutMs: 10 * 60_000,
   },
-  /** Delivers a pipeline event to the project's outgoing webhooks (HMAC-signed). */
+  /**
+   * Records one delivery per matching outgoing webhook (HMAC-signed, each its own
+   * `notify.deliver`). Tried again with backoff: a database hiccup must not lose the event.
+   */
   'notify.pipeline': {
     queue: 'notifications',
     payload: z
       .object({ pipelineId: z.uuid(), event: z.string().max(100), status: z.string().max(50) })
       .strict(),
-    attempts: 1,
-    backoffMs: 1000,
+    attempts: 5,
+    backoffMs: 2000,
     timeoutMs: 30_000,
   },
   /** One delivery of one outgoing webhook, retried with backoff. */

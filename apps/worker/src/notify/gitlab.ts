@@ -2,6 +2,7 @@ import { AppError } from '@slipway/core'
 import { secretContext } from '@slipway/db'
 import type { WorkerDeps } from '../deps.ts'
 import type { Processor } from '../runtime.ts'
+import { readBounded, retryableStatus } from './http.ts'
 
 const descriptions = {
   pending: 'Slipway pipeline queued',
@@ -13,7 +14,8 @@ const descriptions = {
 
 /**
  * `gitlab.commitStatus`: POST /api/v4/projects/:id/statuses/:sha with the project's token.
- * Retried with backoff on failure (BullMQ attempts); never touches the pipeline itself. A
+ * Retried with backoff on network errors and 5xx (BullMQ attempts), at most 64 KiB of an
+ * answer read; never touches the pipeline itself. A
  * status GitLab refuses as an invalid transition (an older update arriving late) is done.
  */
 export function reportCommitStatus(deps: WorkerDeps, publicUrl: string): Processor<'gitlab.commitStatus'> {
@@ -44,15 +46,19 @@ export function reportCommitStatus(deps: WorkerDeps, publicUrl: string): Process
       body,
       signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
     })
-    const text = await response.text()
+    const { text } = await readBounded(response, log)
     if (response.ok) return { status: response.status }
     if (response.status === 400 && /cannot transition/i.test(text)) {
       log.info({ state, pipelineId }, 'GitLab kept its newer commit status')
       return { status: response.status, ignored: true }
     }
+    const message = `GitLab answered ${response.status} to the ${state} commit status: ${text.slice(0, 200)}`
+    log.warn({ state, pipelineId, status: response.status }, message)
+    // 5xx, 408 and 429 are tried again with backoff; another refusal (a revoked token, an
+    // unknown project) fails at once: its setup has to change first.
     throw new AppError(
-      'DEPENDENCY_UNAVAILABLE',
-      `GitLab answered ${response.status} to the ${state} commit status: ${text.slice(0, 200)}`,
+      retryableStatus(response.status) ? 'DEPENDENCY_UNAVAILABLE' : 'PRECONDITION_FAILED',
+      message,
     )
   }
 }

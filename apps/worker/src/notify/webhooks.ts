@@ -1,18 +1,23 @@
 import { createHmac } from 'node:crypto'
-import { AppError } from '@slipway/core'
+import { AppError, errorMessage } from '@slipway/core'
 import { secretContext } from '@slipway/db'
 import { enqueueInTx } from '@slipway/jobs'
 import type { WorkerDeps } from '../deps.ts'
 import type { Processor } from '../runtime.ts'
+import { readBounded, retryableStatus } from './http.ts'
 
 /** `X-Slipway-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`. */
 function signature(secret: string, timestamp: string, body: string): string {
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`
 }
 
-/** `notify.pipeline`: one delivery per matching hook, recorded and queued in one transaction. */
+/**
+ * `notify.pipeline`: one delivery per matching hook, recorded and queued in one transaction.
+ * Tried again with backoff when it fails (the database away): the transaction is its last
+ * step that can fail, so a retry never records a delivery twice.
+ */
 export function fanOutPipelineEvent(deps: WorkerDeps, publicUrl: string): Processor<'notify.pipeline'> {
-  return async ({ pipelineId, event, status }) => {
+  return async ({ pipelineId, event, status }, { log }) => {
     const pipeline = await deps.db.pipeline.findUnique({
       where: { id: pipelineId },
       include: { project: true },
@@ -44,14 +49,25 @@ export function fanOutPipelineEvent(deps: WorkerDeps, publicUrl: string): Proces
         await enqueueInTx(tx, 'notify.deliver', { deliveryId: delivery.id })
       }
     })
-    await deps.outbox.kick()
+    // The outbox poller moves the jobs on anyway; a failed kick only delays them.
+    await deps.outbox.kick().catch((error: unknown) => {
+      log.warn(
+        { err: error, pipelineId },
+        'could not move the delivery jobs on at once; the outbox poller will',
+      )
+    })
     return { deliveries: matching.length }
   }
 }
 
-/** `notify.deliver`: POSTs the signed JSON; non-2xx answers are retried with backoff. */
+/**
+ * `notify.deliver`: POSTs the signed JSON. Network errors and 5xx (and 408, 429) are tried
+ * again with backoff, up to the catalog's attempts, each failure logged; any other non-2xx
+ * answer means the receiver refused it, and it fails at once. At most 64 KiB of an answer is
+ * read.
+ */
 export function deliverNotification(deps: WorkerDeps): Processor<'notify.deliver'> {
-  return async ({ deliveryId }, { job, signal }) => {
+  return async ({ deliveryId }, { job, signal, log }) => {
     const delivery = await deps.db.notificationDelivery.findUnique({
       where: { id: deliveryId },
       include: { hook: true },
@@ -66,6 +82,7 @@ export function deliverNotification(deps: WorkerDeps): Processor<'notify.deliver
     const lastTry = job.attemptsMade + 1 >= (job.opts.attempts ?? 1)
     let status: number | undefined
     let error: string | undefined
+    let retryable = true
     try {
       const response = await fetch(delivery.hook.url, {
         method: 'POST',
@@ -82,22 +99,34 @@ export function deliverNotification(deps: WorkerDeps): Processor<'notify.deliver
         signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
       })
       status = response.status
-      await response.arrayBuffer().catch(() => undefined)
-      if (!response.ok) error = `answered ${response.status}`
+      const answer = await readBounded(response, log)
+      if (!response.ok) {
+        error = `answered ${response.status}${answer.text ? `: ${answer.text.slice(0, 200)}` : ''}`
+        retryable = retryableStatus(response.status)
+      }
     } catch (cause) {
-      error = (cause as Error).message
+      error = errorMessage(cause)
     }
+    const failed = error !== undefined && (lastTry || !retryable)
     await deps.db.notificationDelivery.update({
       where: { id: deliveryId },
       data: {
         attempts: { increment: 1 },
         responseStatus: status ?? null,
         error: error ?? null,
-        status: error ? (lastTry ? 'failed' : 'pending') : 'delivered',
+        status: error ? (failed ? 'failed' : 'pending') : 'delivered',
         deliveredAt: error ? null : new Date(),
       },
     })
-    if (error) throw new AppError('DEPENDENCY_UNAVAILABLE', `webhook ${delivery.hook.url} ${error}`)
-    return { status }
+    if (error === undefined) return { status }
+    log.warn(
+      { deliveryId, hookId: delivery.hookId, status, attempt: job.attemptsMade + 1, willRetry: !failed },
+      `outgoing webhook failed: ${error}`,
+    )
+    // A refusal (4xx) is not retried: the receiver's setup has to change first.
+    throw new AppError(
+      retryable ? 'DEPENDENCY_UNAVAILABLE' : 'PRECONDITION_FAILED',
+      `webhook ${delivery.hook.url} ${error}`,
+    )
   }
 }
