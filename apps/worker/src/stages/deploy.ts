@@ -5,6 +5,7 @@ import { recordReleaseTraffic } from '@slipway/gateway'
 import { deployRefusal } from '@slipway/runs'
 import type { WorkerDeps } from '../deps.ts'
 import { containerEnv, siteInclude, siteRequest } from '../environments/site.ts'
+import { digestRecord, digestRefusal } from './approved-digest.ts'
 import { assertDeployGranted } from './grants.ts'
 import { permanent, type StageContext, type StageResult } from './runner.ts'
 
@@ -90,6 +91,9 @@ export async function deployStage(context: StageContext): Promise<StageResult> {
   const environmentId = stage.environmentId
   if (!environmentId) throw permanent('deploy stage without an environment')
   if (!pipeline.imageDigest) throw permanent('no image digest: the push stage has not run')
+  // Exactly the image pushed and approved, or nothing.
+  const wrongImage = digestRefusal(await digestRecord(context, pipeline.imageDigest))
+  if (wrongImage) throw permanent(wrongImage)
   // Until the release row exists nothing has changed: the reads wait out a database restart.
   const environment = await patient(() =>
     deps.db.environment.findUniqueOrThrow({ where: { id: environmentId }, include: siteInclude }),
