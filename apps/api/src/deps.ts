@@ -31,7 +31,7 @@ export function createAppDeps(options: {
   logger: Logger
 }): AppDeps & { close(): Promise<void> } {
   const { db, redis, redisPrefix, secrets, logger } = options
-  const queues = new Queues(redis, redisPrefix)
+  const queues = new Queues(redis, redisPrefix, logger)
   const outbox = new OutboxDispatcher(db, queues, logger)
   return {
     db,

@@ -49,7 +49,7 @@ export function createWorkerDeps(options: {
   logLimits?: LogLimits
 }): WorkerDeps {
   const { db, redis, prefix, secrets, logger } = options
-  const queues = new Queues(redis, prefix)
+  const queues = new Queues(redis, prefix, logger)
   const outbox = new OutboxDispatcher(db, queues, logger)
   return {
     ...options,

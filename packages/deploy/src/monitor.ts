@@ -67,7 +67,13 @@ export class HealthMonitor {
     const found = new Map<string, Instance>()
     for (const inventory of inventories)
       for (const instance of inventory.running) found.set(instance.id, instance)
-    const listed = registry.list ? await registry.list(project, environment, { signal }).catch(() => []) : []
+    const listed = registry.list
+      ? await registry.list(project, environment, { signal }).catch((error: unknown) => {
+          // The hosts' own inventories still cover every running instance.
+          this.options.log?.(`listing the discovery registry failed: ${errorMessage(error)}`)
+          return []
+        })
+      : []
     for (const instance of listed) if (!found.has(instance.id)) found.set(instance.id, instance)
 
     const report: MonitorReport = {
@@ -97,7 +103,11 @@ export class HealthMonitor {
       if (consecutive >= threshold) {
         const removed = await registry
           .deregister(instance, { signal: within(5000, signal) })
-          .catch(() => false)
+          .catch((error: unknown) => {
+            // Still failing next tick: taken out then.
+            this.options.log?.(`taking ${where(instance)} out of the gateway failed: ${errorMessage(error)}`)
+            return false
+          })
         if (removed) {
           report.removed.push(instance)
           this.options.log?.(`${where(instance)} failing (${reason}): taken out of the gateway`)

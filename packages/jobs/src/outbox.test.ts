@@ -18,7 +18,7 @@ describe('outbox', () => {
     await db.$transaction(async (tx) => {
       for (const pipelineId of ids) await enqueueInTx(tx, 'pipeline.advance', { pipelineId })
     })
-    const queues = new Queues(redis, redisPrefix)
+    const queues = new Queues(redis, redisPrefix, logger)
     const a = new OutboxDispatcher(db, queues, logger)
     const b = new OutboxDispatcher(db, queues, logger)
     await Promise.all([a.kick(), b.kick(), a.kick()])
@@ -40,7 +40,7 @@ describe('outbox', () => {
       enableOfflineQueue: false,
     })
     dead.on('error', () => undefined)
-    expect(await dispatchOutbox(db, new Queues(dead, redisPrefix), logger)).toBe(0)
+    expect(await dispatchOutbox(db, new Queues(dead, redisPrefix, logger), logger)).toBe(0)
     dead.disconnect()
     const row = await db.outboxJob.findFirstOrThrow()
     expect(row.dispatchedAt).toBeNull()
@@ -48,7 +48,7 @@ describe('outbox', () => {
     expect(row.lastError).toBeTruthy()
 
     await db.outboxJob.update({ where: { id: row.id }, data: { availableAt: new Date() } })
-    const queues = new Queues(redis, redisPrefix)
+    const queues = new Queues(redis, redisPrefix, logger)
     expect(await dispatchOutbox(db, queues, logger)).toBe(1)
     const job = await queues.get('pipelines').getJob(`outbox-${row.id}`)
     expect(job?.data).toEqual({ pipelineId })

@@ -1,4 +1,5 @@
 import { type JobName, type JobPayload, jobCatalog, type QueueName } from '@slipway/contracts'
+import type { Logger } from '@slipway/core'
 import { type JobsOptions, Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
 
@@ -9,13 +10,16 @@ export class Queues {
   constructor(
     private readonly connection: Redis,
     readonly prefix: string,
+    private readonly logger: Logger,
   ) {}
 
   get(name: QueueName): Queue {
     let queue = this.queues.get(name)
     if (!queue) {
       queue = new Queue(name, { connection: this.connection, prefix: this.prefix })
-      queue.on('error', () => undefined)
+      // A queue repeats its connection's errors; the connection's owner (main.ts) logs those
+      // as warnings, so here they are kept at debug.
+      queue.on('error', (error) => this.logger.debug({ err: error, queue: name }, 'queue error'))
       this.queues.set(name, queue)
     }
     return queue

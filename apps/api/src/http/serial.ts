@@ -7,7 +7,9 @@ export function keyedSerial(): <T>(key: string, task: () => Promise<T>) => Promi
   const tails = new Map<string, Promise<unknown>>()
   return async (key, task) => {
     const result = (tails.get(key) ?? Promise.resolve()).then(task)
-    const tail = result.catch(() => undefined)
+    // The next task waits for this one to settle either way; a failure is its caller's, who
+    // gets it from `await result` below.
+    const tail = Promise.allSettled([result])
     tails.set(key, tail)
     try {
       return await result

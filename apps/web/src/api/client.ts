@@ -89,7 +89,9 @@ async function call<T>(
   let json: unknown = null
   try {
     json = text ? JSON.parse(text) : null
-  } catch {
+  } catch (error) {
+    // Not JSON (a proxy's HTML error page, say): judged by its status alone below.
+    if (!(error instanceof SyntaxError)) throw error
     json = null
   }
   if (!response.ok) {

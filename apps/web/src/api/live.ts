@@ -34,7 +34,9 @@ export function parseRunEvent(data: string): RunEvent | null {
   let json: unknown
   try {
     json = JSON.parse(data)
-  } catch {
+  } catch (error) {
+    // Not JSON: refused below like any other event that is not a run event.
+    if (!(error instanceof SyntaxError)) throw error
     json = undefined
   }
   const parsed = RunEvent.safeParse(json)

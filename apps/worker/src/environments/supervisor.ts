@@ -45,7 +45,11 @@ export class EnvironmentSupervisor {
     await Promise.all([...this.monitors.values()].map(({ monitor }) => monitor.stop()))
     this.monitors.clear()
     if (this.leader)
-      await this.deps.redis.eval(releaseScript, 1, this.leaderKey, this.deps.workerId).catch(() => undefined)
+      await this.deps.redis
+        .eval(releaseScript, 1, this.leaderKey, this.deps.workerId)
+        .catch((error: unknown) =>
+          this.logger.warn({ err: error }, 'could not hand back the supervisor lead; it expires by itself'),
+        )
   }
 
   private get leaderKey(): string {

@@ -1,5 +1,5 @@
 import { addressWithPort, type HealthCheck } from '@slipway/contracts'
-import { AppError } from '@slipway/core'
+import { AppError, errorMessage } from '@slipway/core'
 import type { ContainerInfo, DockerHost } from '@slipway/docker'
 import { canceled, linkedSignal, seconds, sleep } from '../util.ts'
 import { type ProbeOutcome, probeHttp, probeTcp } from './probe.ts'
@@ -133,7 +133,9 @@ async function assertRunning(host: DockerHost, id: string, signal: AbortSignal):
   const info = await host.inspect(id, { signal })
   if (!info) throw new AppError('CONTAINER_FAILED', `container ${id.slice(0, 12)} on ${host.name} is gone`)
   if (info.state === 'running') return info
-  const lines = await host.logs(id, { signal, tail: 5 }).catch(() => [] as string[])
+  const lines = await host
+    .logs(id, { signal, tail: 5 })
+    .catch((error: unknown) => [`(its output could not be read: ${errorMessage(error)})`])
   const tail = lines.length ? `; last output: ${lines.join(' | ')}` : ''
   const what =
     info.state === 'restarting'

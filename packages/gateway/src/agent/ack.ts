@@ -143,8 +143,10 @@ function parseAck(text: string): GatewayAck | undefined {
       generation: counter(value.generation),
       drained: counter(value.drained),
     }
-  } catch {
-    return undefined
+  } catch (error) {
+    // Not JSON (a foreign or torn value): no ack.
+    if (error instanceof SyntaxError) return undefined
+    throw error
   }
 }
 

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdir, writeFile } from 'node:fs/promises'
 import http from 'node:http'
-import { AppError, type Logger } from '@slipway/core'
+import { AppError, isAppError, type Logger } from '@slipway/core'
 import { sleep } from '../support/bounded.ts'
 import { checkConfig, type HaproxyTarget, haproxyStartArgs, haproxyTargetAt } from './layout.ts'
 import { renderMainConfig } from './render.ts'
@@ -65,12 +65,15 @@ export class HaproxyProcess {
     const haproxy = new HaproxyProcess(target, options.port, child, options.timeoutMs ?? 15_000)
     const runtime = new HaproxyRuntime(target, { timeoutMs: 1000 })
     const deadline = Date.now() + haproxy.#timeoutMs
-    while (!(await healthy(options.port)) || !(await answers(runtime))) {
+    for (;;) {
+      const probe = await healthy(options.port)
+      const ready = probe === true ? await answers(runtime) : probe
+      if (ready === true) break
       if (child.exitCode !== null || Date.now() > deadline) {
         await haproxy.stop()
         throw new AppError(
           'DEPENDENCY_UNAVAILABLE',
-          `haproxy did not start on 127.0.0.1:${options.port}: ${stderr.trim()}`,
+          `haproxy did not start on 127.0.0.1:${options.port}: ${stderr.trim() || `last check: ${ready}`}`,
         )
       }
       await sleep(50)
@@ -93,26 +96,29 @@ export class HaproxyProcess {
 }
 
 /** The worker's Runtime API and the master CLI (it listens once the worker is ready) answer. */
-async function answers(runtime: HaproxyRuntime): Promise<boolean> {
+async function answers(runtime: HaproxyRuntime): Promise<true | string> {
   try {
     await runtime.workerPid()
-    return (await runtime.processes()).workers.length > 0
-  } catch {
-    // not up yet: the caller retries until its deadline
-    return false
+    return (await runtime.processes()).workers.length > 0 || 'the master lists no worker yet'
+  } catch (error) {
+    // Not up yet (no socket, no answer, not ready): the caller retries until its deadline.
+    if (isAppError(error) && (error.code === 'DEPENDENCY_UNAVAILABLE' || error.code === 'TIMEOUT'))
+      return error.message
+    throw error
   }
 }
 
-function healthy(port: number): Promise<boolean> {
+function healthy(port: number): Promise<true | string> {
   return new Promise((resolve) => {
     const request = http.get(
       { host: '127.0.0.1', port, path: '/gateway-health', agent: false, timeout: 1000 },
       (response) => {
         response.resume()
-        resolve(response.statusCode === 200)
+        resolve(response.statusCode === 200 || `/gateway-health answered ${response.statusCode}`)
       },
     )
     request.on('timeout', () => request.destroy())
-    request.on('error', () => resolve(false))
+    // Refused or reset while HAProxy starts: not healthy yet, and why (the caller asks again).
+    request.on('error', (error) => resolve(error.message))
   })
 }

@@ -121,6 +121,7 @@ export function portTaken(port: number): Promise<boolean> {
     }
     socket.setTimeout(1000, () => done(false))
     socket.on('connect', () => done(true))
+    // catch-ok: any error (refused, unreachable) means no connection was accepted: the answer is no
     socket.on('error', () => done(false))
   })
 }

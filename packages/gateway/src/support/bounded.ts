@@ -16,6 +16,7 @@ export function bounded<T>(
   const { signal, timeoutMs } = options
   if (signal?.aborted) {
     // Nobody waits for the work any more: its outcome is dropped on purpose (see above).
+    // catch-ok: the caller gets CANCELED; the work's own failure has no reader left
     work.catch(() => undefined)
     return Promise.reject(canceled(what, signal))
   }
