@@ -1,0 +1,199 @@
+import { createDb } from '@slipway/db'
+import { describe, expect } from 'vitest'
+import { lifecycleOver, makeWorld, newPipeline, runsTest as test } from '../../test/fixtures.ts'
+
+const outbox = (db: Parameters<typeof makeWorld>[0], name: string) =>
+  db.outboxJob.findMany({ where: { name }, orderBy: { id: 'asc' } })
+
+describe('creating a pipeline', () => {
+  test('plans build, push and one deploy per environment, and queues its first step', async ({
+    db,
+    runs,
+    world,
+  }) => {
+    const pipeline = await newPipeline(runs, world)
+    expect(pipeline.number).toBe(1)
+    expect(pipeline.stages.map((s) => [s.kind, s.environmentId])).toEqual([
+      ['build', null],
+      ['push', null],
+      ['deploy', world.staging.id],
+      ['deploy', world.production.id],
+    ])
+    const jobs = await outbox(db, 'pipeline.advance')
+    expect(jobs.map((job) => job.payload)).toEqual([{ pipelineId: pipeline.id }])
+  })
+
+  test('pipelines created at once by two processes are numbered without gaps or duplicates', async ({
+    db,
+    databaseUrl,
+    redis,
+    redisPrefix,
+    runs,
+    world,
+  }) => {
+    const other = createDb({ url: databaseUrl, poolSize: 5 })
+    try {
+      const second = lifecycleOver(other, redis, redisPrefix)
+      const created = await Promise.all(
+        Array.from({ length: 16 }, (_, i) => newPipeline(i % 2 ? second : runs, world, `ref-${i}`)),
+      )
+      expect(created.map((p) => p.number).sort((a, b) => a - b)).toEqual(
+        Array.from({ length: 16 }, (_, i) => i + 1),
+      )
+      expect(await db.pipeline.count()).toBe(16)
+    } finally {
+      await other.$disconnect()
+    }
+  })
+
+  test('a new pipeline supersedes older queued pipelines of the same ref and says so', async ({
+    db,
+    runs,
+    world,
+    events,
+  }) => {
+    const first = await newPipeline(runs, world, 'main')
+    const other = await newPipeline(runs, world, 'feature')
+    const third = await newPipeline(runs, world, 'main')
+    const rows = await db.pipeline.findMany({ orderBy: { number: 'asc' } })
+    expect(rows.map((p) => [p.number, p.status, p.error])).toEqual([
+      [first.number, 'canceled', `superseded by #${third.number}`],
+      [other.number, 'queued', null],
+      [third.number, 'queued', null],
+    ])
+    expect(await events()).toContainEqual({
+      type: 'pipeline',
+      pipelineId: first.id,
+      status: 'canceled',
+      number: first.number,
+    })
+  })
+
+  test('a project that does not supersede keeps older queued pipelines', async ({ db, runs }) => {
+    const world = await makeWorld(db, { supersedeQueued: false })
+    await newPipeline(runs, world)
+    await newPipeline(runs, world)
+    expect((await db.pipeline.findMany()).map((p) => p.status)).toEqual(['queued', 'queued'])
+  })
+})
+
+describe('advancing a pipeline', () => {
+  test('queues its first pending stage with a stage.run job for attempt 1, and says so', async ({
+    db,
+    runs,
+    world,
+    events,
+  }) => {
+    const pipeline = await newPipeline(runs, world)
+    await runs.advancePipeline(pipeline.id)
+    const build = await db.stage.findFirstOrThrow({ where: { pipelineId: pipeline.id, kind: 'build' } })
+    expect(build.status).toBe('queued')
+    expect((await outbox(db, 'stage.run')).map((job) => job.payload)).toEqual([
+      { stageId: build.id, attempt: 1 },
+    ])
+    expect(await events()).toContainEqual({
+      type: 'stage',
+      pipelineId: pipeline.id,
+      stageId: build.id,
+      status: 'queued',
+      attempt: 0,
+    })
+  })
+
+  test('advancing twice changes nothing the second time', async ({ db, runs, world }) => {
+    const pipeline = await newPipeline(runs, world)
+    await runs.advancePipeline(pipeline.id)
+    const second = await runs.advancePipeline(pipeline.id)
+    expect(second.events).toEqual([])
+    expect(await db.outboxJob.count({ where: { name: 'stage.run' } })).toBe(1)
+  })
+
+  test('an approval stage waits for people instead of being queued', async ({ db, runs, world }) => {
+    await db.environment.update({ where: { id: world.staging.id }, data: { requiredApprovals: 1 } })
+    const pipeline = await newPipeline(runs, world)
+    await db.stage.updateMany({
+      where: { pipelineId: pipeline.id, kind: { in: ['build', 'push'] } },
+      data: { status: 'succeeded' },
+    })
+    await runs.advancePipeline(pipeline.id)
+    const approval = await db.stage.findFirstOrThrow({ where: { pipelineId: pipeline.id, kind: 'approval' } })
+    expect(approval.status).toBe('waiting')
+    expect(await db.outboxJob.count({ where: { name: 'stage.run' } })).toBe(0)
+  })
+})
+
+describe('canceling a pipeline', () => {
+  test('stages not started are canceled at once', async ({ db, runs, world }) => {
+    const pipeline = await newPipeline(runs, world)
+    await runs.advancePipeline(pipeline.id)
+    await runs.cancelPipeline(pipeline.id, 'canceled by a person')
+    const stages = await db.stage.findMany({
+      where: { pipelineId: pipeline.id },
+      orderBy: { position: 'asc' },
+    })
+    expect(stages.map((s) => s.status)).toEqual(['canceled', 'canceled', 'canceled', 'canceled'])
+    const row = await db.pipeline.findUniqueOrThrow({ where: { id: pipeline.id } })
+    expect([row.status, row.error]).toEqual(['canceled', 'canceled by a person'])
+  })
+
+  test('a running stage is flagged and named to be told to stop, not canceled under its worker', async ({
+    db,
+    runs,
+    world,
+    published,
+  }) => {
+    const pipeline = await newPipeline(runs, world)
+    await runs.advancePipeline(pipeline.id)
+    const build = await db.stage.findFirstOrThrow({ where: { pipelineId: pipeline.id, kind: 'build' } })
+    expect((await runs.claimStage(build.id, 1, 'worker-a')).kind).toBe('run')
+    await runs.cancelPipeline(pipeline.id, 'stop')
+    const after = await db.stage.findUniqueOrThrow({ where: { id: build.id } })
+    expect([after.status, after.cancelRequested]).toEqual(['running', true])
+    expect(published.at(-1)?.cancelRunning).toEqual([build.id])
+  })
+
+  test('a pipeline that is over cannot be canceled; the conflict names its number, not an id', async ({
+    runs,
+    world,
+  }) => {
+    const pipeline = await newPipeline(runs, world)
+    await runs.cancelPipeline(pipeline.id, 'first')
+    const error = await runs.cancelPipeline(pipeline.id, 'again').catch((e: unknown) => e)
+    expect(error).toMatchObject({
+      code: 'CONFLICT',
+      message: `pipeline #${pipeline.number} already canceled`,
+    })
+    expect(String((error as Error).message)).not.toContain(pipeline.id)
+  })
+})
+
+describe('retrying a stage', () => {
+  test('a failed stage and the stages skipped after it run again', async ({ db, runs, world }) => {
+    const pipeline = await newPipeline(runs, world)
+    await runs.advancePipeline(pipeline.id)
+    const build = await db.stage.findFirstOrThrow({ where: { pipelineId: pipeline.id, kind: 'build' } })
+    await runs.claimStage(build.id, 1, 'worker-a')
+    await runs.failStage(build.id, 'BUILD_FAILED')
+    await runs.advancePipeline(pipeline.id)
+    expect((await db.pipeline.findUniqueOrThrow({ where: { id: pipeline.id } })).status).toBe('failed')
+
+    await runs.retryStage(pipeline.id, build.id)
+    const stages = await db.stage.findMany({
+      where: { pipelineId: pipeline.id },
+      orderBy: { position: 'asc' },
+    })
+    expect(stages.map((s) => s.status)).toEqual(['pending', 'pending', 'pending', 'pending'])
+    const row = await db.pipeline.findUniqueOrThrow({ where: { id: pipeline.id } })
+    expect([row.error, row.status]).toEqual([null, 'queued'])
+    expect(await db.outboxJob.count({ where: { name: 'pipeline.advance' } })).toBe(3)
+  })
+
+  test('a stage cannot be retried while another stage of the pipeline runs', async ({ db, runs, world }) => {
+    const pipeline = await newPipeline(runs, world)
+    await runs.advancePipeline(pipeline.id)
+    const build = await db.stage.findFirstOrThrow({ where: { pipelineId: pipeline.id, kind: 'build' } })
+    await runs.claimStage(build.id, 1, 'worker-a')
+    await expect(runs.retryStage(pipeline.id, build.id)).rejects.toMatchObject({ code: 'CONFLICT' })
+    expect((await db.stage.findUniqueOrThrow({ where: { id: build.id } })).status).toBe('running')
+  })
+})
