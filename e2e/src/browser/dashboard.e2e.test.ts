@@ -77,7 +77,9 @@ describe('the dashboard in a real browser', () => {
     await page.waitForURL(/\/pipelines\/[0-9a-f-]{36}/)
     pipelineId = page.url().split('/pipelines/')[1]!.split('?')[0]!
     const log = page.getByRole('log', { name: 'Log of build' })
-    await expect.poll(() => log.textContent(), { timeout: 120_000 }).toContain('Step 1/')
+    await expect
+      .poll(() => log.textContent(), { timeout: 120_000 })
+      .toContain('load build definition from Dockerfile')
     // Keep the build's log on screen while later stages run.
     await page.locator('li[data-stage="build"] button').click()
     // (Drops of the log stream are tested in settings-and-live-log.e2e.test.ts.)
