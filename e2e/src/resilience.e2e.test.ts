@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
+import { promisify } from 'node:util'
 import { fleet } from '@slipway/testing/services'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Demo, eventually, pipelineIn, setupDemo, storedLog, viaGateway } from './client.ts'
@@ -96,7 +98,8 @@ describe('pipelines survive failures', () => {
       const { body } = await demo.developer.get(`/api/pipelines/${first.body.id}`)
       return body.stages.find((s: StageRow) => s.kind === 'deploy' && s.status === 'running')
     })
-    // A different ref, so the second does not supersede the first.
+    // A different ref, so the second does not supersede the first (the SHA must be on it).
+    await promisify(execFile)('git', ['--git-dir', demo.repo, 'update-ref', 'refs/heads/v-newer', newer])
     const second = await demo.developer.post(`/api/projects/${demo.project.slug}/pipelines`, {
       sha: newer,
       ref: 'v-newer',

@@ -5,7 +5,7 @@ import { fleet, makeTestRepo } from '@slipway/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { checkoutCommit } from './checkout.ts'
 import { maskUrl } from './git.ts'
-import { commitOnRef, resolveRef } from './remote.ts'
+import { commitForRef, commitOnRef, resolveRef } from './remote.ts'
 
 const dirs: string[] = []
 afterEach(async () => {
@@ -98,6 +98,26 @@ describe('git', () => {
       })
       const light = { kind: 'tag' as const, name: repo.lightweight.name }
       expect(await commitOnRef(repo.url, light, repo.lightweight.commit)).toMatchObject({ belongs: true })
+    } finally {
+      await repo.remove()
+    }
+  })
+
+  it('gives a pipeline the ref head, or a given SHA only when it is on the ref', async () => {
+    const repo = await makeTestRepo()
+    try {
+      const [first, head] = repo.main as [string, string]
+      expect(await commitForRef(repo.url, 'main', undefined)).toBe(head)
+      expect(await commitForRef(repo.url, 'main', first)).toBe(first)
+      expect(await commitForRef(repo.url, 'v1.0.0', repo.annotated.commit)).toBe(repo.annotated.commit)
+      await expect(commitForRef(repo.url, 'main', repo.feature)).rejects.toMatchObject({
+        code: 'VALIDATION_FAILED',
+        message: `${repo.feature} does not belong to branch main`,
+        details: { fields: [{ path: 'body.sha', message: `${repo.feature} is not on branch main` }] },
+      })
+      await expect(commitForRef(repo.url, 'v1.0.0', first)).rejects.toMatchObject({
+        code: 'VALIDATION_FAILED',
+      })
     } finally {
       await repo.remove()
     }

@@ -87,3 +87,23 @@ export async function commitOnRef(
     await rm(dir, { recursive: true, force: true })
   }
 }
+
+/**
+ * The commit a pipeline of `ref` builds: the ref's head, or `sha` when it is given and belongs
+ * to the ref (see `commitOnRef`): a SHA from elsewhere is refused, never built under the
+ * ref's name.
+ */
+export async function commitForRef(
+  url: string,
+  ref: string,
+  sha: string | undefined,
+  options: GitOptions = {},
+): Promise<string> {
+  const resolved = await resolveRef(url, ref, options)
+  if (sha === undefined || sha === resolved.sha) return resolved.sha
+  const membership = await commitOnRef(url, { kind: resolved.kind, name: ref }, sha, options)
+  if (membership.belongs) return sha
+  throw new AppError('VALIDATION_FAILED', `${sha} does not belong to ${resolved.kind} ${ref}`, {
+    details: { fields: [{ path: 'body.sha', message: membership.reason }] },
+  })
+}

@@ -1,7 +1,7 @@
 import { CreatePipelineBody, Id, Pipeline, PipelineListQuery, page } from '@slipway/contracts'
 import { AppError } from '@slipway/core'
 import type { Prisma } from '@slipway/db'
-import { resolveRef } from '@slipway/git'
+import { commitForRef } from '@slipway/git'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { AppDeps } from '../deps.ts'
@@ -87,9 +87,10 @@ export function pipelineRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           'pipeline.trigger',
         )
         const ref = request.body.ref ?? project.defaultBranch
-        const commitSha =
-          request.body.sha ??
-          (await resolveRef(project.gitUrl, ref, { signal: AbortSignal.timeout(20_000) })).sha
+        // A given SHA must be on the ref: never a feature branch's commit built as main.
+        const commitSha = await commitForRef(project.gitUrl, ref, request.body.sha, {
+          signal: AbortSignal.timeout(20_000),
+        })
         const created = await deps.runs.createPipeline(
           {
             project,
