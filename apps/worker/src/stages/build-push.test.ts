@@ -9,7 +9,7 @@ import { gunzipSync } from 'node:zlib'
 import { createLogger, createSecretBox, generateKeySpec, parseKeyring } from '@slipway/core'
 import { type Db, secretContext } from '@slipway/db'
 import { DockerodeHost } from '@slipway/docker'
-import { StageLog } from '@slipway/runs'
+import { type LogLimits, logStreamKey, StageLog } from '@slipway/runs'
 import { type Fleet, fleetHost, integrationTest } from '@slipway/testing'
 import type { Redis } from 'ioredis'
 import { describe, expect } from 'vitest'
@@ -165,6 +165,7 @@ async function runHandler(
   stage: StageContext['stage'],
   pipeline: StageContext['pipeline'],
   project: StageContext['project'],
+  limits?: LogLimits,
 ) {
   const secrets = await stageSecrets(deps, stage, project)
   const log = await StageLog.open({
@@ -174,6 +175,7 @@ async function runHandler(
     stageId: stage.id,
     logger,
     secrets,
+    limits,
   })
   try {
     return await handler({
@@ -321,6 +323,38 @@ describe('the push stage', () => {
         expect(stored.imageDigest).toBe(
           `${fleet.registry.url}/${project.imageRepository}@${pushed.result?.digest}`,
         )
+      } finally {
+        await rm(workDir, { recursive: true, force: true })
+        await rm(repo.dir, { recursive: true, force: true })
+      }
+    },
+    180_000,
+  )
+})
+
+describe('a build printing far more than its log keeps', () => {
+  integrationTest(
+    'succeeds; its log keeps the limit and one truncation line, its live stream stays bounded',
+    async ({ db, redis, redisPrefix, fleet, testId }) => {
+      // 40,000 lines of output (BuildKit's own per-step cap is far above this).
+      const repo = await repoWith({
+        Dockerfile: `FROM slipway/busybox:1\nRUN seq 1 40000 && echo ${testId}\n`,
+      })
+      const workDir = await mkdtemp(path.join(tmpdir(), 'slipway-work-'))
+      const deps = workerDeps(db, redis, redisPrefix, workDir)
+      const { project, pipeline } = await pipelineOf(deps, fleet, testId, repo, 'unused-secret-value')
+      const build = pipeline.stages[0]!
+      try {
+        const limits = { lines: 2000, bytes: 10 * 1024 * 1024 }
+        const built = await runHandler(deps, buildStage, build, pipeline, project, limits)
+        expect(built.result?.imageId).toMatch(/^sha256:/)
+        const lines = (
+          await db.stageLogChunk.findMany({ where: { stageId: build.id }, orderBy: { firstSeq: 'asc' } })
+        ).flatMap((chunk) => chunk.lines as [number, number, string][])
+        expect(lines).toHaveLength(2001)
+        expect(lines.filter((line) => line[2].startsWith('… log truncated'))).toHaveLength(1)
+        expect(lines.at(-1)?.[2]).toMatch(/^… log truncated: this attempt printed more than 2,000 lines/)
+        expect(await redis.xlen(logStreamKey(redisPrefix, build.id))).toBe(2001)
       } finally {
         await rm(workDir, { recursive: true, force: true })
         await rm(repo.dir, { recursive: true, force: true })
