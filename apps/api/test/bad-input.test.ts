@@ -1,6 +1,6 @@
 import { describe, expect } from 'vitest'
-import { makeProject, makeUser, apiTest as test } from '../src/test-app.ts'
 import { send, watchChanges } from './support/send.ts'
+import { makeProject, makeUser, apiTest as test } from './support/test-app.ts'
 
 /** Inputs the fuzz test found answered with a 500; each is a 4xx that changes nothing. */
 describe('bad input found by fuzzing', () => {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { makeTestRepo } from '@slipway/testing'
 import { describe, expect, onTestFinished } from 'vitest'
-import { makeProject, makeUser, apiTest as test } from '../src/test-app.ts'
-import { gitlabHeaders, pushHook } from '../src/webhooks/gitlab-fixtures.ts'
+import { gitlabHeaders, pushHook } from './support/gitlab-fixtures.ts'
+import { makeProject, makeUser, apiTest as test } from './support/test-app.ts'
 
 /** Found by bench/api: deliveries queue behind one another on the project's pipeline numbering. */
 describe('a burst of GitLab deliveries to one project', () => {

@@ -33,8 +33,8 @@ import {
 } from '@slipway/contracts'
 import { describe, expect } from 'vitest'
 import { z } from 'zod'
-import { apiTest as test } from '../src/test-app.ts'
 import { discoverRoutes, pathParams } from './support/routes.ts'
+import { apiTest as test } from './support/test-app.ts'
 
 interface JsonSchema {
   type?: string

@@ -3,11 +3,11 @@ import { decideApproval, decideInstance, decideProject } from '@slipway/policy'
 import { describe, expect } from 'vitest'
 import { sessionCookie } from '../src/auth/actor.ts'
 import { sha256 } from '../src/auth/crypto.ts'
-import { apiTest as test } from '../src/test-app.ts'
 import { casesOf, catalog, specialRoutes } from './support/catalog.ts'
 import type { AccessRule } from './support/catalog-types.ts'
 import { discoverRoutes, fastifyPath, mutatingMethods, routeKey } from './support/routes.ts'
 import { describeResponse, send, watchChanges } from './support/send.ts'
+import { apiTest as test } from './support/test-app.ts'
 import { buildWorld, everyone, isRole, type Who, type World } from './support/world.ts'
 
 type Expected = { allowed: true } | { allowed: false; status: number; code: string }

@@ -2,8 +2,8 @@ import { createHook } from 'node:async_hooks'
 import { randomUUID } from 'node:crypto'
 import { secretContext } from '@slipway/db'
 import { describe, expect } from 'vitest'
+import { makeProject, makeUser, apiTest as test } from '../../test/support/test-app.ts'
 import type { App } from '../app.ts'
-import { makeProject, makeUser, apiTest as test } from '../test-app.ts'
 
 const password = 'a long password'
 

@@ -1,5 +1,5 @@
 import { describe, expect } from 'vitest'
-import { makeProject, makeUser, apiTest as test } from '../test-app.ts'
+import { makeProject, makeUser, apiTest as test } from '../../test/support/test-app.ts'
 import { resolveEntries } from './versions.ts'
 
 describe('environments and config', () => {

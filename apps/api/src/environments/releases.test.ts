@@ -1,6 +1,6 @@
 import { TrafficReport } from '@slipway/contracts'
 import { describe, expect } from 'vitest'
-import { makeProject, makeUser, apiTest as test } from '../test-app.ts'
+import { makeProject, makeUser, apiTest as test } from '../../test/support/test-app.ts'
 
 const at = 1_796_398_000_000
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createFleetHostRow } from '@slipway/testing'
 import { describe, expect } from 'vitest'
-import { makeUser, apiTest as test } from '../test-app.ts'
+import { makeUser, apiTest as test } from '../../test/support/test-app.ts'
 
 /** A Docker-like endpoint on a unix socket that answers every ping and counts them. */
 async function countingDaemon(): Promise<{

@@ -1,7 +1,7 @@
 import { fleetHost, freePort } from '@slipway/testing'
 import { describe, expect } from 'vitest'
+import { makeUser, apiTest as test } from '../../test/support/test-app.ts'
 import type { App } from '../app.ts'
-import { makeUser, apiTest as test } from '../test-app.ts'
 
 const pem = (what: string) => `-----BEGIN ${what}-----\nAAAA\n-----END ${what}-----\n`
 

@@ -1,5 +1,5 @@
 import { describe, expect } from 'vitest'
-import { apiTest as test } from '../test-app.ts'
+import { apiTest as test } from '../../test/support/test-app.ts'
 
 interface Operation {
   responses: Record<string, { $ref?: string; content?: Record<string, { schema?: unknown }> }>

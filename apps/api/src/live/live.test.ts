@@ -1,9 +1,9 @@
 import type { AddressInfo } from 'node:net'
 import { eventsKey, logStreamKey } from '@slipway/runs'
 import { describe, expect } from 'vitest'
+import { makeProject, makeUser, apiTest as test } from '../../test/support/test-app.ts'
 import type { App } from '../app.ts'
 import { hashPassword } from '../auth/crypto.ts'
-import { makeProject, makeUser, apiTest as test } from '../test-app.ts'
 
 interface SseEvent {
   event: string

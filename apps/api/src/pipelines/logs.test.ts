@@ -1,6 +1,6 @@
 import type { Prisma } from '@slipway/db'
 import { describe, expect } from 'vitest'
-import { makeProject, makeUser, apiTest as test } from '../test-app.ts'
+import { makeProject, makeUser, apiTest as test } from '../../test/support/test-app.ts'
 import { pageBytes } from './logs.ts'
 
 /** A finished build stage whose stored log is `count` lines of `text(seq)`, in chunks of 500. */

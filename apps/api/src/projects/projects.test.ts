@@ -1,5 +1,5 @@
 import { describe, expect } from 'vitest'
-import { makeUser, apiTest as test } from '../test-app.ts'
+import { makeUser, apiTest as test } from '../../test/support/test-app.ts'
 
 const demoProject = {
   slug: 'shop',

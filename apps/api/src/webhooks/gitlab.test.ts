@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto'
 import { secretContext } from '@slipway/db'
 import { makeTestRepo, type TestRepo } from '@slipway/testing'
 import { afterAll, beforeAll, describe, expect } from 'vitest'
-import { makeProject, apiTest as test } from '../test-app.ts'
-import { gitlabHeaders, pushHook, tagPushHook } from './gitlab-fixtures.ts'
+import { gitlabHeaders, pushHook, tagPushHook } from '../../test/support/gitlab-fixtures.ts'
+import { makeProject, apiTest as test } from '../../test/support/test-app.ts'
 
 const secret = 'webhook-secret-value'
 

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { createLogger, createSecretBox, generateKeySpec, parseKeyring } from '@slipway/core'
 import { integrationTest } from '@slipway/testing'
-import { type App, type AppOptions, buildApp } from './app.ts'
-import { sha256 } from './auth/crypto.ts'
-import { type AppDeps, createAppDeps } from './deps.ts'
+import { type App, type AppOptions, buildApp } from '../../src/app.ts'
+import { sha256 } from '../../src/auth/crypto.ts'
+import { type AppDeps, createAppDeps } from '../../src/deps.ts'
 
 /** `integrationTest` plus the API built over the test's own database and Redis. */
 export const apiTest = integrationTest.extend<{ deps: AppDeps; app: App; appOptions: AppOptions }>({
