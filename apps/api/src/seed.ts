@@ -110,6 +110,18 @@ const project = await db.project.upsert({
   update: {},
 })
 
+// The demo project is granted the fleet's hosts (build and deploy) and its registry at its own
+// repository path (project isolation: packages/policy grants.ts).
+await db.projectHostGrant.createMany({
+  data: [...hostIds.values()].map((hostId) => ({ projectId: project.id, hostId })),
+  skipDuplicates: true,
+})
+await db.projectRegistryGrant.upsert({
+  where: { projectId_registryId: { projectId: project.id, registryId: registry.id } },
+  create: { projectId: project.id, registryId: registry.id, pathPrefix: project.imageRepository },
+  update: {},
+})
+
 const environments = [
   {
     name: 'pre-release',

@@ -173,6 +173,13 @@ export const Host = z.object({
 })
 export type Host = z.infer<typeof Host>
 
+/**
+ * An edited host and the TLS material the edit cleared because the endpoint moved without it
+ * (`tls.ca`, `tls.cert`, `tls.key`): the client's certificate and key go only where they were given for.
+ */
+export const UpdatedHost = Host.extend({ cleared: z.array(z.string()) })
+export type UpdatedHost = z.infer<typeof UpdatedHost>
+
 /** What a project maintainer may pick from when editing environments and the build (no secrets, no endpoints). */
 export const InfrastructureChoices = z.object({
   hosts: z.array(

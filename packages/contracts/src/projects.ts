@@ -177,3 +177,10 @@ export const Project = z.object({
   updatedAt: Timestamp,
 })
 export type Project = z.infer<typeof Project>
+
+/**
+ * The answer to an edit: the project, and the stored credentials the edit cleared because
+ * it moved where they are sent without sending them again (`gitlab.token`).
+ */
+export const UpdatedProject = Project.extend({ cleared: z.array(z.string()) })
+export type UpdatedProject = z.infer<typeof UpdatedProject>

@@ -34,3 +34,7 @@ export const Registry = z.object({
   createdAt: Timestamp,
 })
 export type Registry = z.infer<typeof Registry>
+
+/** An edited registry and the credentials cleared because its URL moved without them (`password`). */
+export const UpdatedRegistry = Registry.extend({ cleared: z.array(z.string()) })
+export type UpdatedRegistry = z.infer<typeof UpdatedRegistry>

@@ -30,6 +30,8 @@ export const instanceActions = [
   'project.create',
   'host.manage',
   'registry.manage',
+  /** Granting hosts, registries, the host network and limits to a project. */
+  'grant.manage',
   'user.manage',
   'audit.read.all',
 ] as const

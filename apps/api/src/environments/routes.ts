@@ -6,6 +6,7 @@ import { z } from 'zod'
 import type { AppDeps } from '../deps.ts'
 import { requireProject } from '../http/access.ts'
 import { audit } from '../http/audit.ts'
+import { requireGranted } from '../projects/grants.ts'
 import { environmentView, withHosts } from './view.ts'
 
 const Params = z.object({ project: z.string().min(1).max(100) })
@@ -68,10 +69,16 @@ export function environmentRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         },
       },
       async (request, reply) => {
-        const { project } = await requireProject(deps, request, request.params.project, 'environment.manage')
+        const { project, actor } = await requireProject(
+          deps,
+          request,
+          request.params.project,
+          'environment.manage',
+        )
         const { hostIds, ...fields } = request.body
         const env = await deps.db.$transaction(async (tx) => {
           await assertHostsExist(tx, hostIds)
+          await requireGranted(tx, request, actor, project, { hostIds, replicas: fields.replicas })
           const created = await tx.environment.create({
             data: {
               ...fields,
@@ -104,12 +111,21 @@ export function environmentRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const { project } = await requireProject(deps, request, request.params.project, 'environment.manage')
+        const { project, actor } = await requireProject(
+          deps,
+          request,
+          request.params.project,
+          'environment.manage',
+        )
         const { hostIds, ...fields } = request.body
         const env = await deps.db.$transaction(async (tx) => {
           const before = await findEnvironment(tx, project.id, request.params.environment)
+          if (hostIds) await assertHostsExist(tx, hostIds)
+          await requireGranted(tx, request, actor, project, {
+            ...(hostIds ? { hostIds } : {}),
+            ...(fields.replicas === undefined ? {} : { replicas: fields.replicas }),
+          })
           if (hostIds) {
-            await assertHostsExist(tx, hostIds)
             await tx.environmentHost.deleteMany({ where: { environmentId: before.id } })
             await tx.environmentHost.createMany({
               data: [...new Set(hostIds)].map((hostId) => ({ environmentId: before.id, hostId })),

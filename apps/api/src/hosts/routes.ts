@@ -8,10 +8,12 @@ import {
   hostAddressOf,
   Id,
   InfrastructureChoices,
+  UpdatedHost,
   UpdateHostBody,
 } from '@slipway/contracts'
 import { AppError } from '@slipway/core'
 import { type Host as HostRow, type Prisma, secretContext } from '@slipway/db'
+import { mustClearCredential } from '@slipway/policy'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { AppDeps } from '../deps.ts'
@@ -90,6 +92,35 @@ function updatedAddress(before: HostRow, body: { endpoint?: string; address?: st
   return followed
 }
 
+/**
+ * The TLS parts an endpoint change clears: each stored part not sent again in the same edit
+ * (the client certificate and key, and the CA that vouches for the daemon, belong to the
+ * endpoint they were given for).
+ */
+function tlsCleared(before: HostRow, endpoint: string | undefined, tls: TlsInput | undefined): string[] {
+  const parts = [
+    ['tls.ca', before.tlsCaPem, tls?.ca],
+    ['tls.cert', before.tlsCertPem, tls?.cert],
+    ['tls.key', before.tlsKeyEnc, tls?.key],
+  ] as const
+  return parts
+    .filter(([, stored, sent]) =>
+      mustClearCredential({
+        destinationBefore: before.endpoint,
+        destinationAfter: endpoint,
+        stored: stored !== null,
+        resent: tls === null || sent !== undefined,
+      }),
+    )
+    .map(([name]) => name)
+}
+
+const clearedColumns = {
+  'tls.ca': { tlsCaPem: null },
+  'tls.cert': { tlsCertPem: null },
+  'tls.key': { tlsKeyEnc: null },
+} as const
+
 const Params = z.object({ id: Id })
 
 /** Docker hosts, registered by instance administrators. */
@@ -114,13 +145,23 @@ export function hostRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        await requireProject(deps, request, request.params.project, 'environment.manage')
+        const { project, actor } = await requireProject(
+          deps,
+          request,
+          request.params.project,
+          'environment.manage',
+        )
+        // Maintainers choose among what the project was granted; an administrator's choice
+        // of anything else grants it (projects/grants.ts).
+        const granted = actor.user.isAdmin ? {} : { grants: { some: { projectId: project.id } } }
         const [hosts, registries] = await Promise.all([
           deps.db.host.findMany({
+            where: granted,
             orderBy: { name: 'asc' },
             select: { id: true, name: true, status: true, agentGroup: true },
           }),
           deps.db.registry.findMany({
+            where: granted,
             orderBy: { name: 'asc' },
             select: { id: true, name: true, url: true },
           }),
@@ -173,20 +214,26 @@ export function hostRoutes(deps: AppDeps): FastifyPluginAsyncZod {
 
     app.patch(
       '/api/hosts/:id',
-      { schema: { tags: ['hosts'], params: Params, body: UpdateHostBody, response: { 200: Host } } },
+      { schema: { tags: ['hosts'], params: Params, body: UpdateHostBody, response: { 200: UpdatedHost } } },
       async (request) => {
         requireInstance(request, 'host.manage')
         const { tls, ...fields } = request.body
+        let cleared: string[] = []
         const host = await deps.db.$transaction(async (tx) => {
           const before = await tx.host.findUnique({ where: { id: request.params.id } })
           if (!before) throw new AppError('NOT_FOUND', 'host not found')
           const address = updatedAddress(before, fields)
+          cleared = tlsCleared(before, fields.endpoint, tls)
           const after = await tx.host.update({
             where: { id: before.id },
             data: {
               ...fields,
               ...(address === undefined ? {} : { address }),
               ...tlsColumns(deps, before.id, tls),
+              ...Object.assign(
+                {},
+                ...cleared.map((part) => clearedColumns[part as keyof typeof clearedColumns]),
+              ),
             },
           })
           await audit(tx, request, {
@@ -198,7 +245,7 @@ export function hostRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           })
           return after
         })
-        return hostView(host)
+        return { ...hostView(host), cleared }
       },
     )
 

@@ -1,24 +1,33 @@
-import { CreateProjectBody, Project, UpdateProjectBody } from '@slipway/contracts'
+import { CreateProjectBody, Project, UpdatedProject, UpdateProjectBody } from '@slipway/contracts'
 import { AppError } from '@slipway/core'
-import { type Prisma, secretContext } from '@slipway/db'
+import { type Prisma, type Project as ProjectRow, secretContext } from '@slipway/db'
+import { keepCredentials } from '@slipway/git'
+import { mustClearCredential } from '@slipway/policy'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { requireActor } from '../auth/actor.ts'
 import type { AppDeps } from '../deps.ts'
 import { requireInstance, requireProject } from '../http/access.ts'
 import { audit } from '../http/audit.ts'
+import { grantRoutes, requireGranted } from './grants.ts'
 import { projectView } from './view.ts'
 
 const ProjectParams = z.object({ project: z.string().min(1).max(100) })
 
-/** Encrypted columns for the write-only settings present in a create/update body. */
+/**
+ * Encrypted columns for the write-only settings present in a create/update body, and the
+ * stored credentials the change clears: the GitLab token goes when `gitlab.baseUrl` moves and
+ * no token comes with it (it would otherwise be sent to wherever the URL now points).
+ */
 function secretColumns(
   deps: AppDeps,
   projectId: string,
   body: Pick<UpdateProjectBody, 'webhookSecret' | 'gitlab' | 'buildSecrets'>,
-  currentBuildSecrets: Record<string, string> = {},
-): Prisma.ProjectUncheckedUpdateInput {
+  current?: Pick<ProjectRow, 'buildSecrets' | 'gitlabBaseUrl' | 'gitlabTokenEnc'>,
+): { data: Prisma.ProjectUncheckedUpdateInput; cleared: string[] } {
   const data: Prisma.ProjectUncheckedUpdateInput = {}
+  const cleared: string[] = []
+  const currentBuildSecrets = (current?.buildSecrets ?? {}) as Record<string, string>
   if (body.buildSecrets) {
     const sealed = { ...currentBuildSecrets }
     for (const [name, value] of Object.entries(body.buildSecrets)) {
@@ -43,9 +52,19 @@ function secretColumns(
         body.gitlab.token,
         secretContext.projectGitlabToken(projectId),
       )
+    } else if (
+      mustClearCredential({
+        destinationBefore: current?.gitlabBaseUrl ?? null,
+        destinationAfter: body.gitlab.baseUrl,
+        stored: Boolean(current?.gitlabTokenEnc),
+        resent: false,
+      })
+    ) {
+      data.gitlabTokenEnc = null
+      cleared.push('gitlab.token')
     }
   }
-  return data
+  return { data, cleared }
 }
 
 /** A registry the project refers to must exist: a 400 on the field, not a constraint error. */
@@ -62,6 +81,8 @@ async function assertRegistry(
 
 export function projectRoutes(deps: AppDeps): FastifyPluginAsyncZod {
   return async (app) => {
+    await app.register(grantRoutes(deps))
+
     app.get(
       '/api/projects',
       { schema: { tags: ['projects'], response: { 200: z.array(Project) } } },
@@ -86,10 +107,15 @@ export function projectRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           const created = await tx.project.create({ data: fields })
           const withSecrets = await tx.project.update({
             where: { id: created.id },
-            data: secretColumns(deps, created.id, { webhookSecret, gitlab, buildSecrets }),
+            data: secretColumns(deps, created.id, { webhookSecret, gitlab, buildSecrets }).data,
           })
           await tx.membership.create({
             data: { userId: actor.user.id, projectId: created.id, role: 'admin' },
+          })
+          // The administrator's choices for the new project are its first grants.
+          await requireGranted(tx, request, actor, created, {
+            image: { registryId: created.registryId, repository: created.imageRepository },
+            appSpec: fields.appSpec,
           })
           await audit(tx, request, {
             action: 'project.create',
@@ -118,24 +144,40 @@ export function projectRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           tags: ['projects'],
           params: ProjectParams,
           body: UpdateProjectBody,
-          response: { 200: Project },
+          response: { 200: UpdatedProject },
         },
       },
       async (request) => {
-        const { project } = await requireProject(deps, request, request.params.project, 'project.update')
+        const { project, actor } = await requireProject(
+          deps,
+          request,
+          request.params.project,
+          'project.update',
+        )
         const { webhookSecret, gitlab, buildSecrets, ...fields } = request.body
+        const secrets = secretColumns(deps, project.id, { webhookSecret, gitlab, buildSecrets }, project)
         const updated = await deps.db.$transaction(async (tx) => {
           await assertRegistry(tx, fields.registryId)
+          await requireGranted(tx, request, actor, project, {
+            ...(fields.registryId !== undefined || fields.imageRepository !== undefined
+              ? {
+                  image: {
+                    registryId: fields.registryId === undefined ? project.registryId : fields.registryId,
+                    repository: fields.imageRepository ?? project.imageRepository,
+                  },
+                }
+              : {}),
+            ...(fields.appSpec ? { appSpec: fields.appSpec } : {}),
+          })
           const after = await tx.project.update({
             where: { id: project.id },
             data: {
               ...fields,
-              ...secretColumns(
-                deps,
-                project.id,
-                { webhookSecret, gitlab, buildSecrets },
-                project.buildSecrets as Record<string, string>,
-              ),
+              // The URL as shown (credentials hidden) sent back keeps the stored credentials.
+              ...(fields.gitUrl !== undefined
+                ? { gitUrl: keepCredentials(fields.gitUrl, project.gitUrl) }
+                : {}),
+              ...secrets.data,
             },
           })
           await audit(tx, request, {
@@ -148,7 +190,7 @@ export function projectRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           })
           return after
         })
-        return projectView(updated)
+        return { ...projectView(updated), cleared: secrets.cleared }
       },
     )
 

@@ -1,6 +1,7 @@
-import { CreateRegistryBody, Id, Registry, UpdateRegistryBody } from '@slipway/contracts'
+import { CreateRegistryBody, Id, Registry, UpdatedRegistry, UpdateRegistryBody } from '@slipway/contracts'
 import { AppError } from '@slipway/core'
 import { type Registry as RegistryRow, secretContext } from '@slipway/db'
+import { mustClearCredential } from '@slipway/policy'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { AppDeps } from '../deps.ts'
@@ -71,18 +72,27 @@ export function registryRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           tags: ['registries'],
           params: Params,
           body: UpdateRegistryBody,
-          response: { 200: Registry },
+          response: { 200: UpdatedRegistry },
         },
       },
       async (request) => {
         requireInstance(request, 'registry.manage')
         const { password, ...fields } = request.body
+        const cleared: string[] = []
         const row = await deps.db.$transaction(async (tx) => {
           const before = await tx.registry.findUnique({ where: { id: request.params.id } })
           if (!before) throw new AppError('NOT_FOUND', 'registry not found')
+          // The password goes only to the registry it was given for.
+          const clear = mustClearCredential({
+            destinationBefore: before.url,
+            destinationAfter: fields.url,
+            stored: before.passwordEnc !== null,
+            resent: password !== undefined,
+          })
+          if (clear) cleared.push('password')
           const after = await tx.registry.update({
             where: { id: before.id },
-            data: { ...fields, ...sealed(before.id, password) },
+            data: { ...fields, ...sealed(before.id, clear ? null : password) },
           })
           await audit(tx, request, {
             action: 'registry.update',
@@ -93,7 +103,7 @@ export function registryRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           })
           return after
         })
-        return registryView(row)
+        return { ...registryView(row), cleared }
       },
     )
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { type Role, roles } from '@slipway/policy'
 import type { AppDeps } from '../../src/deps.ts'
-import { makeProject, makeUser, type TestUser } from '../../src/test-app.ts'
+import { makeProject, makeUser, type TestUser } from './test-app.ts'
 
 /** Everyone a permission matrix asks: each project role, plus the people without one. */
 export const everyone = [
@@ -81,6 +81,11 @@ export async function buildWorld(db: Db, options: { gitUrl?: string } = {}): Pro
   })
   const registry = await db.registry.create({ data: { name: `r-${suffix()}`, url: '127.0.0.1:5999' } })
   await db.environmentHost.create({ data: { environmentId: environment.id, hostId: host.id } })
+  // An administrator granted the project its host and registry (packages/policy grants.ts).
+  await db.projectHostGrant.create({ data: { projectId: project.id, hostId: host.id } })
+  await db.projectRegistryGrant.create({
+    data: { projectId: project.id, registryId: registry.id, pathPrefix: project.imageRepository },
+  })
   const users = {} as Record<Who, TestUser | undefined>
   users.anonymous = undefined
   users['non-member'] = await makeUser(db)

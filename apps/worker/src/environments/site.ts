@@ -2,6 +2,7 @@ import { AppSpec, DeployStrategy } from '@slipway/contracts'
 import { AppError } from '@slipway/core'
 import { type Host, type Prisma, secretContext } from '@slipway/db'
 import type { DeployHost } from '@slipway/deploy'
+import { effectiveMemoryMb } from '@slipway/policy'
 import type { WorkerDeps } from '../deps.ts'
 import { registryAuth } from '../registry.ts'
 
@@ -12,6 +13,11 @@ export const siteInclude = {
 } as const satisfies Prisma.EnvironmentInclude
 
 export type SiteRow = Prisma.EnvironmentGetPayload<{ include: typeof siteInclude }>
+
+/** Every instance has a memory limit: the app spec's own, else the project's (packages/policy grants.ts). */
+function withProjectMemoryLimit(app: AppSpec, maxMemoryMb: number): AppSpec {
+  return { ...app, resources: { ...app.resources, memoryMb: effectiveMemoryMb({ maxMemoryMb }, app) } }
+}
 
 /** The container environment of a release: its config version's values, plus ENVT and PROJ. */
 export async function containerEnv(
@@ -60,7 +66,7 @@ export async function siteRequest(deps: WorkerDeps, site: SiteRow) {
     hosts,
     ports: deps.ports,
     registry: deps.registry,
-    app: AppSpec.parse(site.project.appSpec),
+    app: withProjectMemoryLimit(AppSpec.parse(site.project.appSpec), site.project.maxMemoryMb),
     strategy: DeployStrategy.parse(site.strategy),
     registryAuth: imageRegistry ? registryAuth(deps, imageRegistry) : undefined,
   }
