@@ -1,5 +1,6 @@
 import { AppSpec, type Project as ProjectContract } from '@slipway/contracts'
 import type { Project } from '@slipway/db'
+import { withoutCredentials } from '@slipway/git'
 
 /** The public view of a project: secrets appear only as "set or not". */
 export function projectView(project: Project): ProjectContract {
@@ -7,7 +8,8 @@ export function projectView(project: Project): ProjectContract {
     id: project.id,
     slug: project.slug,
     name: project.name,
-    gitUrl: project.gitUrl,
+    // Credentials in the URL are used by git, never shown (nor written to the audit log).
+    gitUrl: withoutCredentials(project.gitUrl),
     defaultBranch: project.defaultBranch,
     branchRules: project.branchRules,
     tagRules: project.tagRules,
