@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { createLogger } from '@slipway/core'
 import { fleet, makeTestRepo } from '@slipway/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { checkoutCommit } from './checkout.ts'
@@ -121,5 +122,21 @@ describe('git', () => {
     } finally {
       await repo.remove()
     }
+  })
+
+  it('never carries credentials of a URL in a failure, its cause or its log line', async () => {
+    const url = 'https://ci:glpat-leak-check@127.0.0.1:1/team/app.git'
+    const error = await resolveRef(url, 'main').catch((caught: unknown) => caught)
+    expect(error).toMatchObject({ code: 'DEPENDENCY_UNAVAILABLE' })
+    const lines: string[] = []
+    const logger = createLogger({
+      name: 'git-test',
+      level: 'info',
+      destination: { write: (l: string) => void lines.push(l) },
+    })
+    logger.warn({ err: error }, 'ls-remote failed')
+    expect(lines.join('')).toContain('ls-remote')
+    expect(lines.join('')).not.toContain('glpat-leak-check')
+    expect(String((error as Error).cause)).not.toContain('glpat-leak-check')
   })
 })

@@ -1,20 +1,32 @@
 import { execFile } from 'node:child_process'
 import { AppError } from '@slipway/core'
 
+/** Environment variables for git (PATH, HOME, proxies, an SSH agent...). */
+export type GitEnv = Readonly<Record<string, string | undefined>>
+
 export interface GitOptions {
   signal?: AbortSignal
   /** Default 60 s for fetches, 20 s for ls-remote. */
   timeoutMs?: number
+  /**
+   * The environment git runs in, handed over by the app from its env module (`gitEnvOf` in
+   * @slipway/core picks what git needs). Absent, git inherits the process's own (tests).
+   */
+  env?: GitEnv
 }
 
-/** Git never prompts (no terminal) and never waits on an SSH host-key question. */
-const gitEnv = {
-  ...process.env,
+const sshCommand = 'ssh -o BatchMode=yes -o ConnectTimeout=10'
+
+/** Git never prompts (no terminal, no password) and never waits on an SSH host-key question. */
+const noPrompt = {
   GIT_TERMINAL_PROMPT: '0',
-  GIT_SSH_COMMAND: 'ssh -o BatchMode=yes -o ConnectTimeout=10',
+  GIT_SSH_COMMAND: sshCommand,
   GIT_ASKPASS: 'true',
   LC_ALL: 'C',
 }
+
+/** The same as settings, for a git that inherits an environment Slipway did not build. */
+const noPromptArgs = ['-c', 'core.askPass=true', '-c', `core.sshCommand=${sshCommand}`]
 
 /** Hides credentials embedded in a URL (https://user:token@host/...). */
 export function maskUrl(text: string): string {
@@ -47,8 +59,13 @@ function gitRun(
   return new Promise((resolve, reject) => {
     execFile(
       'git',
-      args,
-      { cwd: options.cwd, env: gitEnv, signal, maxBuffer: 16 * 1024 * 1024 },
+      options.env ? args : [...noPromptArgs, ...args],
+      {
+        cwd: options.cwd,
+        env: options.env ? { ...options.env, ...noPrompt } : undefined,
+        signal,
+        maxBuffer: 16 * 1024 * 1024,
+      },
       (error, stdout, stderr) => {
         if (!error) return resolve({ stdout, code: 0 })
         if (typeof error.code === 'number' && options.answers?.includes(error.code) && !signal.aborted)
@@ -63,7 +80,10 @@ function gitRun(
           )
         }
         const message = maskUrl((stderr || error.message).trim())
-        reject(new AppError('DEPENDENCY_UNAVAILABLE', `git ${command} failed: ${message}`, { cause: error }))
+        // The raw error's message is the whole command line, credentials in the URL included:
+        // the cause keeps the exit code and a masked message only (loggers print causes).
+        const cause = Object.assign(new Error(maskUrl(error.message)), { code: error.code })
+        reject(new AppError('DEPENDENCY_UNAVAILABLE', `git ${command} failed: ${message}`, { cause }))
       },
     )
   })
