@@ -1,6 +1,7 @@
 import type { Logger, SecretBox } from '@slipway/core'
 import { type Db, secretContext } from '@slipway/db'
 import { DockerHostPool, type HostRecord, type HostRow, hostRecordFromRow } from '@slipway/docker'
+import type { GitEnv } from '@slipway/git'
 import { OutboxDispatcher, Queues } from '@slipway/jobs'
 import { createRuns, publisher, type Runs } from '@slipway/runs'
 import type { Redis } from 'ioredis'
@@ -20,6 +21,8 @@ export interface AppDeps {
   hosts: DockerHostPool
   hostRecord(row: HostRow): HostRecord
   logger: Logger
+  /** The environment git runs in, from env.ts (absent in tests: git inherits the process's). */
+  gitEnv?: GitEnv
 }
 
 /** The API's dependencies over the given clients; `close()` stops what it started. */
@@ -29,8 +32,9 @@ export function createAppDeps(options: {
   redisPrefix: string
   secrets: SecretBox
   logger: Logger
+  gitEnv?: GitEnv
 }): AppDeps & { close(): Promise<void> } {
-  const { db, redis, redisPrefix, secrets, logger } = options
+  const { db, redis, redisPrefix, secrets, logger, gitEnv } = options
   const queues = new Queues(redis, redisPrefix, logger)
   const outbox = new OutboxDispatcher(db, queues, logger)
   return {
@@ -47,6 +51,7 @@ export function createAppDeps(options: {
         secrets.decrypt(envelope, secretContext.hostTlsKey(host.id)),
       ),
     logger,
+    gitEnv,
     async close() {
       await outbox.stop()
       await queues.close()

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net'
-import { keyringSpecSchema, parseEnv } from '@slipway/core'
+import { gitEnvOf, keyringSpecSchema, parseEnv } from '@slipway/core'
 import { z } from 'zod'
 
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -103,4 +103,9 @@ export type ApiEnv = z.infer<typeof apiEnvSchema>
 
 export function loadApiEnv(source: Record<string, string | undefined> = process.env): ApiEnv {
   return parseEnv(apiEnvSchema, source)
+}
+
+/** The environment git runs in (PATH, HOME, proxies, an SSH agent; no secrets): see gitEnvOf. */
+export function loadGitEnv(source: Record<string, string | undefined> = process.env): Record<string, string> {
+  return gitEnvOf(source)
 }

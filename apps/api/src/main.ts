@@ -4,7 +4,7 @@ import { createDb } from '@slipway/db'
 import { Redis } from 'ioredis'
 import { buildApp } from './app.ts'
 import { createAppDeps } from './deps.ts'
-import { type ApiEnv, loadApiEnv } from './env.ts'
+import { type ApiEnv, loadApiEnv, loadGitEnv } from './env.ts'
 import { settingsFromEnv } from './settings.ts'
 
 function loadEnvOrExit(): ApiEnv {
@@ -25,7 +25,14 @@ const secrets = createSecretBox(parseKeyring(env.SLIPWAY_SECRET_KEYS))
 const db = createDb({ url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE })
 const redis = new Redis(env.REDIS_URL, { lazyConnect: false })
 redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'))
-const deps = createAppDeps({ db, redis, redisPrefix: env.SLIPWAY_REDIS_PREFIX, secrets, logger })
+const deps = createAppDeps({
+  db,
+  redis,
+  redisPrefix: env.SLIPWAY_REDIS_PREFIX,
+  secrets,
+  logger,
+  gitEnv: loadGitEnv(),
+})
 
 const app = await buildApp(deps, {
   webDist: env.SLIPWAY_WEB_DIST ? path.resolve(env.SLIPWAY_WEB_DIST) : undefined,

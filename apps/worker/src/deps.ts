@@ -3,6 +3,7 @@ import { type Db, secretContext } from '@slipway/db'
 import type { HostPorts, RegisteredInstances, TrafficSwitch } from '@slipway/deploy'
 import { DockerHostPool, type HostRecord, type HostRow, hostRecordFromRow } from '@slipway/docker'
 import { createTrafficSwitch, DiscoveryRegistry } from '@slipway/gateway'
+import type { GitEnv } from '@slipway/git'
 import { OutboxDispatcher, Queues } from '@slipway/jobs'
 import { createHostPorts, createRuns, type LogLimits, publisher, type Runs } from '@slipway/runs'
 import type { Redis } from 'ioredis'
@@ -21,6 +22,8 @@ export interface WorkerDeps {
   workerId: string
   /** Where builds check out sources (a scratch folder per stage attempt). */
   workDir: string
+  /** The environment git runs in, from env.ts (absent in tests: git inherits the process's). */
+  gitEnv?: GitEnv
   /** What one attempt of a stage keeps of its log (lines and bytes); default 50,000 / 10 MiB. */
   logLimits?: LogLimits
   /** Moves gateway traffic to and from instances (discovery registry + gateway agent). */
@@ -47,6 +50,7 @@ export function createWorkerDeps(options: {
   workerId: string
   workDir: string
   logLimits?: LogLimits
+  gitEnv?: GitEnv
 }): WorkerDeps {
   const { db, redis, prefix, secrets, logger } = options
   const queues = new Queues(redis, prefix, logger)

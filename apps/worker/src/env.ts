@@ -1,5 +1,5 @@
 import { hostname } from 'node:os'
-import { keyringSpecSchema, parseEnv } from '@slipway/core'
+import { gitEnvOf, keyringSpecSchema, parseEnv } from '@slipway/core'
 import { z } from 'zod'
 
 const workerEnvSchema = z
@@ -54,4 +54,9 @@ export type WorkerEnv = z.infer<typeof workerEnvSchema>
 
 export function loadWorkerEnv(source: Record<string, string | undefined> = process.env): WorkerEnv {
   return parseEnv(workerEnvSchema, source)
+}
+
+/** The environment git runs in (PATH, HOME, proxies, an SSH agent; no secrets): see gitEnvOf. */
+export function loadGitEnv(source: Record<string, string | undefined> = process.env): Record<string, string> {
+  return gitEnvOf(source)
 }

@@ -4,7 +4,7 @@ import { createLogger, createSecretBox, EnvError, parseKeyring } from '@slipway/
 import { createDb } from '@slipway/db'
 import { Redis } from 'ioredis'
 import { createWorkerDeps } from './deps.ts'
-import { loadWorkerEnv, type WorkerEnv } from './env.ts'
+import { loadGitEnv, loadWorkerEnv, type WorkerEnv } from './env.ts'
 import { startWorker } from './worker.ts'
 
 function loadEnvOrExit(): WorkerEnv {
@@ -33,6 +33,7 @@ const deps = createWorkerDeps({
   secrets,
   logger,
   workerId: env.WORKER_ID,
+  gitEnv: loadGitEnv(),
   workDir: env.WORKER_WORK_DIR ?? path.join(tmpdir(), 'slipway-work'),
   logLimits: { lines: env.STAGE_LOG_MAX_LINES, bytes: env.STAGE_LOG_MAX_BYTES },
 })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { EnvError, parseEnv } from './env.ts'
+import { EnvError, gitEnvOf, parseEnv } from './env.ts'
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(1).max(65535).default(3000),
@@ -40,5 +40,32 @@ describe('parseEnv', () => {
     } catch (error) {
       expect((error as Error).message).not.toContain('tooshort')
     }
+  })
+})
+
+describe('gitEnvOf', () => {
+  it('hands git what it needs and nothing of the secrets', () => {
+    const source = {
+      PATH: '/usr/bin:/bin',
+      HOME: '/home/slipway',
+      SSH_AUTH_SOCK: '/run/agent.sock',
+      HTTPS_PROXY: 'http://proxy:3128',
+      no_proxy: 'localhost',
+      GIT_SSL_CAINFO: '/etc/ca.pem',
+      SSL_CERT_FILE: '/etc/ssl/cert.pem',
+      SLIPWAY_SECRET_KEYS: 'k1:secret',
+      DATABASE_URL: 'postgres://u:p@db/slipway',
+      REDIS_URL: 'redis://:p@redis',
+      UNSET: undefined,
+    }
+    expect(gitEnvOf(source)).toEqual({
+      PATH: '/usr/bin:/bin',
+      HOME: '/home/slipway',
+      SSH_AUTH_SOCK: '/run/agent.sock',
+      HTTPS_PROXY: 'http://proxy:3128',
+      no_proxy: 'localhost',
+      GIT_SSL_CAINFO: '/etc/ca.pem',
+      SSL_CERT_FILE: '/etc/ssl/cert.pem',
+    })
   })
 })

@@ -33,3 +33,18 @@ export function parseEnv<S extends z.ZodType>(
   })
   throw new EnvError(issues)
 }
+
+/**
+ * Variables a git child process needs from the app's environment: where programs and the
+ * user's config live, proxies, CA bundles, an SSH agent, git's own GIT_* settings. Nothing
+ * else (the keyring, database URLs) reaches git. Apps call this in their env module.
+ */
+const gitVariable =
+  /^(PATH|HOME|USER|LOGNAME|TMPDIR|XDG_CONFIG_HOME|SSH_AUTH_SOCK|SSL_CERT_FILE|SSL_CERT_DIR|CURL_CA_BUNDLE|(HTTPS?|ALL|NO)_PROXY|(https?|all|no)_proxy|GIT_[A-Z0-9_]+)$/
+
+export function gitEnvOf(source: Record<string, string | undefined>): Record<string, string> {
+  const picked: Record<string, string> = {}
+  for (const [name, value] of Object.entries(source))
+    if (value !== undefined && gitVariable.test(name)) picked[name] = value
+  return picked
+}

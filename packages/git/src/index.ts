@@ -1,4 +1,4 @@
 export * from './checkout.ts'
-export { maskUrl } from './git.ts'
+export { type GitEnv, maskUrl } from './git.ts'
 export * from './remote.ts'
 export * from './url.ts'

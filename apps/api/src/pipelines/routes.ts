@@ -89,6 +89,7 @@ export function pipelineRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         const ref = request.body.ref ?? project.defaultBranch
         // A given SHA must be on the ref: never a feature branch's commit built as main.
         const commitSha = await commitForRef(project.gitUrl, ref, request.body.sha, {
+          env: deps.gitEnv,
           signal: AbortSignal.timeout(20_000),
         })
         const created = await deps.runs.createPipeline(

@@ -218,6 +218,7 @@ export function gitlabWebhookRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           // The commit must be on the ref it is labelled with, in the project's repository:
           // never a feature branch's commit built and deployed as main.
           const membership = await commitOnRef(project.gitUrl, ref, sha, {
+            env: deps.gitEnv,
             timeoutMs: verifyTimeoutMs,
           }).catch((error: unknown) => {
             request.log.warn(

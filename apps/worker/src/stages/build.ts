@@ -108,6 +108,7 @@ export async function buildStage(context: StageContext): Promise<StageResult> {
   const dir = path.join(deps.workDir, `${stage.id}-${stage.attempt}`)
   try {
     await checkoutCommit(project.gitUrl, pipeline.commitSha, dir, {
+      env: deps.gitEnv,
       signal,
       onLog: (line) => log.write(line),
     })
