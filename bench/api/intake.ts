@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { jobCatalog } from '@slipway/contracts'
+import { makeTestRepo, type TestRepo } from '@slipway/testing'
 import { Queue } from 'bullmq'
 import { type Row, row, runConcurrent } from './load.ts'
 import { type ApiServer, api } from './server.ts'
@@ -16,6 +17,16 @@ interface BenchProject {
   environments: { id: string; name: string; position: number; requiredApprovals: number }[]
 }
 
+/**
+ * The projects' repository: deliveries are checked against it (the pushed commit must be on
+ * main), so every delivery pushes main's head, each as its own event. Kept for the process.
+ */
+let repo: Promise<TestRepo> | undefined
+const benchRepo = () => {
+  repo ??= makeTestRepo()
+  return repo
+}
+
 /** Projects shaped like the demo: pre-release, then production behind one approval. */
 export async function makeProjects(
   server: ApiServer,
@@ -29,7 +40,7 @@ export async function makeProjects(
     const created = await api(server.url, token, 'POST', '/api/projects', {
       slug,
       name: `Intake ${i}`,
-      gitUrl: 'https://gitlab.example.com/bench/app.git',
+      gitUrl: (await benchRepo()).url,
       imageRepository: 'bench/app',
       branchRules: ['main'],
       supersedeQueued: false,
@@ -54,7 +65,7 @@ export async function makeProjects(
 
 /** One GitLab Push Hook delivery, headers as GitLab sends them. */
 async function deliver(server: ApiServer, project: BenchProject): Promise<string> {
-  const after = sha()
+  const after = (await benchRepo()).main.at(-1) as string
   const response = await fetch(`${server.url}/api/webhooks/gitlab/${project.id}`, {
     method: 'POST',
     headers: {

@@ -9,8 +9,14 @@
  *      latency of a stage printing 500 lines a second, as a build does.
  * Run: pnpm --filter @slipway/bench pipelines   (bounded: a few minutes)
  */
+import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
+import { once } from 'node:events'
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { promisify } from 'node:util'
 import { createLogger } from '@slipway/core'
 import { Client, eventually } from '@slipway/e2e/client'
 import { startStack } from '@slipway/e2e/stack'
@@ -19,6 +25,7 @@ import { fleet } from '@slipway/testing/services'
 import { Queue, Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 
+const run = promisify(execFile)
 const latencyRuns = Number(process.env.BENCH_LATENCY_RUNS ?? 40)
 const burst = Number(process.env.BENCH_BURST ?? 200)
 const logLines = Number(process.env.BENCH_LOG_LINES ?? 100_000)
@@ -78,10 +85,24 @@ async function main() {
       maxConcurrentBuilds: 4,
     })
     const registry = await admin.post('/api/registries', { name: 'local', ...f.registry })
+    // Deliveries are checked against the repository (the commit must be on the pushed
+    // branch): a copy of the demo repository with a branch per delivery, all at main.
+    const repoDir = await mkdtemp(path.join(tmpdir(), 'slipway-bench-repo-'))
+    const repo = path.join(repoDir, 'demo.git')
+    await run('git', ['clone', '--quiet', '--bare', '--', f.demoRepoUrl, repo])
+    const head = (await run('git', ['--git-dir', repo, 'rev-parse', 'refs/heads/main'])).stdout.trim()
+    const branches = [
+      ...Array.from({ length: latencyRuns }, (_, i) => `latency-${i}`),
+      ...Array.from({ length: burst }, (_, i) => `burst-${i}`),
+    ]
+    const update = execFile('git', ['--git-dir', repo, 'update-ref', '--stdin'])
+    update.stdin?.end(branches.map((name) => `create refs/heads/${name} ${head}\n`).join(''))
+    const [code] = await once(update, 'exit')
+    if (code !== 0) throw new Error(`creating the bench branches failed (git exited ${code})`)
     const project = await admin.post('/api/projects', {
       slug: 'bench',
       name: 'Bench',
-      gitUrl: f.demoRepoUrl,
+      gitUrl: `file://${repo}`,
       imageRepository: 'bench/demo',
       registryId: registry.body.id,
       branchRules: ['**'],
