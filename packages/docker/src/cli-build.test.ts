@@ -77,6 +77,39 @@ describe('the docker CLI command line', () => {
   })
 })
 
+describe('a build through the CLI', () => {
+  it('against a daemon that is not there fails as HOST_UNREACHABLE (another attempt), naming the host', async () => {
+    const ghost = new DockerodeHost('ghost', { endpoint: 'unix:///tmp/slipway-no-such-daemon.sock' })
+    const dir = await mkdtemp(path.join(tmpdir(), 'slipway-ghost-'))
+    try {
+      await writeFile(path.join(dir, 'Dockerfile'), 'FROM slipway/busybox:1\n')
+      await expect(ghost.build({ contextDir: dir, tags: ['slipway-test/ghost:1'] })).rejects.toMatchObject({
+        code: 'HOST_UNREACHABLE',
+        message: expect.stringContaining('ghost'),
+      })
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('with no docker CLI installed says so', async () => {
+    const host = new DockerodeHost(
+      'build-x',
+      { endpoint: 'unix:///tmp/x.sock' },
+      { dockerCli: '/nonexistent/docker' },
+    )
+    const dir = await mkdtemp(path.join(tmpdir(), 'slipway-nocli-'))
+    try {
+      await expect(host.build({ contextDir: dir, tags: ['slipway-test/x:1'] })).rejects.toMatchObject({
+        code: 'INTERNAL',
+        message: expect.stringContaining('the docker CLI /nonexistent/docker is not installed'),
+      })
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
+
 describe('a build through the CLI on build-1', () => {
   test('canceled mid-step: the CLI is killed, the call fails CANCELED, its private folder is gone', async () => {
     const host = new DockerodeHost('build-1', fleetHost('build-1'))
