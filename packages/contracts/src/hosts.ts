@@ -33,7 +33,9 @@ export function canonicalAddress(address: string): string {
   if (!address.includes(':')) return address
   try {
     return new URL(`http://[${address}]/`).hostname.slice(1, -1)
-  } catch {
+  } catch (error) {
+    // TypeError: not an IPv6 literal URL accepts; left as given.
+    if (!(error instanceof TypeError)) throw error
     return address
   }
 }

@@ -93,7 +93,9 @@ export function canonicalIp(address: string): string {
   if (!address.includes(':')) return address
   try {
     return unbracket(new URL(`http://[${address}]/`).hostname)
-  } catch {
+  } catch (error) {
+    // TypeError: not an IPv6 literal URL accepts; left as given.
+    if (!(error instanceof TypeError)) throw error
     return address
   }
 }

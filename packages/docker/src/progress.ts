@@ -29,7 +29,9 @@ export function readProgress(
       let message: ProgressMessage
       try {
         message = JSON.parse(trimmed) as ProgressMessage
-      } catch {
+      } catch (error) {
+        // Not JSON: a plain line of output.
+        if (!(error instanceof SyntaxError)) throw error
         message = { stream: trimmed }
       }
       if (message.error || message.errorDetail) {

@@ -216,7 +216,11 @@ export function environmentOperationRoutes(deps: AppDeps): FastifyPluginAsyncZod
         const addressOf = new Map(hosts.map((host) => [host.name, host.address]))
         const [inventories, discovery] = await Promise.all([
           discoverSite(hosts, project.slug, env.name, AbortSignal.timeout(8000), 5000),
-          registry.list(project.slug, env.name).catch(() => []),
+          registry.list(project.slug, env.name).catch((error: unknown) => {
+            // The hosts' inventories still show every running instance.
+            request.log.warn({ err: error }, 'could not list the discovery registry')
+            return []
+          }),
         ])
         const numberOf = (id: string) => env.releases.find((r) => r.id === id)?.number ?? null
         const driverOf = new Map(hosts.map((host) => [host.name, host.driver]))
@@ -227,7 +231,11 @@ export function environmentOperationRoutes(deps: AppDeps): FastifyPluginAsyncZod
                 const info = await driverOf
                   .get(instance.host)
                   ?.inspect(instance.containerId, { signal: AbortSignal.timeout(5000) })
-                  .catch(() => undefined)
+                  .catch((error: unknown) => {
+                    // Shown without its start time.
+                    request.log.warn({ err: error, instance: instance.id }, 'could not inspect an instance')
+                    return undefined
+                  })
                 return [instance.id, info?.startedAt ?? null] as const
               }),
             ),

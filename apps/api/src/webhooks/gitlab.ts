@@ -22,9 +22,9 @@ const handledEvents = new Set(['Push Hook', 'Tag Push Hook'])
  * a push event (each with its message and changed paths), so a real one stays far below.
  * Other events are answered from their headers and never read.
  */
-export const webhookBodyLimit = 1024 * 1024
+const webhookBodyLimit = 1024 * 1024
 
-/** Seconds a delivery may spend checking its commit against the repository (GitLab waits 10 s). */
+/** How long a delivery may spend checking its commit against the repository (GitLab waits 10 s). */
 const verifyTimeoutMs = 8_000
 
 /** The delivery's identity when GitLab sends none; JSON.stringify overflows on absurd nesting. */
@@ -33,7 +33,9 @@ function bodyHash(body: unknown): string {
     return createHash('sha256')
       .update(JSON.stringify(body) ?? '')
       .digest('hex')
-  } catch {
+  } catch (error) {
+    // RangeError: the call stack ran out on the nesting.
+    if (!(error instanceof RangeError)) throw error
     throw new AppError('VALIDATION_FAILED', 'the payload is nested too deeply to be a GitLab event')
   }
 }

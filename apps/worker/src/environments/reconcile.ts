@@ -1,4 +1,5 @@
 import { reconcile } from '@slipway/deploy'
+import { DeployLeaseLost } from '@slipway/runs'
 import type { WorkerDeps } from '../deps.ts'
 import type { Processor } from '../runtime.ts'
 import { containerEnv, siteInclude, siteRequest } from './site.ts'
@@ -12,12 +13,23 @@ import { containerEnv, siteInclude, siteRequest } from './site.ts'
 export function reconcileEnvironment(deps: WorkerDeps): Processor<'environment.reconcile'> {
   return async ({ environmentId }, { signal, log }) => {
     const holder = `reconcile:${environmentId}`
-    const busy = await deps.runs.takeDeployLease(environmentId, holder, deps.workerId)
-    if (busy) return { skipped: 'a deploy holds the environment' }
+    const lease = await deps.runs.takeDeployLease(environmentId, holder, deps.workerId)
+    if (!('token' in lease)) return { skipped: 'a deploy holds the environment' }
+    const { token } = lease
+    // A lost lease (a deploy took the environment after a renewal failed) stops the work.
+    const lost = new AbortController()
     const renew = setInterval(() => {
-      void deps.db.deployLease
-        .updateMany({ where: { environmentId, holder }, data: { expiresAt: new Date(Date.now() + 30_000) } })
-        .catch(() => undefined)
+      deps.runs
+        .renewDeployLease(environmentId, token)
+        .then((ours) => {
+          if (!ours) {
+            log.warn({ environmentId }, 'the deploy lease was lost: reconcile stops')
+            lost.abort(new DeployLeaseLost())
+          }
+        })
+        .catch((error: unknown) =>
+          log.warn({ err: error }, 'could not renew the deploy lease; tried again in 10 s'),
+        )
     }, 10_000)
     try {
       const site = await deps.db.environment.findUnique({
@@ -37,33 +49,40 @@ export function reconcileEnvironment(deps: WorkerDeps): Processor<'environment.r
         replicas: site.replicas,
         env,
         traffic: deps.traffic,
-        signal,
+        signal: AbortSignal.any([signal, lost.signal]),
         log: (line) => lines.push(line),
       })
       if (result.changed) {
         log.info({ environment: `${site.project.slug}/${site.name}`, lines }, 'environment reconciled')
-        await deps.db.auditEvent.create({
-          data: {
-            actorLabel: `system (worker ${deps.workerId})`,
-            action: 'environment.reconcile',
-            targetType: 'environment',
-            targetId: site.id,
-            projectId: site.projectId,
-            after: {
-              release: live.number,
-              status: result.status,
-              replacedUnhealthy: result.replacedUnhealthy,
-              instances: result.instances.length,
-              error: result.error?.message ?? null,
+        // Written under the lease (fenced by its token): a reconcile that lost it records nothing.
+        await deps.runs.underDeployLease(environmentId, token, (tx) =>
+          tx.auditEvent.create({
+            data: {
+              actorLabel: `system (worker ${deps.workerId})`,
+              action: 'environment.reconcile',
+              targetType: 'environment',
+              targetId: site.id,
+              projectId: site.projectId,
+              after: {
+                release: live.number,
+                status: result.status,
+                replacedUnhealthy: result.replacedUnhealthy,
+                instances: result.instances.length,
+                error: result.error?.message ?? null,
+              },
             },
-          },
-        })
+          }),
+        )
         await deps.runs.releaseReconciled({ id: live.id, environmentId: site.id, projectId: site.projectId })
       }
       return { changed: result.changed, status: result.status, error: result.error?.message }
     } finally {
       clearInterval(renew)
-      await deps.db.deployLease.deleteMany({ where: { environmentId, holder } }).catch(() => undefined)
+      await deps.runs
+        .dropDeployLease(environmentId, token)
+        .catch((error: unknown) =>
+          log.warn({ err: error }, 'could not release the deploy lease; it expires by itself'),
+        )
     }
   }
 }
