@@ -17,6 +17,20 @@ describe('planStages', () => {
     ])
   })
 
+  it('waits for a deployer at a protected environment the starter may not deploy to, even with no approvals required', () => {
+    const plan = planStages([
+      { id: 'prod', name: 'production', position: 1, requiredApprovals: 0, needsDeployer: true },
+      { id: 'pre', name: 'pre-release', position: 0, requiredApprovals: 0, needsDeployer: false },
+    ])
+    expect(plan.map((stage) => `${stage.kind}:${stage.environmentId ?? ''}`)).toEqual([
+      'build:',
+      'push:',
+      'deploy:pre',
+      'approval:prod',
+      'deploy:prod',
+    ])
+  })
+
   it('is build and push only without environments', () => {
     expect(planStages([]).map((stage) => stage.kind)).toEqual(['build', 'push'])
   })

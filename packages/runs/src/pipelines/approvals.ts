@@ -1,7 +1,8 @@
 import { AppError } from '@slipway/core'
 import type { Prisma } from '@slipway/db'
-import { approvalExpired, decideApproval, type Role } from '@slipway/policy'
+import { approvalExpired, approvalSatisfied, decideApproval, type Role } from '@slipway/policy'
 import { applyStageEvent } from '../stages/apply.ts'
+import { subjectOf, waitsForDeployer } from './protection.ts'
 import type { Change } from './transitions.ts'
 import { advancePipeline } from './transitions.ts'
 
@@ -61,12 +62,22 @@ export async function decide(
   })
   const required = Math.max(1, env.requiredApprovals)
   const approvals = live.length + (request.decision === 'approved' ? 1 : 0)
+  // At a protected environment, a pipeline its starter could not deploy waits for a deployer too.
+  const approvers = [
+    ...(await Promise.all(live.map((a) => subjectOf(tx, stage.pipeline.projectId, a.userId)))),
+    ...(request.decision === 'approved' ? [{ isAdmin: request.user.isAdmin, role: request.role }] : []),
+  ].filter((subject) => subject !== null)
+  const satisfied = approvalSatisfied({
+    required,
+    approvers,
+    needsDeployer: await waitsForDeployer(tx, stage.pipeline, env.protected),
+  })
   if (request.decision === 'rejected') {
     await applyStageEvent(tx, stage, 'reject', {
       actorUserId: request.user.id,
       error: `rejected: ${request.comment}`,
     })
-  } else if (approvals >= required) {
+  } else if (satisfied) {
     await applyStageEvent(tx, stage, 'approve', {
       actorUserId: request.user.id,
       result: { approvedDigest: stage.pipeline.imageDigest, approvals },

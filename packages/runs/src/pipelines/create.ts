@@ -2,6 +2,7 @@ import type { PipelineTrigger } from '@slipway/contracts'
 import type { Prisma, Project } from '@slipway/db'
 import { enqueueInTx } from '@slipway/jobs'
 import { planStages } from '@slipway/pipeline'
+import { waitsForDeployer } from './protection.ts'
 import { type Change, cancelPipeline } from './transitions.ts'
 
 export interface NewPipeline {
@@ -31,11 +32,24 @@ export async function createPipeline(tx: Prisma.TransactionClient, input: NewPip
   })
   const environments = await tx.environment.findMany({
     where: { projectId: input.project.id },
-    select: { id: true, name: true, position: true, requiredApprovals: true },
+    select: { id: true, name: true, position: true, requiredApprovals: true, protected: true },
   })
+  // A protected environment waits for a deployer's approval unless the starter may deploy there.
+  const starter = {
+    projectId: input.project.id,
+    actorUserId: input.actorUserId ?? null,
+    trigger: input.trigger,
+  }
   const stages = input.operation
     ? [{ position: 0, kind: 'deploy' as const, environmentId: input.operation.environmentId }]
-    : planStages(environments)
+    : planStages(
+        await Promise.all(
+          environments.map(async (env) => ({
+            ...env,
+            needsDeployer: await waitsForDeployer(tx, starter, env.protected),
+          })),
+        ),
+      )
   const pipeline = await tx.pipeline.create({
     data: {
       projectId: input.project.id,
