@@ -91,7 +91,12 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
     transform: transformRoute,
     transformObject: documentErrors,
   })
-  await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' })
+  await app.register(fastifySwaggerUi, {
+    routePrefix: '/api/docs',
+    // Swagger UI writes <style> elements: its pages (not the dashboard) allow inline styles
+    // (and no hash beside, or the browser ignores 'unsafe-inline').
+    transformStaticCSP: (header) => header.replace(/style-src [^;]*/, "style-src 'self' 'unsafe-inline'"),
+  })
 
   // JSON and the dashboard's files; SSE streams are hijacked and never compressed.
   await app.register(fastifyCompress, { threshold: 2048, encodings: ['gzip', 'deflate'] })

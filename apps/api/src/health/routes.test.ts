@@ -139,5 +139,11 @@ describe('health endpoints', () => {
     expect(csp).not.toContain('unsafe-inline')
     expect(csp).not.toContain('upgrade-insecure-requests')
     expect(response.headers['strict-transport-security']).toBeUndefined()
+    // Swagger UI's pages (only they) allow inline styles; they cannot be framed either.
+    const docs = await app.inject({ method: 'GET', url: '/api/docs/static/index.html' })
+    const docsCsp = String(docs.headers['content-security-policy'])
+    expect(docsCsp).toContain("style-src 'self' 'unsafe-inline'")
+    expect(docsCsp).toContain("script-src 'self'")
+    expect(docsCsp).toContain("frame-ancestors 'none'")
   })
 })
