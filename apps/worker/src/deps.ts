@@ -59,7 +59,8 @@ export function createWorkerDeps(options: {
     ...options,
     queues,
     outbox,
-    hosts: new DockerHostPool(),
+    // Builds run the docker CLI: it takes PATH, HOME and SSH_AUTH_SOCK from the same environment git gets.
+    hosts: new DockerHostPool({ cliEnv: options.gitEnv }),
     hostRecord: (row) =>
       hostRecordFromRow(row, (host, envelope) =>
         secrets.decrypt(envelope, secretContext.hostTlsKey(host.id)),

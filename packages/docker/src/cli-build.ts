@@ -3,8 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { AppError, errorMessage } from '@slipway/core'
-import type { HostEndpoint } from './dockerode-host.ts'
-import type { BuildOptions, BuildResult } from './types.ts'
+import type { BuildOptions, BuildResult, HostEndpoint } from './types.ts'
 
 /**
  * The docker CLI that builds: Debian's docker.io (20.10, BuildKit built in, no buildx
@@ -12,6 +11,16 @@ import type { BuildOptions, BuildResult } from './types.ts'
  * buildx) would fall back to the legacy builder, which has no secret mounts.
  */
 export const defaultDockerCli = '/usr/bin/docker'
+
+/** The docker CLI a host builds with, and the app's environment it may take from. */
+export interface DockerCli {
+  path: string
+  /**
+   * The app's environment (handed over by the app, never read here): only PATH, HOME and
+   * SSH_AUTH_SOCK are taken (an ssh:// endpoint runs ssh, which needs the user's keys or agent).
+   */
+  env?: Readonly<Record<string, string | undefined>>
+}
 
 /** Lines of output kept to explain a failed build. */
 const tailLines = 30
@@ -95,7 +104,7 @@ export function buildFailure(tail: readonly string[]): string {
 export async function cliBuild(
   hostName: string,
   endpoint: HostEndpoint,
-  cli: string,
+  cli: DockerCli,
   options: BuildOptions,
   signal: AbortSignal,
 ): Promise<BuildResult> {
@@ -150,23 +159,24 @@ export async function cliBuild(
 
 /** Runs the CLI; resolves with its exit code and last lines, after streaming every line. */
 function runCli(
-  cli: string,
+  cli: DockerCli,
   args: string[],
   home: string,
   signal: AbortSignal,
   onLog: ((line: string) => void) | undefined,
 ): Promise<{ code: number | null; lines: string[] }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cli, args, {
+    const from = cli.env ?? {}
+    const child = spawn(cli.path, args, {
       shell: false,
       signal,
       killSignal: 'SIGKILL',
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
-        // The ssh:// transport runs ssh, which needs the PATH, the user's keys and agent.
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        HOME: process.env.HOME ?? home,
-        ...(process.env.SSH_AUTH_SOCK ? { SSH_AUTH_SOCK: process.env.SSH_AUTH_SOCK } : {}),
+        PATH: from.PATH ?? '/usr/bin:/bin',
+        HOME: from.HOME ?? home,
+        ...(from.SSH_AUTH_SOCK ? { SSH_AUTH_SOCK: from.SSH_AUTH_SOCK } : {}),
+        // No config, context or credential helper of the worker's user: only what is given here.
         DOCKER_CONFIG: path.join(home, 'config'),
         DOCKER_BUILDKIT: '1',
       },
@@ -185,7 +195,7 @@ function runCli(
         reject(
           new AppError(
             'INTERNAL',
-            `the docker CLI ${cli} is not installed on this worker (package docker.io)`,
+            `the docker CLI ${cli.path} is not installed on this worker (package docker.io)`,
           ),
         )
       else reject(error)

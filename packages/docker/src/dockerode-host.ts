@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream'
 import { AppError, errorMessage } from '@slipway/core'
 import Docker from 'dockerode'
-import { cliBuild, defaultDockerCli } from './cli-build.ts'
+import { cliBuild, type DockerCli, defaultDockerCli } from './cli-build.ts'
 import { readProgress, streamLines } from './progress.ts'
 import { splitTag } from './refs.ts'
 import {
@@ -11,6 +11,7 @@ import {
   type ContainerInfo,
   type ContainerState,
   type DockerHost,
+  type HostEndpoint,
   hostPortLabel,
   type ImageInfo,
   type ProgressOptions,
@@ -19,15 +20,9 @@ import {
   type RunOptions,
 } from './types.ts'
 
-export interface HostEndpoint {
-  /** unix:///path/docker.sock, tcp://host:port or ssh://user@host[:port] */
-  endpoint: string
-  tls?: { ca?: string; cert?: string; key?: string }
-  /**
-   * The address the host's containers are reached at (an IP literal): bridge containers are
-   * published on it, host-network ones listen on it. `run` needs it; the other calls do not.
-   */
-  address?: string
+export interface DockerodeHostOptions {
+  dockerCli?: string
+  cliEnv?: DockerCli['env']
 }
 
 /** Default limits for calls whose caller gave no signal of their own. */
@@ -107,13 +102,17 @@ export class DockerodeHost implements DockerHost {
   readonly address: string | undefined
   private readonly docker: Docker
   private readonly endpoint: HostEndpoint
-  private readonly dockerCli: string
+  private readonly dockerCli: DockerCli
 
-  /** `options.dockerCli`: the docker CLI that builds (default /usr/bin/docker, Debian's docker.io). */
-  constructor(name: string, endpoint: HostEndpoint, options: { dockerCli?: string } = {}) {
+  /**
+   * `options.dockerCli`: the docker CLI that builds (default /usr/bin/docker, Debian's
+   * docker.io); `options.cliEnv`: the app's environment it may take PATH, HOME and
+   * SSH_AUTH_SOCK from.
+   */
+  constructor(name: string, endpoint: HostEndpoint, options: DockerodeHostOptions = {}) {
     this.name = name
     this.endpoint = endpoint
-    this.dockerCli = options.dockerCli ?? defaultDockerCli
+    this.dockerCli = { path: options.dockerCli ?? defaultDockerCli, env: options.cliEnv }
     this.address = endpoint.address ? canonicalIp(endpoint.address) : undefined
     this.docker = new Docker(dockerOptionsFor(endpoint))
   }

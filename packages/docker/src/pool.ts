@@ -1,5 +1,5 @@
-import { DockerodeHost, type HostEndpoint } from './dockerode-host.ts'
-import type { DockerHost } from './types.ts'
+import { DockerodeHost, type DockerodeHostOptions } from './dockerode-host.ts'
+import type { DockerHost, HostEndpoint } from './types.ts'
 
 export interface HostRecord extends HostEndpoint {
   name: string
@@ -12,11 +12,14 @@ export interface HostRecord extends HostEndpoint {
 export class DockerHostPool {
   private readonly drivers = new Map<string, { key: string; driver: DockerHost }>()
 
+  /** `options`: how every driver builds (the docker CLI and the app environment it may use). */
+  constructor(private readonly options: DockerodeHostOptions = {}) {}
+
   get(host: HostRecord): DockerHost {
     const key = JSON.stringify([host.endpoint, host.address, host.tls?.ca, host.tls?.cert, host.tls?.key])
     const cached = this.drivers.get(host.name)
     if (cached?.key === key) return cached.driver
-    const driver = new DockerodeHost(host.name, host)
+    const driver = new DockerodeHost(host.name, host, this.options)
     this.drivers.set(host.name, { key, driver })
     return driver
   }
