@@ -138,3 +138,15 @@ export interface DockerHost {
    */
   reachRegistry(reference: string, auth: RegistryAuth | undefined, options?: CallOptions): Promise<void>
 }
+
+/** How to reach a Docker daemon, and where its containers are reached. */
+export interface HostEndpoint {
+  /** unix:///path/docker.sock, tcp://host:port or ssh://user@host[:port] */
+  endpoint: string
+  tls?: { ca?: string; cert?: string; key?: string }
+  /**
+   * The address the host's containers are reached at (an IP literal): bridge containers are
+   * published on it, host-network ones listen on it. `run` needs it; the other calls do not.
+   */
+  address?: string
+}
