@@ -6,7 +6,7 @@ import { fleet, makeTestRepo } from '@slipway/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { checkoutCommit } from './checkout.ts'
 import { maskUrl } from './git.ts'
-import { commitForRef, commitOnRef, resolveRef } from './remote.ts'
+import { commitForRef, commitOnRef, refChecker, resolveRef } from './remote.ts'
 
 const dirs: string[] = []
 afterEach(async () => {
@@ -138,5 +138,21 @@ describe('git', () => {
     expect(lines.join('')).toContain('ls-remote')
     expect(lines.join('')).not.toContain('glpat-leak-check')
     expect(String((error as Error).cause)).not.toContain('glpat-leak-check')
+  })
+
+  it('answers a burst of checks through one shared, bounded checker', async () => {
+    const repo = await makeTestRepo()
+    try {
+      const { commitOnRef: check } = refChecker({ concurrency: 2 })
+      const main = { kind: 'branch' as const, name: 'main' }
+      const shas = Array.from(
+        { length: 30 },
+        (_, i) => [repo.main[1], repo.main[0], repo.feature][i % 3] as string,
+      )
+      const answers = await Promise.all(shas.map((sha) => check(repo.url, main, sha)))
+      expect(answers.map((answer) => answer.belongs)).toEqual(shas.map((sha) => sha !== repo.feature))
+    } finally {
+      await repo.remove()
+    }
   })
 })

@@ -44,25 +44,84 @@ export type RefMembership =
   | { belongs: true; head: string }
   | { belongs: false; head?: string; reason: string }
 
+type RemoteRefs = Awaited<ReturnType<typeof lsRemote>>
+
+/** How `commitOnRef` reaches the remote; `refChecker` shares and bounds these calls. */
+interface RefAccess {
+  refs(url: string, name: string, options: GitOptions): Promise<RemoteRefs>
+  limited<T>(work: () => Promise<T>): Promise<T>
+}
+
+const direct: RefAccess = { refs: lsRemote, limited: (work) => work() }
+
 /**
  * Whether `sha` belongs to the branch or tag on the remote: a tag's commit must be the one it
  * points at; a branch's must be its head or one of the head's ancestors (a push GitLab
  * reports late, after the branch moved on). Only when the head differs is the branch's
  * history fetched (commits only where the server allows) into a throwaway bare repository.
  */
-export async function commitOnRef(
+export function commitOnRef(
   url: string,
   ref: { kind: 'branch' | 'tag'; name: string },
   sha: string,
   options: GitOptions = {},
 ): Promise<RefMembership> {
+  return membership(direct, url, ref, sha, options)
+}
+
+/**
+ * `commitOnRef` for a burst of deliveries: concurrent checks of one ref share one
+ * `ls-remote`, and at most `concurrency` git commands run at once (a burst of 60 pushes is
+ * one ls-remote, not 60 processes racing their time limits).
+ */
+export function refChecker(options: { concurrency?: number } = {}): { commitOnRef: typeof commitOnRef } {
+  const inFlight = new Map<string, Promise<RemoteRefs>>()
+  let running = 0
+  const waiting: Array<() => void> = []
+  const limited = async <T>(work: () => Promise<T>): Promise<T> => {
+    if (running >= (options.concurrency ?? 4)) await new Promise<void>((resolve) => waiting.push(resolve))
+    running++
+    try {
+      return await work()
+    } finally {
+      running--
+      waiting.shift()?.()
+    }
+  }
+  const access: RefAccess = {
+    limited,
+    refs(url, name, gitOptions) {
+      const key = `${url}\n${name}`
+      const shared = inFlight.get(key)
+      if (shared) return shared
+      const started = limited(() => lsRemote(url, name, gitOptions)).finally(() => inFlight.delete(key))
+      inFlight.set(key, started)
+      return started
+    },
+  }
+  return { commitOnRef: (url, ref, sha, gitOptions = {}) => membership(access, url, ref, sha, gitOptions) }
+}
+
+async function membership(
+  access: RefAccess,
+  url: string,
+  ref: { kind: 'branch' | 'tag'; name: string },
+  sha: string,
+  options: GitOptions,
+): Promise<RefMembership> {
   if (!/^[0-9a-f]{40}$/.test(sha)) return { belongs: false, reason: `${sha} is not a commit SHA` }
-  const found = await lsRemote(url, ref.name, options)
+  const found = await access.refs(url, ref.name, options)
   const head = ref.kind === 'branch' ? found.branch : found.tag
   if (!head) return { belongs: false, reason: `the repository has no ${ref.kind} named ${ref.name}` }
   if (head === sha) return { belongs: true, head }
   const notOn = { belongs: false as const, head, reason: `${sha} is not on ${ref.kind} ${ref.name}` }
   if (ref.kind === 'tag') return { ...notOn, reason: `tag ${ref.name} points at ${head}, not ${sha}` }
+  const ancestor = await access.limited(() => isAncestor(url, ref.name, sha, options))
+  return ancestor ? { belongs: true, head } : notOn
+}
+
+/** Fetches the branch's history into a throwaway bare repository and asks git. */
+async function isAncestor(url: string, branch: string, sha: string, options: GitOptions): Promise<boolean> {
   const dir = await mkdtemp(path.join(tmpdir(), 'slipway-refcheck-'))
   try {
     const run = (args: string[]) => git(args, { ...options, cwd: dir })
@@ -75,14 +134,14 @@ export async function commitOnRef(
       '--no-tags',
       '--filter=tree:0',
       'origin',
-      `+refs/heads/${ref.name}:refs/slipway/head`,
+      `+refs/heads/${branch}:refs/slipway/head`,
     ])
     // 0: the commit is an ancestor; 1: it is not; 128: the branch's history does not have it.
     const answer = await gitAnswer(['merge-base', '--is-ancestor', sha, 'refs/slipway/head'], [1, 128], {
       ...options,
       cwd: dir,
     })
-    return answer === 0 ? { belongs: true, head } : notOn
+    return answer === 0
   } finally {
     await rm(dir, { recursive: true, force: true })
   }

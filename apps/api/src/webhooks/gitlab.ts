@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import { GitlabPushEvent, Id, type WebhookOutcome, WebhookReply } from '@slipway/contracts'
 import { AppError, errorMessage } from '@slipway/core'
 import { Prisma, type Project, secretContext } from '@slipway/db'
-import { commitOnRef } from '@slipway/git'
+import { refChecker } from '@slipway/git'
 import { type PushedRef, parsePushedRef, refSelected } from '@slipway/pipeline'
 import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
@@ -85,6 +85,8 @@ function decide(
  */
 export function gitlabWebhookRoutes(deps: AppDeps): FastifyPluginAsyncZod {
   const limiter = new RateLimiter(deps.redis, deps.redisPrefix)
+  /** A burst of deliveries for one ref shares one ls-remote; git commands run 4 at a time. */
+  const refs = refChecker({ concurrency: 4 })
   /** The project whose token a request proved, from its onRequest check to its handler. */
   const authorized = new WeakMap<FastifyRequest, Project>()
 
@@ -219,19 +221,21 @@ export function gitlabWebhookRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           const { ref, sha } = decision.start
           // The commit must be on the ref it is labelled with, in the project's repository:
           // never a feature branch's commit built and deployed as main.
-          const membership = await commitOnRef(project.gitUrl, ref, sha, {
-            env: deps.gitEnv,
-            timeoutMs: verifyTimeoutMs,
-          }).catch((error: unknown) => {
-            request.log.warn(
-              { err: error, ref: payload.ref },
-              'could not check a pushed commit in the repository',
-            )
-            return {
-              belongs: false as const,
-              reason: `the repository could not be read: ${errorMessage(error)}`,
-            }
-          })
+          const membership = await refs
+            .commitOnRef(project.gitUrl, ref, sha, {
+              env: deps.gitEnv,
+              timeoutMs: verifyTimeoutMs,
+            })
+            .catch((error: unknown) => {
+              request.log.warn(
+                { err: error, ref: payload.ref },
+                'could not check a pushed commit in the repository',
+              )
+              return {
+                belongs: false as const,
+                reason: `the repository could not be read: ${errorMessage(error)}`,
+              }
+            })
           if (!membership.belongs)
             return await record(deps.db, delivery, 'ignored', {
               ...decision.fields,

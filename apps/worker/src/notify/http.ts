@@ -6,7 +6,7 @@ export function retryableStatus(status: number): boolean {
 }
 
 /** How much of an answer a notification reads: enough for an error message, never more. */
-export const responseReadLimit = 64 * 1024
+const responseReadLimit = 64 * 1024
 
 /**
  * Reads at most `limit` bytes of a response body as text, then cancels the rest (the
