@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises'
 import { describe, expect } from 'vitest'
 import { makeUser, apiTest as test } from './support/test-app.ts'
 
@@ -70,5 +71,47 @@ describe('a git URL with credentials', () => {
     const auditApi = await app.inject({ method: 'GET', url: '/api/audit', headers: admin.headers })
     expect(auditApi.statusCode).toBe(200)
     expect(auditApi.body).not.toContain(token)
+  })
+
+  test('already in the audit log from before are removed by the migration', async ({ db }) => {
+    const old = await db.auditEvent.create({
+      data: {
+        actorLabel: 'admin@example.com',
+        action: 'project.update',
+        targetType: 'project',
+        before: { gitUrl: withCredentials, name: 'Shop' },
+        after: { gitUrl: 'https://glpat-only-token@gitlab.example.com/team/shop.git', name: 'Shop 2' },
+      },
+    })
+    const other = await db.auditEvent.create({
+      data: {
+        actorLabel: 'system',
+        action: 'pipeline.create',
+        targetType: 'pipeline',
+        after: { ref: 'main' },
+      },
+    })
+    const sql = await readFile(
+      new URL(
+        '../../../prisma/migrations/20261204193000_redact_git_url_credentials/migration.sql',
+        import.meta.url,
+      ),
+      'utf8',
+    )
+    const statements = sql
+      .split(/;\s*$/m)
+      .map((statement) => statement.replace(/^--.*$/gm, '').trim())
+      .filter(Boolean)
+    await db.$transaction(async (tx) => {
+      for (const statement of statements) await tx.$executeRawUnsafe(statement)
+    })
+    const redacted = await db.auditEvent.findUniqueOrThrow({ where: { id: old.id } })
+    expect(redacted.before).toEqual({ gitUrl: shown, name: 'Shop' })
+    expect(redacted.after).toEqual({ gitUrl: shown, name: 'Shop 2' })
+    expect((await db.auditEvent.findUniqueOrThrow({ where: { id: other.id } })).after).toEqual({
+      ref: 'main',
+    })
+    // Still append-only afterwards.
+    await expect(db.auditEvent.delete({ where: { id: other.id } })).rejects.toThrow(/append-only/)
   })
 })
