@@ -8,7 +8,7 @@ const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'si
 const proxyRangeNames = new Set(['loopback', 'linklocal', 'uniquelocal'])
 
 /** `a.b.c.d`, `a.b.c.d/n`, an IPv6 address (with /n) or a range name; undefined when valid. */
-export function proxyEntryProblem(entry: string): string | undefined {
+function proxyEntryProblem(entry: string): string | undefined {
   if (proxyRangeNames.has(entry)) return undefined
   const [address = '', bits, ...rest] = entry.split('/')
   const family = isIP(address)

@@ -18,7 +18,7 @@ const minute = 60_000
  * elsewhere cannot slow the owner down), and per address (one address guessing across
  * accounts). Both wait 1 s, 2 s, 4 s... up to 15 min, forgotten after 15 quiet minutes.
  */
-export const loginBackoff = {
+const loginBackoff = {
   accountAtAddress: { free: 5, baseMs: 1000, capMs: 15 * minute, forgetMs: 15 * minute },
   address: { free: 30, baseMs: 1000, capMs: 15 * minute, forgetMs: 15 * minute },
 } satisfies Record<string, BackoffRule>

@@ -7,7 +7,7 @@ import type { AppDeps } from '../deps.ts'
 
 const checkTimeoutMs = 3000
 /** Docker hosts are pinged at most this often per API process, however often /readyz is asked. */
-export const hostChecksCacheMs = 10_000
+const hostChecksCacheMs = 10_000
 
 async function check(name: string, fn: (signal: AbortSignal) => Promise<unknown>): Promise<CheckResult> {
   const started = performance.now()

@@ -39,9 +39,4 @@ export class StreamGate {
       else this.perUser.delete(userId)
     }
   }
-
-  /** Streams open now: in total, or of one user. */
-  open(userId?: string): number {
-    return userId === undefined ? this.total : (this.perUser.get(userId) ?? 0)
-  }
 }

@@ -16,7 +16,7 @@ export interface Subscription {
 }
 
 /** `a` < `b` for Redis stream ids (`ms-seq`). */
-export function idBefore(a: string, b: string): boolean {
+function idBefore(a: string, b: string): boolean {
   const [am = 0, as = 0] = a.split('-').map(Number)
   const [bm = 0, bs = 0] = b.split('-').map(Number)
   return am < bm || (am === bm && as < bs)
@@ -111,11 +111,6 @@ export class StreamHub {
     }
     this.ensureLoop()
     return reader
-  }
-
-  /** Connections this hub holds open for blocking reads: 0 or 1. */
-  get connections(): number {
-    return this.blocking ? 1 : 0
   }
 
   private ensureLoop(): void {
