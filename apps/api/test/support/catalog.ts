@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import { makeProject, makeUser } from '../../src/test-app.ts'
+import { hashPassword } from '../../src/auth/crypto.ts'
 import { runCatalog } from './catalog-runs.ts'
 import type { CaseContext, RouteCase } from './catalog-types.ts'
+import { makeProject, makeUser } from './test-app.ts'
 import { addMembers, suffix, unique, type Who } from './world.ts'
 
+const currentPasswordHash = hashPassword('the current password')
 const projectUrl = (ctx: CaseContext, rest = '') => `/api/projects/${ctx.world.project.slug}${rest}`
 const environmentUrl = (ctx: CaseContext, rest = '') =>
   projectUrl(ctx, `/environments/${ctx.world.environment.name}${rest}`)
@@ -19,6 +21,19 @@ export const catalog: Record<string, RouteCase | RouteCase[]> = {
     rule: { kind: 'self' },
     audited: false,
     prepare: async () => ({ url: '/api/auth/logout' }),
+  },
+  'POST /api/auth/password': {
+    rule: { kind: 'self' },
+    prepare: async (ctx, who) => {
+      await ctx.db.user.update({
+        where: { id: selfId(ctx, who) },
+        data: { passwordHash: await currentPasswordHash },
+      })
+      return {
+        url: '/api/auth/password',
+        body: { currentPassword: 'the current password', newPassword: 'a long enough password' },
+      }
+    },
   },
   'POST /api/tokens': {
     rule: { kind: 'self' },
@@ -104,6 +119,17 @@ export const catalog: Record<string, RouteCase | RouteCase[]> = {
       }
     },
   },
+  'PUT /api/projects/:project/grants': {
+    rule: { kind: 'instance', action: 'grant.manage' },
+    prepare: async (ctx) => ({
+      url: projectUrl(ctx, '/grants'),
+      body: {
+        hostIds: [ctx.world.host.id],
+        registries: [],
+        limits: { maxReplicas: 10 + (unique() % 5), maxMemoryMb: 2048, allowHostNetwork: false },
+      },
+    }),
+  },
   'PATCH /api/projects/:project/environments/:environment': {
     rule: { kind: 'project', action: 'environment.manage' },
     prepare: async (ctx) => ({
@@ -132,7 +158,8 @@ export const catalog: Record<string, RouteCase | RouteCase[]> = {
     rule: { kind: 'project', action: 'pipeline.trigger' },
     prepare: async (ctx) => ({
       url: projectUrl(ctx, '/pipelines'),
-      body: { sha: randomBytes(20).toString('hex') },
+      // The head of main in the world's repository (a SHA must be on the ref it names).
+      body: { ref: 'main' },
     }),
   },
   'POST /api/hosts': {
