@@ -332,6 +332,44 @@ describe('the push stage', () => {
   )
 })
 
+describe('the push stage, when the tag moves during the push', () => {
+  integrationTest(
+    'fails PUSH_FAILED (the registry took another image) and records no digest',
+    async ({ db, redis, redisPrefix, fleet, testId }) => {
+      const repo = await repoWith({ Dockerfile: `FROM slipway/busybox:1\nRUN echo ${testId} > /built\n` })
+      const workDir = await mkdtemp(path.join(tmpdir(), 'slipway-work-'))
+      const deps = workerDeps(db, redis, redisPrefix, workDir)
+      const { project, pipeline } = await pipelineOf(deps, fleet, testId, repo, 'unused-secret-value')
+      const [build, push] = pipeline.stages as [StageContext['stage'], StageContext['stage']]
+      // A real build-1 on which another build moves the tag between our tag and our push.
+      class RacedHost extends DockerodeHost {
+        override async push(...args: Parameters<DockerodeHost['push']>) {
+          await this.tagImage('slipway/busybox:1', args[0])
+          return super.push(...args)
+        }
+      }
+      const raced = new RacedHost('build-1', fleetHost('build-1'))
+      try {
+        const built = await runHandler(deps, buildStage, build, pipeline, project)
+        await db.stage.update({
+          where: { id: build.id },
+          data: { status: 'succeeded', result: built.result as never },
+        })
+        const racedDeps = { ...deps, hosts: { get: () => raced } as unknown as WorkerDeps['hosts'] }
+        await expect(runHandler(racedDeps, pushStage, push, pipeline, project)).rejects.toMatchObject({
+          code: 'PUSH_FAILED',
+          message: expect.stringContaining(`which is not the image built (${built.result?.imageId})`),
+        })
+        expect((await db.pipeline.findUniqueOrThrow({ where: { id: pipeline.id } })).imageDigest).toBeNull()
+      } finally {
+        await rm(workDir, { recursive: true, force: true })
+        await rm(repo.dir, { recursive: true, force: true })
+      }
+    },
+    180_000,
+  )
+})
+
 describe('a build printing far more than its log keeps', () => {
   integrationTest(
     'succeeds; its log keeps the limit and one truncation line, its live stream stays bounded',
