@@ -100,18 +100,19 @@ describe('the deploy stage', () => {
       secrets: [],
     })
     try {
-      await expect(
-        deployStage({
-          deps,
-          stage,
-          pipeline,
-          project,
-          log,
-          signal: AbortSignal.timeout(30_000),
-          secrets: [],
-          patient: (work) => work(),
-        }),
-      ).rejects.toMatchObject({
+      // As the runner gives it, with a deploy lease's fencing token.
+      const context = {
+        deps,
+        stage,
+        pipeline,
+        project,
+        log,
+        signal: AbortSignal.timeout(30_000),
+        secrets: [],
+        patient: <T>(work: () => Promise<T>) => work(),
+        deployLease: 'lease-token',
+      }
+      await expect(deployStage(context)).rejects.toMatchObject({
         code: 'PRECONDITION_FAILED',
         message: `refusing to deploy ${b}: the approval was given for ${a}; approve this image again in a new pipeline`,
       })
