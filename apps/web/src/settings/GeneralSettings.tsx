@@ -143,7 +143,7 @@ export function GeneralSettings() {
             label="Build args"
             {...text('buildArgs')}
             error={Object.entries(form.errors).find(([k]) => k.startsWith('buildArgs'))?.[1]}
-            hint="One KEY=value per line."
+            hint="One KEY=value per line. Not for secrets: values stay in the image history (build secrets are read with RUN --mount=type=secret)."
           />
         </fieldset>
         <fieldset disabled={Boolean(denied)}>
