@@ -112,6 +112,11 @@ export const ApprovalState = z.object({
   allowSelfApproval: z.boolean(),
   triggeredBy: z.string().nullable(),
   triggeredByUserId: Id.nullable(),
+  /**
+   * A protected environment whose pipeline was started by someone who may not deploy there (or
+   * by GitLab): one of the approvals must come from someone who may (maintainer or admin).
+   */
+  waitsForDeployer: z.boolean(),
 })
 
 export const LogQuery = z.object({

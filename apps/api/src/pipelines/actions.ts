@@ -1,6 +1,7 @@
 import { ApprovalState, DecisionBody, Id, Pipeline } from '@slipway/contracts'
 import { AppError } from '@slipway/core'
 import { approvalExpired } from '@slipway/policy'
+import { retryDecision, waitsForDeployer } from '@slipway/runs'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { AppDeps } from '../deps.ts'
@@ -48,15 +49,19 @@ export function pipelineActionRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       { schema: { tags: ['pipelines'], params: StageParams, response: { 200: Pipeline } } },
       async (request) => {
         const pipeline = await load(request.params.id)
-        await requireProject(deps, request, pipeline.projectId, 'pipeline.retry')
-        await deps.runs.retryStage(pipeline.id, request.params.stageId, (tx) =>
-          audit(tx, request, {
+        const { actor, role } = await requireProject(deps, request, pipeline.projectId, 'pipeline.retry')
+        await deps.runs.retryStage(pipeline.id, request.params.stageId, async (tx) => {
+          // A retry that sets a protected deploy going needs the right to deploy there.
+          const decision = await retryDecision(tx, pipeline.id, { isAdmin: actor.user.isAdmin, role })
+          if (!decision.allowed)
+            throw new AppError('FORBIDDEN', decision.reason, { details: { action: 'deploy' } })
+          await audit(tx, request, {
             action: 'stage.retry',
             targetType: 'stage',
             targetId: request.params.stageId,
             projectId: pipeline.projectId,
-          }),
-        )
+          })
+        })
         return view(pipeline.id)
       },
     )
@@ -129,6 +134,7 @@ export function pipelineActionRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           allowSelfApproval: environment.allowSelfApproval,
           triggeredBy: email(pipeline.actorUserId),
           triggeredByUserId: pipeline.actorUserId,
+          waitsForDeployer: await waitsForDeployer(deps.db, pipeline, environment.protected),
         }
       },
     )
