@@ -12,6 +12,7 @@ import {
   NotificationHook,
   Pipeline,
   Project,
+  ProjectGrants,
   page,
   Registry,
   Release,
@@ -105,6 +106,12 @@ export const useHosts = (enabled = true) =>
 export const useInfrastructureChoices = (projectId: string, enabled = true) =>
   useResource(enabled ? `choices:${projectId}` : null, (signal) =>
     api.get(`/api/projects/${projectId}/infrastructure-choices`, InfrastructureChoices, { signal }),
+  )
+
+/** What an instance administrator granted the project: hosts, registries with a path, limits. */
+export const useGrants = (projectId: string) =>
+  useResource(`grants:${projectId}`, (signal) =>
+    api.get(`/api/projects/${projectId}/grants`, ProjectGrants, { signal }),
   )
 
 export const useRegistries = (enabled = true) =>

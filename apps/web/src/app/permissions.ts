@@ -62,6 +62,7 @@ const actionWords: Record<string, string> = {
   'project.create': 'Creating projects',
   'host.manage': 'Managing hosts',
   'registry.manage': 'Managing registries',
+  'grant.manage': 'Granting hosts, registries and limits to projects',
   'user.manage': 'Managing users',
   'audit.read.all': 'Reading the whole audit log',
 }

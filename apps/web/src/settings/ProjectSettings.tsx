@@ -5,6 +5,7 @@ import { PageHeader, Tabs } from '../ui/Layout.tsx'
 import { ConfigSettings } from './ConfigSettings.tsx'
 import { EnvironmentSettings } from './EnvironmentSettings.tsx'
 import { GeneralSettings } from './GeneralSettings.tsx'
+import { GrantSettings } from './GrantSettings.tsx'
 import { HookSettings } from './HookSettings.tsx'
 import { MemberSettings } from './MemberSettings.tsx'
 import { WebhookSettings } from './WebhookSettings.tsx'
@@ -14,6 +15,7 @@ const sections = [
   ['environments', 'Environments'],
   ['config', 'Config and secrets'],
   ['members', 'Members'],
+  ['grants', 'Grants'],
   ['webhook', 'GitLab webhook'],
   ['notifications', 'Notification hooks'],
 ] as const
@@ -27,6 +29,7 @@ export default function ProjectSettings({ section }: { section: string }) {
     environments: () => <EnvironmentSettings />,
     config: () => <ConfigSettings />,
     members: () => <MemberSettings />,
+    grants: () => <GrantSettings />,
     webhook: () => <WebhookSettings />,
     notifications: () => <HookSettings />,
   }
