@@ -198,10 +198,17 @@ describe('protected environments: every path × every person', () => {
   })
 
   it('a GitLab push waits at a protected environment even with no approvals required', () => {
-    expect(pipelineNeedsDeployer(null, 'gitlab', true)).toBe(true)
-    expect(pipelineNeedsDeployer(null, 'gitlab', false)).toBe(false)
-    expect(pipelineNeedsDeployer(people.developer ?? null, 'pipeline', true)).toBe(true)
-    expect(pipelineNeedsDeployer(people.maintainer ?? null, 'pipeline', true)).toBe(false)
+    const open = { protected: false, requiredApprovals: 0 }
+    const bare = { protected: true, requiredApprovals: 0 }
+    const approved = { protected: true, requiredApprovals: 1 }
+    expect(pipelineNeedsDeployer(null, 'gitlab', bare)).toBe(true)
+    expect(pipelineNeedsDeployer(null, 'gitlab', open)).toBe(false)
+    expect(pipelineNeedsDeployer(people.developer ?? null, 'pipeline', bare)).toBe(true)
+    expect(pipelineNeedsDeployer(people.developer ?? null, 'rerun', bare)).toBe(true)
+    expect(pipelineNeedsDeployer(people.maintainer ?? null, 'pipeline', bare)).toBe(false)
+    // Where approvals are required, they are the gate (testers, maintainers, admins approve).
+    expect(pipelineNeedsDeployer(null, 'gitlab', approved)).toBe(false)
+    expect(pipelineNeedsDeployer(people.developer ?? null, 'pipeline', approved)).toBe(false)
   })
 })
 
@@ -230,19 +237,19 @@ describe('approvals at a protected environment', () => {
 describe('retrying a stage', () => {
   const developer = { isAdmin: false, role: 'developer' } as const
   const maintainer = { isAdmin: false, role: 'maintainer' } as const
-  const production = { environment: 'production', environmentProtected: true, awaitsDeployer: false }
+  const production = { environment: 'production', environmentProtected: true, awaitsApproval: false }
 
   it('refuses a developer whose retry would deploy to a protected environment', () => {
     const decision = decideRetry(developer, [
-      { environment: 'pre-release', environmentProtected: false, awaitsDeployer: false },
+      { environment: 'pre-release', environmentProtected: false, awaitsApproval: false },
       production,
     ])
     expect(decision.allowed).toBe(false)
     if (!decision.allowed) expect(decision.reason).toMatch(/production, which is protected/)
   })
 
-  it('lets a developer retry when the protected deploy still waits for a deployer', () => {
-    expect(decideRetry(developer, [{ ...production, awaitsDeployer: true }]).allowed).toBe(true)
+  it('lets a developer retry when the protected deploy still waits for an approval', () => {
+    expect(decideRetry(developer, [{ ...production, awaitsApproval: true }]).allowed).toBe(true)
   })
 
   it('lets maintainers retry anything, and anyone retry what deploys nowhere protected', () => {

@@ -6,11 +6,11 @@
  * - rollback, scale, redeploy: the person asking must be allowed to deploy there.
  * - a pipeline (started by hand, through the API, a re-run, or a GitLab push or tag): started
  *   by someone allowed to deploy there, it goes on; started by anyone else (or by GitLab, where
- *   no person answers for it) it waits before the deploy for an approval by someone allowed to
- *   deploy there, even when the environment requires no approvals.
+ *   no person answers for it) it waits before the deploy for the environment's approvals, and
+ *   where the environment requires none, for an approval by someone allowed to deploy there.
  * - retrying a stage: each deploy to a protected environment the retry sets going again needs
- *   the person retrying to be allowed to deploy there, unless that deploy still waits for such
- *   an approval.
+ *   the person retrying to be allowed to deploy there, unless that deploy still waits for an
+ *   approval there.
  */
 import { type Decision, decideProject, type Subject } from './rules.ts'
 
@@ -62,13 +62,19 @@ export function decideDeployCause(
   }
 }
 
-/** Does a pipeline with this starter wait for a deployer's approval before deploying there? */
+/**
+ * Does a pipeline with this starter wait for a deployer's approval before deploying there?
+ * Where the environment requires approvals, they are its release gate (by the roles that
+ * approve: testers, maintainers, admins; never the starter unless allowed), so only an
+ * environment that requires none needs a deployer's approval added.
+ */
 export function pipelineNeedsDeployer(
   starter: Subject | null,
   cause: 'pipeline' | 'rerun' | 'gitlab',
-  environmentProtected: boolean,
+  environment: { protected: boolean; requiredApprovals: number },
 ): boolean {
-  return decideDeployCause(starter, cause, environmentProtected).outcome === 'await-deployer'
+  if (environment.requiredApprovals > 0) return false
+  return decideDeployCause(starter, cause, environment.protected).outcome === 'await-deployer'
 }
 
 export interface ApprovalCount {
@@ -90,14 +96,14 @@ export function approvalSatisfied(count: ApprovalCount): boolean {
 export interface RetriedDeploy {
   environment: string
   environmentProtected: boolean
-  /** Does it still wait for an approval stage that needs a deployer? */
-  awaitsDeployer: boolean
+  /** Does it still wait for an approval stage there (the environment's approvers, or a deployer)? */
+  awaitsApproval: boolean
 }
 
 /** May this person retry, given the deploys the retry sets going again? */
 export function decideRetry(subject: Subject, deploys: readonly RetriedDeploy[]): Decision {
   for (const deploy of deploys) {
-    if (deploy.awaitsDeployer) continue
+    if (deploy.awaitsApproval) continue
     const outcome = decideDeployCause(subject, 'retry', deploy.environmentProtected)
     if (outcome.outcome === 'refused')
       return {

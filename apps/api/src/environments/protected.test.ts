@@ -7,7 +7,7 @@ import { makeProject, makeUser, apiTest as test } from '../../test/support/test-
 
 /**
  * Protected environments, path by path (issue 14 item 4): only the roles allowed to deploy to a
- * protected environment can cause a deploy there. Rollback, scale and redeploy by a developer
+ * protected environment (or, where it requires approvals, its approvers) can cause a deploy there. Rollback, scale and redeploy by a developer
  * are refused by the permission matrix (test/permissions.test.ts, "deploy, protected environment").
  */
 const secret = 'webhook-secret-value'
@@ -138,6 +138,48 @@ describe('protected environments: every path to a deploy', () => {
       payload: { comment: 'ship it' },
     })
     expect(byMaintainer.statusCode).toBe(200)
+    expect((await db.stage.findUniqueOrThrow({ where: { id: approval.id } })).status).toBe('succeeded')
+  })
+
+  test('where the protected environment requires approvals, they are its gate: a tester’s approval releases it', async ({
+    app,
+    db,
+    deps,
+  }) => {
+    const world = await setUp(db, deps)
+    await db.environment.update({ where: { id: world.prod.id }, data: { requiredApprovals: 1 } })
+    const started = await app.inject({
+      method: 'POST',
+      url: `/api/projects/${world.project.slug}/pipelines`,
+      headers: world.developer.headers,
+      payload: { ref: 'main' },
+    })
+    const pipelineId = started.json().id as string
+    expect(await plan(db, pipelineId, world)).toEqual(gated)
+    await db.pipeline.update({
+      where: { id: pipelineId },
+      data: { status: 'running', imageDigest: `127.0.0.1:5999/test/app@sha256:${'b'.repeat(64)}` },
+    })
+    await db.stage.updateMany({
+      where: { pipelineId, kind: { not: 'approval' } },
+      data: { status: 'succeeded' },
+    })
+    await db.stage.updateMany({
+      where: { pipelineId, environmentId: world.prod.id },
+      data: { status: 'pending' },
+    })
+    const approval = await db.stage.findFirstOrThrow({ where: { pipelineId, kind: 'approval' } })
+    await db.stage.update({ where: { id: approval.id }, data: { status: 'waiting' } })
+    const url = `/api/pipelines/${pipelineId}/stages/${approval.id}`
+    const state = await app.inject({ method: 'GET', url: `${url}/approval`, headers: world.tester.headers })
+    expect(state.json()).toMatchObject({ required: 1, waitsForDeployer: false })
+    const byTester = await app.inject({
+      method: 'POST',
+      url: `${url}/approve`,
+      headers: world.tester.headers,
+      payload: { comment: 'tested' },
+    })
+    expect(byTester.statusCode).toBe(200)
     expect((await db.stage.findUniqueOrThrow({ where: { id: approval.id } })).status).toBe('succeeded')
   })
 

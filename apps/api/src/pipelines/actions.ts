@@ -134,7 +134,7 @@ export function pipelineActionRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           allowSelfApproval: environment.allowSelfApproval,
           triggeredBy: email(pipeline.actorUserId),
           triggeredByUserId: pipeline.actorUserId,
-          waitsForDeployer: await waitsForDeployer(deps.db, pipeline, environment.protected),
+          waitsForDeployer: await waitsForDeployer(deps.db, pipeline, environment),
         }
       },
     )

@@ -70,7 +70,7 @@ export async function decide(
   const satisfied = approvalSatisfied({
     required,
     approvers,
-    needsDeployer: await waitsForDeployer(tx, stage.pipeline, env.protected),
+    needsDeployer: await waitsForDeployer(tx, stage.pipeline, env),
   })
   if (request.decision === 'rejected') {
     await applyStageEvent(tx, stage, 'reject', {

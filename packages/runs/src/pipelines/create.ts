@@ -46,7 +46,7 @@ export async function createPipeline(tx: Prisma.TransactionClient, input: NewPip
         await Promise.all(
           environments.map(async (env) => ({
             ...env,
-            needsDeployer: await waitsForDeployer(tx, starter, env.protected),
+            needsDeployer: await waitsForDeployer(tx, starter, env),
           })),
         ),
       )

@@ -22,23 +22,24 @@ function causeOf(trigger: PipelineTrigger): 'pipeline' | 'rerun' | 'gitlab' {
 }
 
 /**
- * Does this pipeline wait for an approval by someone allowed to deploy to the (protected)
- * environment? Its starter (as they are now) decides; GitLab is no person, so always.
+ * Does this pipeline wait for an approval by someone allowed to deploy to the environment?
+ * Only at a protected environment that requires no approvals (where approvals are required,
+ * they are the gate); its starter (as they are now) decides; GitLab is no person, so always.
  */
 export async function waitsForDeployer(
   tx: Tx,
   pipeline: { projectId: string; actorUserId: string | null; trigger: string },
-  environmentProtected: boolean,
+  environment: { protected: boolean; requiredApprovals: number },
 ): Promise<boolean> {
-  if (!environmentProtected) return false
+  if (!environment.protected || environment.requiredApprovals > 0) return false
   const starter = await subjectOf(tx, pipeline.projectId, pipeline.actorUserId)
-  return pipelineNeedsDeployer(starter, causeOf(pipeline.trigger as PipelineTrigger), true)
+  return pipelineNeedsDeployer(starter, causeOf(pipeline.trigger as PipelineTrigger), environment)
 }
 
 /**
  * May `subject` retry what a retry just set going again in this pipeline? Run inside the
  * retry's transaction, after it: each deploy to a protected environment now pending needs the
- * person retrying to be allowed to deploy there, unless it still waits for a deployer's approval.
+ * person retrying to be allowed to deploy there, unless it still waits for an approval there.
  */
 export async function retryDecision(tx: Tx, pipelineId: string, subject: Subject): Promise<Decision> {
   const pipeline = await tx.pipeline.findUniqueOrThrow({
@@ -66,7 +67,7 @@ export async function retryDecision(tx: Tx, pipelineId: string, subject: Subject
     deploys.push({
       environment: env.name,
       environmentProtected: env.protected,
-      awaitsDeployer: gate && (await waitsForDeployer(tx, pipeline, env.protected)),
+      awaitsApproval: gate,
     })
   }
   return decideRetry(subject, deploys)
