@@ -36,16 +36,9 @@ export interface RunningWorker {
 
 /** Starts every queue worker, the periodic jobs, the outbox dispatcher and (optionally) the gateway agent and traffic recorder. */
 export async function startWorker(deps: WorkerDeps, options: WorkerOptions): Promise<RunningWorker> {
-  const maintenance = deps.queues.get('maintenance')
-  const every = (id: 'hosts.probe' | 'stages.reap', ms: number) =>
-    maintenance.upsertJobScheduler(
-      id,
-      { every: ms },
-      { name: id, data: {}, opts: { removeOnComplete: 100, removeOnFail: 1000 } },
-    )
   const schedule = async () => {
-    await every('hosts.probe', options.hostProbeIntervalMs)
-    await every('stages.reap', options.reapIntervalMs)
+    await deps.queues.every('hosts.probe', options.hostProbeIntervalMs, {})
+    await deps.queues.every('stages.reap', options.reapIntervalMs, {})
   }
   await schedule()
   // Redis may come back empty (no persistence, failover): put the periodic jobs back.

@@ -38,6 +38,18 @@ export class Queues {
     return job.id ?? ''
   }
 
+  /**
+   * Repeats a job every `everyMs` on its catalog queue, one scheduler per job name (calling
+   * again updates it); the payload is typed by the catalog like `add`'s.
+   */
+  async every<N extends JobName>(name: N, everyMs: number, payload: JobPayload<N>): Promise<void> {
+    await this.get(jobCatalog[name].queue).upsertJobScheduler(
+      name,
+      { every: everyMs },
+      { name, data: payload, opts: { removeOnComplete: 100, removeOnFail: 1000 } },
+    )
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.queues.values()].map((queue) => queue.close()))
   }

@@ -15,6 +15,7 @@ async function producers(tx: Prisma.TransactionClient, queues: Queues): Promise<
   await enqueueInTx(tx, 'stage.run', { stageId: 's', attempt: 2 }, { delayMs: 1000 })
   await enqueueInTx(tx, 'gitlab.commitStatus', { pipelineId: 'p', state: 'success' })
   await queues.add('environment.reconcile', { environmentId: 'e' })
+  await queues.every('stages.reap', 1000, {})
 
   // @ts-expect-error a stage.run needs its attempt
   await enqueueInTx(tx, 'stage.run', { stageId: 's' })
@@ -30,6 +31,10 @@ async function producers(tx: Prisma.TransactionClient, queues: Queues): Promise<
   await enqueueInTx(tx, 'pipeline.rewind', { pipelineId: 'p' })
   // @ts-expect-error the queues take the same payloads
   await queues.add('environment.reconcile', { environment: 'e' })
+  // @ts-expect-error so do the schedulers: a stage.run is never periodic without its stage
+  await queues.every('stage.run', 1000, {})
+  // @ts-expect-error and a periodic job's payload is its catalog's too
+  await queues.every('stages.reap', 1000, { stageId: 's' })
 }
 
 const refused: [JobName, unknown][] = [
