@@ -20,7 +20,7 @@ import { audit } from '../http/audit.ts'
 type Tx = Prisma.TransactionClient
 
 /** What the project was granted, as @slipway/policy sees it. */
-export async function loadGrants(
+async function loadGrants(
   tx: Tx,
   project: Pick<Project, 'id' | 'maxReplicas' | 'maxMemoryMb' | 'allowHostNetwork'>,
 ): Promise<ProjectGrants> {
