@@ -19,8 +19,17 @@ import {
   startRelease,
 } from './releases/records.ts'
 import { ConcurrentChange } from './stages/apply.ts'
-import { type Claim, claimStage, renewLease, takeDeployLease } from './stages/claim.ts'
+import { type Claim, claimStage, renewLease } from './stages/claim.ts'
+import {
+  type DeployLeaseTake,
+  dropDeployLease,
+  fenceDeployLease,
+  renewDeployLease,
+  takeDeployLease,
+} from './stages/deploy-lease.ts'
 import { reapGraceMs, reapStage, requeueLost, staleStages } from './stages/reap.ts'
+
+export { DeployLeaseLost, type DeployLeaseTake } from './stages/deploy-lease.ts'
 
 type Tx = Prisma.TransactionClient
 
@@ -269,9 +278,13 @@ export function createRuns({ db, publish, log }: RunsDeps) {
       return claim
     },
 
-    /** Renews a running stage's lease (and its deploy lease); `ours` false when it was lost. */
-    renewLease(stage: Stage, workerId: string) {
-      return transaction(({ tx }) => renewLease(tx, stage, workerId))
+    /**
+     * Renews a running stage's lease (and with `deployLease`, the environment's deploy lease):
+     * `ours` false when another attempt took the stage, `deployLeaseLost` when another took the
+     * environment.
+     */
+    renewLease(stage: Stage, workerId: string, deployLease?: string) {
+      return transaction(({ tx }) => renewLease(tx, stage, workerId, deployLease))
     },
 
     /** The stage's work succeeded. */
@@ -338,14 +351,34 @@ export function createRuns({ db, publish, log }: RunsDeps) {
       return { released, failed, requeued, advanced, leases: leases.count }
     },
 
-    /** Takes an environment's deploy lease for `holder` unless another live holder has it (then: until when). */
-    takeDeployLease(environmentId: string, holder: string, owner: string): Promise<Date | undefined> {
+    /**
+     * Takes an environment's deploy lease for `holder` (atomically; with a new fencing token)
+     * unless another live holder has it (then: until when).
+     */
+    takeDeployLease(environmentId: string, holder: string, owner: string): Promise<DeployLeaseTake> {
       return transaction(({ tx }) => takeDeployLease(tx, environmentId, holder, owner))
     },
 
-    /** Gives an environment's deploy lease back (only when `holder` still holds it). */
-    async dropDeployLease(environmentId: string, holder: string): Promise<void> {
-      await db.deployLease.deleteMany({ where: { environmentId, holder } })
+    /** Extends a deploy lease still held with this token; false when it was lost. */
+    renewDeployLease(environmentId: string, token: string): Promise<boolean> {
+      return transaction(({ tx }) => renewDeployLease(tx, environmentId, token))
+    },
+
+    /** Gives a deploy lease back (only while this token holds it). */
+    async dropDeployLease(environmentId: string, token: string): Promise<void> {
+      await transaction(({ tx }) => dropDeployLease(tx, environmentId, token))
+    },
+
+    /**
+     * Runs `work` (writes about an environment) only while the deploy lease is still this
+     * token's, in one transaction with the lease row locked: DeployLeaseLost otherwise, and
+     * nothing written.
+     */
+    underDeployLease<T>(environmentId: string, token: string, work: (tx: Tx) => Promise<T>): Promise<T> {
+      return transaction(async ({ tx }) => {
+        await fenceDeployLease(tx, environmentId, token)
+        return work(tx)
+      })
     },
 
     // ── releases ───────────────────────────────────────────────────────────────────────
@@ -416,8 +449,9 @@ export function createRuns({ db, publish, log }: RunsDeps) {
     async finishRelease(
       release: { id: string; environmentId: string; projectId: string },
       outcome: ReleaseOutcome,
+      deployLease: string,
     ): Promise<void> {
-      await transaction(({ tx }) => finishRelease(tx, release, outcome))
+      await transaction(({ tx }) => finishRelease(tx, release, outcome, deployLease))
       await publish({
         projectId: release.projectId,
         events: [

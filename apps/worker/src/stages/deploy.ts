@@ -87,10 +87,11 @@ async function recordTraffic(
  * release. An older pipeline never replaces a newer release already live there.
  */
 export async function deployStage(context: StageContext): Promise<StageResult> {
-  const { deps, stage, pipeline, project, log, signal, patient } = context
+  const { deps, stage, pipeline, project, log, signal, patient, deployLease } = context
   const environmentId = stage.environmentId
   if (!environmentId) throw permanent('deploy stage without an environment')
   if (!pipeline.imageDigest) throw permanent('no image digest: the push stage has not run')
+  if (!deployLease) throw permanent('deploy stage without its environment deploy lease')
   // Exactly the image pushed and approved, or nothing.
   const wrongImage = digestRefusal(await digestRecord(context, pipeline.imageDigest))
   if (wrongImage) throw permanent(wrongImage)
@@ -119,7 +120,7 @@ export async function deployStage(context: StageContext): Promise<StageResult> {
     throw permanent(
       `Docker host(s) ${unaddressed.join(', ')} of ${environment.name} have no address: their instances cannot be reached; set it in Settings → Hosts`,
     )
-  await patient(() => assertDeployGranted(deps, environment.project, environment))
+  await patient(() => assertDeployGranted(deps, environment.project, environment, pipeline))
   const config = await patient(() =>
     deps.db.configVersion.findFirst({ where: { environmentId }, orderBy: { version: 'desc' } }),
   )
@@ -138,6 +139,7 @@ export async function deployStage(context: StageContext): Promise<StageResult> {
     environment,
     pipeline,
     configVersionId,
+    deployLease,
   })
   log.write(
     `release #${release.number} of ${environment.name}: ${pipeline.imageDigest} × ${environment.replicas}`,
@@ -166,6 +168,7 @@ export async function deployStage(context: StageContext): Promise<StageResult> {
         error: result.error?.message ?? null,
         result,
       },
+      deployLease,
     ),
   )
   await recordTraffic(context, {

@@ -1,13 +1,20 @@
-import { AppError, errorMessage, isAppError } from '@slipway/core'
+import { AppError, errorMessage } from '@slipway/core'
 import {
   isDatabaseUnreachable,
   type Pipeline,
-  type Prisma,
   type Project,
   type Stage,
   whileDatabaseAway,
 } from '@slipway/db'
-import { cancelChannel, classifyFailure, leaseMs, type RunnableKind, StageLog } from '@slipway/runs'
+import {
+  cancelChannel,
+  classifyFailure,
+  DeployLeaseLost,
+  leaseMs,
+  maxAttempts,
+  type RunnableKind,
+  StageLog,
+} from '@slipway/runs'
 import { DelayedError } from 'bullmq'
 import type { WorkerDeps } from '../deps.ts'
 import type { Processor } from '../runtime.ts'
@@ -27,6 +34,11 @@ export interface StageContext {
    * log), for calls a stage cannot do without and may repeat safely.
    */
   patient: <T>(work: () => Promise<T>) => Promise<T>
+  /**
+   * A deploy's fencing token of its environment's deploy lease: every write made under the
+   * lease passes it (a write after the lease was lost changes nothing).
+   */
+  deployLease?: string
 }
 
 export interface StageResult {
@@ -65,6 +77,7 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
     }
 
     const stage = claim.stage
+    const deployLease = claim.deployLease
     // The stage is ours (its lease outlives a database restart): what it needs before it
     // starts waits for the database rather than failing it. The secrets are read before the
     // log opens, so every line is masked; without them the stage does not run.
@@ -107,17 +120,19 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
 
     // A long outage while preparing may have outlived the lease (the reaper then hands the
     // stage to another attempt): nothing runs unless the stage is still ours.
-    const renewed = await whileDatabaseAway(() => deps.runs.renewLease(stage, deps.workerId), {
+    const renewed = await whileDatabaseAway(() => deps.runs.renewLease(stage, deps.workerId, deployLease), {
       onWait: away('renewing the lease'),
     })
     if (!renewed.ours) {
       await stageLog.close()
       return { outcome: 'lost' }
     }
+    let deployLeaseLost = renewed.deployLeaseLost
 
     // Cancel requests arrive on a Redis channel; the heartbeat also reads the flag (no message is lost).
     const subscriber = deps.redis.duplicate()
-    subscriber.on('error', () => undefined)
+    // A dropped connection reconnects by itself, and the heartbeat reads the cancel flag too.
+    subscriber.on('error', (error) => log.debug({ err: error }, 'cancel subscriber error'))
     await subscriber.subscribe(cancelChannel(deps.prefix))
     subscriber.on('message', (_channel, id) => {
       if (id === stageId) cancel.abort('canceled')
@@ -125,11 +140,14 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
     let lost = false
     const heartbeat = setInterval(() => {
       deps.runs
-        .renewLease(stage, deps.workerId)
-        .then(({ ours, cancel: requested }) => {
+        .renewLease(stage, deps.workerId, deployLease)
+        .then(({ ours, cancel: requested, deployLeaseLost: leaseGone }) => {
           if (!ours) {
             lost = true
             cancel.abort('lease lost')
+          } else if (leaseGone) {
+            deployLeaseLost = true
+            cancel.abort('deploy lease lost')
           } else if (requested) cancel.abort('canceled')
         })
         .catch((error) => log.warn({ err: error }, 'lease renewal failed'))
@@ -154,6 +172,7 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
     const started = Date.now()
     try {
       if (secrets instanceof Error) throw permanent(secrets.message)
+      if (deployLeaseLost) throw new DeployLeaseLost()
       const handler = handlers[stage.kind as 'build' | 'push' | 'deploy']
       const outcome = await handler({
         deps,
@@ -164,6 +183,7 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
         signal,
         secrets,
         patient,
+        ...(deployLease ? { deployLease } : {}),
       })
       stageLog.write(`✔ ${stage.kind} succeeded in ${((Date.now() - started) / 1000).toFixed(1)} s`)
       await stageLog.close()
@@ -176,6 +196,21 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
         stageLog.write(`■ this worker lost the stage's lease; another attempt takes over`)
         await stageLog.close()
         return { outcome: 'lost' }
+      }
+      if (deployLeaseLost || error instanceof DeployLeaseLost) {
+        // Another deploy or a reconcile holds the environment now: this one stops, writes
+        // nothing more under the lease (its writes are fenced), and goes back to the queue
+        // (its next attempt waits for the lease) or fails after its last attempt.
+        const reason = error instanceof DeployLeaseLost ? error.message : new DeployLeaseLost().message
+        const retry = stage.attempt < maxAttempts[kind]
+        stageLog.write(
+          `■ ${reason}${retry ? ` (will retry: attempt ${stage.attempt + 1} of ${maxAttempts[kind]})` : ''}`,
+        )
+        await stageLog.close()
+        await record(() =>
+          retry ? deps.runs.releaseStage(stageId, reason, 2000) : deps.runs.failStage(stageId, reason),
+        )
+        return { outcome: retry ? 'retrying' : 'failed', error: reason }
       }
       if (cancel.signal.aborted && cancel.signal.reason === 'canceled') {
         stageLog.write('■ canceled')
@@ -213,10 +248,11 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
     } finally {
       clearInterval(heartbeat)
       subscriber.disconnect()
-      if (stage.kind === 'deploy' && stage.environmentId) {
-        await deps.db.deployLease
-          .deleteMany({ where: { environmentId: stage.environmentId, holder: stage.id } })
-          .catch(() => undefined)
+      if (stage.environmentId && deployLease) {
+        // Given back only while still ours; if this fails, it expires by itself in 30 s.
+        await deps.runs
+          .dropDeployLease(stage.environmentId, deployLease)
+          .catch((error) => log.warn({ err: error }, 'could not give the deploy lease back'))
       }
     }
   }

@@ -1,5 +1,6 @@
 import { AppError } from '@slipway/core'
 import type { Pipeline, Prisma } from '@slipway/db'
+import { fenceDeployLease } from '../stages/deploy-lease.ts'
 import { deployRefusal, releaseKindOf, rollbackRefusal } from './rules.ts'
 
 type Tx = Prisma.TransactionClient
@@ -43,15 +44,19 @@ export interface NewRelease {
   environment: { id: string; name: string; replicas: number }
   pipeline: Pick<Pipeline, 'id' | 'number' | 'trigger' | 'imageDigest' | 'actorUserId'>
   configVersionId: string | null
+  /** The fencing token of the environment's deploy lease this deploy holds. */
+  deployLease: string
 }
 
 /**
- * Records a release as `deploying`, after checking the release rules against what is live
+ * Records a release as `deploying`, under the environment's deploy lease (fenced by its
+ * token: a deploy that lost the lease records nothing), after checking the release rules against what is live
  * (an older pipeline never replaces a newer release): a refusal is a PRECONDITION for the
  * stage (it fails, not retried).
  */
 export async function startRelease(tx: Tx, input: NewRelease) {
   const { environment, pipeline } = input
+  await fenceDeployLease(tx, environment.id, input.deployLease, environment.name)
   if (!pipeline.imageDigest)
     throw new AppError('PRECONDITION_FAILED', 'no image digest: the push stage has not run')
   const live = await liveRelease(tx, environment.id)
@@ -90,12 +95,17 @@ export interface ReleaseOutcome {
   result: unknown
 }
 
-/** Records how a release's rollout ended; a live one supersedes the release live before it. */
+/**
+ * Records how a release's rollout ended (fenced by the deploy lease's token: a deploy that
+ * lost the lease changes nothing); a live one supersedes the release live before it.
+ */
 export async function finishRelease(
   tx: Tx,
   release: { id: string; environmentId: string },
   outcome: ReleaseOutcome,
+  deployLease: string,
 ): Promise<'live' | 'failed' | 'rolled_back'> {
+  await fenceDeployLease(tx, release.environmentId, deployLease)
   const status = outcome.succeeded ? 'live' : outcome.rolledBack ? 'rolled_back' : 'failed'
   await tx.release.update({
     where: { id: release.id },

@@ -34,6 +34,13 @@ describe('release rules (pure)', () => {
   })
 })
 
+/** The production deploy lease for the test's one deployer (a new token each take). */
+async function leaseOf(runs: Runs, world: World): Promise<string> {
+  const lease = await runs.takeDeployLease(world.production.id, 'test-deploy', 'worker-a')
+  if (!('token' in lease)) throw new Error('the deploy lease is held by another')
+  return lease.token
+}
+
 /** A pipeline that pushed its image (so it can deploy). */
 async function pushed(db: Db, runs: Runs, world: World, ref = 'main') {
   const pipeline = await newPipeline(runs, world, ref)
@@ -45,15 +52,18 @@ async function pushed(db: Db, runs: Runs, world: World, ref = 'main') {
 
 async function deployed(db: Db, runs: Runs, world: World, ref = 'main') {
   const pipeline = await pushed(db, runs, world, ref)
+  const deployLease = await leaseOf(runs, world)
   const release = await runs.startRelease({
     projectId: world.project.id,
     environment: world.production,
     pipeline,
     configVersionId: null,
+    deployLease,
   })
   await runs.finishRelease(
     { id: release.id, environmentId: world.production.id, projectId: world.project.id },
     { succeeded: true, rolledBack: false, error: null, result: {} },
+    deployLease,
   )
   return { pipeline, release }
 }
@@ -72,6 +82,7 @@ describe('recording releases', () => {
       environment: world.production,
       pipeline,
       configVersionId: null,
+      deployLease: await leaseOf(runs, world),
     })
     expect([release.number, release.status, release.previousReleaseId, release.kind]).toEqual([
       2,
@@ -111,6 +122,7 @@ describe('recording releases', () => {
         environment: world.production,
         pipeline: older,
         configVersionId: null,
+        deployLease: await leaseOf(runs, world),
       }),
     ).rejects.toMatchObject({
       code: 'PRECONDITION_FAILED',
@@ -149,15 +161,18 @@ describe('operations on an environment', () => {
   }) => {
     await deployed(db, runs, world, 'a')
     const pipeline = await pushed(db, runs, world, 'b')
+    const deployLease = await leaseOf(runs, world)
     const failed = await runs.startRelease({
       projectId: world.project.id,
       environment: world.production,
       pipeline,
       configVersionId: null,
+      deployLease,
     })
     await runs.finishRelease(
       { id: failed.id, environmentId: world.production.id, projectId: world.project.id },
       { succeeded: false, rolledBack: true, error: 'unhealthy', result: {} },
+      deployLease,
     )
     const before = await db.pipeline.count()
     await expect(

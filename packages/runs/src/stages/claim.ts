@@ -2,13 +2,15 @@ import { AppError } from '@slipway/core'
 import type { Prisma, Stage } from '@slipway/db'
 import { lockPipelineRow } from '../pipelines/transitions.ts'
 import { applyStageEvent } from './apply.ts'
+import { leaseMs, renewDeployLease, takeDeployLease } from './deploy-lease.ts'
+
+export { leaseMs }
+
 import { maxAttempts, type RunnableKind } from './outcome.ts'
 
-/** How long a stage lease lives without a heartbeat; heartbeats renew it every third of that. */
-export const leaseMs = 30_000
-
 export type Claim =
-  | { kind: 'run'; stage: Stage }
+  /** `deployLease`: the fencing token of the environment's deploy lease a deploy took. */
+  | { kind: 'run'; stage: Stage; deployLease?: string }
   | { kind: 'skip'; reason: string }
   | { kind: 'wait'; untilMs: number; reason: string }
   | { kind: 'exhausted'; stage: Stage; reason: string }
@@ -36,24 +38,6 @@ async function pickBuildHost(tx: Tx, agentGroup: string): Promise<string | 'none
     .filter((host) => load(host.name) < host.maxConcurrentBuilds)
     .sort((a, b) => load(a.name) - load(b.name))
   return free[0]?.name ?? 'busy'
-}
-
-/** Takes the environment's deploy lease for this stage, unless another live holder has it. */
-export async function takeDeployLease(
-  tx: Tx,
-  environmentId: string,
-  stageId: string,
-  owner: string,
-): Promise<Date | undefined> {
-  const now = new Date()
-  const current = await tx.deployLease.findUnique({ where: { environmentId } })
-  if (current && current.holder !== stageId && current.expiresAt > now) return current.expiresAt
-  await tx.deployLease.upsert({
-    where: { environmentId },
-    create: { environmentId, holder: stageId, owner, expiresAt: new Date(now.getTime() + leaseMs) },
-    update: { holder: stageId, owner, expiresAt: new Date(now.getTime() + leaseMs), acquiredAt: now },
-  })
-  return undefined
 }
 
 /**
@@ -109,6 +93,7 @@ export async function claimStage(tx: Tx, stageId: string, attempt: number, worke
   }
 
   let hostName: string | null = null
+  let deployLease: string | undefined
   if (kind === 'build') {
     const picked = await pickBuildHost(tx, stage.pipeline.project.buildAgentGroup)
     if (picked === 'none') {
@@ -123,13 +108,14 @@ export async function claimStage(tx: Tx, stageId: string, attempt: number, worke
     const build = await tx.stage.findFirst({ where: { pipelineId: stage.pipelineId, kind: 'build' } })
     hostName = build?.hostName ?? null
   } else if (stage.environmentId) {
-    const heldUntil = await takeDeployLease(tx, stage.environmentId, stage.id, workerId)
-    if (heldUntil)
+    const lease = await takeDeployLease(tx, stage.environmentId, stage.id, workerId, new Date(now))
+    if ('heldUntil' in lease)
       return {
         kind: 'wait',
-        untilMs: Math.min(heldUntil.getTime(), now + 2000),
+        untilMs: Math.min(lease.heldUntil.getTime(), now + 2000),
         reason: 'another deploy holds the environment',
       }
+    deployLease = lease.token
   }
 
   await applyStageEvent(tx, stage, 'start', {
@@ -139,26 +125,37 @@ export async function claimStage(tx: Tx, stageId: string, attempt: number, worke
     hostName,
     error: null,
   })
-  return { kind: 'run', stage: await tx.stage.findUniqueOrThrow({ where: { id: stageId } }) }
+  // The pipeline started when its first stage did (a redeploy's one stage, too).
+  await tx.pipeline.updateMany({
+    where: { id: stage.pipelineId, startedAt: null },
+    data: { startedAt: new Date(now) },
+  })
+  return {
+    kind: 'run',
+    stage: await tx.stage.findUniqueOrThrow({ where: { id: stageId } }),
+    ...(deployLease ? { deployLease } : {}),
+  }
 }
 
-/** Renews the stage lease (and the deploy lease); false when the stage is no longer ours. */
+/**
+ * Renews the stage lease (and, with its token, the deploy lease): `ours` false when the stage
+ * is no longer this worker's, `deployLeaseLost` when the environment's lease went to another.
+ */
 export async function renewLease(
   tx: Tx,
   stage: Stage,
   workerId: string,
-): Promise<{ ours: boolean; cancel: boolean }> {
+  deployLease?: string,
+): Promise<{ ours: boolean; cancel: boolean; deployLeaseLost: boolean }> {
   const until = new Date(Date.now() + leaseMs)
   const updated = await tx.stage.updateMany({
     where: { id: stage.id, status: 'running', attempt: stage.attempt, leaseOwner: workerId },
     data: { leaseExpiresAt: until },
   })
-  if (stage.kind === 'deploy' && stage.environmentId) {
-    await tx.deployLease.updateMany({
-      where: { environmentId: stage.environmentId, holder: stage.id },
-      data: { expiresAt: until },
-    })
-  }
+  const deployLeaseLost =
+    stage.kind === 'deploy' && stage.environmentId && deployLease
+      ? !(await renewDeployLease(tx, stage.environmentId, deployLease))
+      : false
   const current = await tx.stage.findUnique({ where: { id: stage.id }, select: { cancelRequested: true } })
-  return { ours: updated.count === 1, cancel: current?.cancelRequested ?? false }
+  return { ours: updated.count === 1, cancel: current?.cancelRequested ?? false, deployLeaseLost }
 }

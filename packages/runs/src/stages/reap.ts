@@ -48,6 +48,18 @@ export async function reapStage(
     current.leaseExpiresAt.getTime() >= now - reapGraceMs
   )
     return null
+  if (current.kind === 'deploy' && current.environmentId) {
+    // Its rollout stopped with its worker: the release it was making says so now, rather
+    // than "deploying" until the next deploy of the environment.
+    await tx.release.updateMany({
+      where: { pipelineId: current.pipelineId, environmentId: current.environmentId, status: 'deploying' },
+      data: {
+        status: 'failed',
+        error: `interrupted: worker ${stale.leaseOwner ?? '?'} stopped responding during the rollout`,
+        finishedAt: new Date(now),
+      },
+    })
+  }
   const exhausted = stale.attempt >= maxAttempts[stale.kind as RunnableKind]
   const error = `worker ${stale.leaseOwner ?? '?'} stopped responding (lease expired)`
   return finishStage(tx, stale.id, exhausted ? 'fail' : 'release', {
