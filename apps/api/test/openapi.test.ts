@@ -20,10 +20,10 @@ import {
   Pipeline,
   Project,
   PutMemberBody,
-  Registry,
   RollbackBody,
   ScaleBody,
   SetupBody,
+  UpdatedRegistry,
   UpdateEnvironmentBody,
   UpdateHostBody,
   UpdateProjectBody,
@@ -97,7 +97,7 @@ const responseContracts: Record<string, [status: string, schema: z.ZodType]> = {
   'GET /api/projects/{project}/environments/{environment}/config': ['200', ConfigSnapshot],
   'POST /api/projects/{project}/pipelines': ['201', Pipeline],
   'POST /api/hosts': ['201', Host],
-  'PATCH /api/registries/{id}': ['200', Registry],
+  'PATCH /api/registries/{id}': ['200', UpdatedRegistry],
   'POST /api/pipelines/{id}/rerun': ['201', Pipeline],
 }
 
