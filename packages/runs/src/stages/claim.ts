@@ -125,14 +125,15 @@ export async function claimStage(tx: Tx, stageId: string, attempt: number, worke
     hostName,
     error: null,
   })
+  const started = await tx.stage.findUniqueOrThrow({ where: { id: stageId } })
   // The pipeline started when its first stage did (a redeploy's one stage, too).
   await tx.pipeline.updateMany({
     where: { id: stage.pipelineId, startedAt: null },
-    data: { startedAt: new Date(now) },
+    data: { startedAt: started.startedAt },
   })
   return {
     kind: 'run',
-    stage: await tx.stage.findUniqueOrThrow({ where: { id: stageId } }),
+    stage: started,
     ...(deployLease ? { deployLease } : {}),
   }
 }
