@@ -9,6 +9,8 @@ describe('environments and config', () => {
     const host = await db.host.create({
       data: { name: 'prod-1', endpoint: 'unix:///tmp/none.sock', address: '192.0.2.13' },
     })
+    // An instance administrator granted the host to the project (packages/policy grants.ts).
+    await db.projectHostGrant.create({ data: { projectId: project.id, hostId: host.id } })
     const url = `/api/projects/${project.slug}/environments`
     const created = await app.inject({
       method: 'POST',
