@@ -67,12 +67,24 @@ describe('settings and the live log in a real browser', () => {
       password: 'e2e password 1234',
     })
     await demo.admin.put(`/api/projects/${demo.project.slug}/members/${user.body.id}`, { role: 'maintainer' })
+    // Project isolation: an administrator grants the project every host and the host network.
+    const granted = (await demo.admin.get(`/api/projects/${demo.project.slug}/grants`)).body
+    const everyHost = (await demo.admin.get('/api/hosts')).body as Array<{ id: string }>
+    const regrant = await demo.admin.put(`/api/projects/${demo.project.slug}/grants`, {
+      hostIds: everyHost.map((h) => h.id),
+      registries: granted.registries.map((r: { id: string; pathPrefix: string }) => ({
+        registryId: r.id,
+        pathPrefix: r.pathPrefix,
+      })),
+      limits: { ...granted.limits, allowHostNetwork: true },
+    })
+    expect(regrant.status).toBe(200)
     const maintainer = await signedIn(browser, stack.url, 'maintainer')
     const { page: p } = maintainer
     await p.goto(`${stack.url}/p/${demo.project.slug}/settings/environments`)
     const production = p.getByRole('form', { name: 'Environment production' })
     const hosts = production.getByRole('group', { name: 'Hosts' })
-    // Every host of the installation, not only the environment's own.
+    // Every host granted to the project (here: all of them), not only the environment's own.
     await expect
       .poll(() => hosts.getByRole('checkbox').count(), { timeout: 30_000 })
       .toBe(Object.keys(fleet().hosts).length)
