@@ -108,7 +108,9 @@ export function ApprovalPanel({
                   ],
                   [
                     'Approvals',
-                    `${state.approvals.filter((a) => a.decision === 'approved').length} of ${state.required}`,
+                    `${state.approvals.filter((a) => a.decision === 'approved').length} of ${state.required}${
+                      state.waitsForDeployer ? ', one from a maintainer or admin (protected environment)' : ''
+                    }`,
                   ],
                   ['Triggered by', state.triggeredBy ?? 'webhook'],
                 ]}
