@@ -37,8 +37,11 @@ async function open(base: string, path: string, headers: Record<string, string>)
     const decoder = new TextDecoder()
     let buffer = ''
     try {
-      for await (const chunk of response.body!) {
-        buffer += decoder.decode(chunk, { stream: true })
+      const reader = response.body!.getReader()
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        buffer += decoder.decode(value, { stream: true })
         let end = buffer.indexOf('\n\n')
         while (end >= 0) {
           const block = buffer.slice(0, end)

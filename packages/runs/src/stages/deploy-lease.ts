@@ -90,7 +90,7 @@ export async function dropDeployLease(tx: Tx, environmentId: string, token: stri
  * by a deploy that stopped mid-rollout (its worker died or lost the lease): they are failed,
  * saying so. What runs on the hosts is what reconcile and the next deploy converge.
  */
-export async function settleInterruptedReleases(tx: Tx, environmentId: string): Promise<number> {
+async function settleInterruptedReleases(tx: Tx, environmentId: string): Promise<number> {
   const settled = await tx.release.updateMany({
     where: { environmentId, status: 'deploying' },
     data: {

@@ -4,7 +4,7 @@ import { type Change, finishStage, lockPipelineRow } from '../pipelines/transiti
 import { maxAttempts, type RunnableKind } from './outcome.ts'
 
 /** A queued stage older than this without a worker gets its job sent again (harmless if not lost). */
-export const requeueAfterMs = 2 * 60_000
+const requeueAfterMs = 2 * 60_000
 /** Extra time after a lease expires before the reaper steps in (a slow heartbeat is not death). */
 export const reapGraceMs = 5_000
 
