@@ -12,6 +12,8 @@ import { describe, expect, it } from 'vitest'
  */
 const allowed: Record<string, string> = {
   'apps/api/src/env.ts': "the API's default bind address (SLIPWAY_HOST): Slipway's own listener",
+  'apps/api/src/settings.ts':
+    "the API's default public URL (SLIPWAY_PUBLIC_URL) when built without one: its own listener",
   'apps/worker/src/env.ts':
     'the default public URL of the dashboard (SLIPWAY_PUBLIC_URL), for links in notifications',
   'apps/web/src/pages/EnvironmentPage.tsx':

@@ -1,5 +1,5 @@
 import { createLogger } from '@slipway/core'
-import type { Db, Project } from '@slipway/db'
+import { createDb, type Db, type Project } from '@slipway/db'
 import { integrationTest } from '@slipway/testing'
 import type { Redis } from 'ioredis'
 import { eventsKey, publishEvents } from '../src/events.ts'
@@ -42,7 +42,7 @@ export async function makeWorld(db: Db, options: { supersedeQueued?: boolean } =
  * The lifecycle over a database (another pool plays another process); what it publishes goes
  * to the real Redis event stream and, when given, into `published`.
  */
-export function lifecycleOver(db: Db, redis: Redis, prefix: string, published: Change[] = []): Runs {
+function lifecycleOver(db: Db, redis: Redis, prefix: string, published: Change[] = []): Runs {
   return createRuns({
     db,
     publish: async (change) => {
@@ -56,6 +56,8 @@ export function lifecycleOver(db: Db, redis: Redis, prefix: string, published: C
 /** The lifecycle over the test's database; what it published lands in the real Redis event stream. */
 export const runsTest = integrationTest.extend<{
   runs: Runs
+  /** The lifecycle in a second database pool: another process racing this test's `runs`. */
+  second: Runs
   published: Change[]
   world: World
   /** The run events published for the world's project, oldest first. */
@@ -67,6 +69,14 @@ export const runsTest = integrationTest.extend<{
   },
   runs: async ({ db, redis, redisPrefix, published }, use) => {
     await use(lifecycleOver(db, redis, redisPrefix, published))
+  },
+  second: async ({ databaseUrl, redis, redisPrefix }, use) => {
+    const other = createDb({ url: databaseUrl, poolSize: 5 })
+    try {
+      await use(lifecycleOver(other, redis, redisPrefix))
+    } finally {
+      await other.$disconnect()
+    }
   },
   world: async ({ db }, use) => {
     await use(await makeWorld(db))

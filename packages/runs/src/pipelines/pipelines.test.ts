@@ -1,6 +1,5 @@
-import { createDb } from '@slipway/db'
 import { describe, expect } from 'vitest'
-import { lifecycleOver, makeWorld, newPipeline, runsTest as test } from '../../test/fixtures.ts'
+import { makeWorld, newPipeline, runsTest as test } from '../../test/fixtures.ts'
 
 const outbox = (db: Parameters<typeof makeWorld>[0], name: string) =>
   db.outboxJob.findMany({ where: { name }, orderBy: { id: 'asc' } })
@@ -25,25 +24,17 @@ describe('creating a pipeline', () => {
 
   test('pipelines created at once by two processes are numbered without gaps or duplicates', async ({
     db,
-    databaseUrl,
-    redis,
-    redisPrefix,
+    second,
     runs,
     world,
   }) => {
-    const other = createDb({ url: databaseUrl, poolSize: 5 })
-    try {
-      const second = lifecycleOver(other, redis, redisPrefix)
-      const created = await Promise.all(
-        Array.from({ length: 16 }, (_, i) => newPipeline(i % 2 ? second : runs, world, `ref-${i}`)),
-      )
-      expect(created.map((p) => p.number).sort((a, b) => a - b)).toEqual(
-        Array.from({ length: 16 }, (_, i) => i + 1),
-      )
-      expect(await db.pipeline.count()).toBe(16)
-    } finally {
-      await other.$disconnect()
-    }
+    const created = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => newPipeline(i % 2 ? second : runs, world, `ref-${i}`)),
+    )
+    expect(created.map((p) => p.number).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 16 }, (_, i) => i + 1),
+    )
+    expect(await db.pipeline.count()).toBe(16)
   })
 
   test('a new pipeline supersedes older queued pipelines of the same ref and says so', async ({

@@ -1,6 +1,6 @@
-import { createDb, type Db } from '@slipway/db'
+import type { Db } from '@slipway/db'
 import { describe, expect } from 'vitest'
-import { lifecycleOver, newPipeline, runsTest as test, type World } from '../../test/fixtures.ts'
+import { newPipeline, runsTest as test, type World } from '../../test/fixtures.ts'
 import type { Runs } from '../runs.ts'
 import { DeployLeaseLost } from './deploy-lease.ts'
 
@@ -26,30 +26,22 @@ async function pushed(db: Db, runs: Runs, world: World) {
 describe("an environment's deploy lease", () => {
   test('two takers racing in two processes: exactly one holds it, every round', async ({
     db,
-    databaseUrl,
-    redis,
-    redisPrefix,
+    second,
     runs,
     world,
   }) => {
-    const other = createDb({ url: databaseUrl, poolSize: 5 })
-    try {
-      const second = lifecycleOver(other, redis, redisPrefix)
-      for (let round = 0; round < 40; round++) {
-        const takes = await Promise.all([
-          runs.takeDeployLease(world.production.id, `deploy-a-${round}`, 'worker-a'),
-          second.takeDeployLease(world.production.id, `deploy-b-${round}`, 'worker-b'),
-        ])
-        const winners = takes.filter((take) => 'token' in take)
-        expect(winners).toHaveLength(1)
-        const row = await db.deployLease.findUniqueOrThrow({ where: { environmentId: world.production.id } })
-        expect(row.token).toBe((winners[0] as { token: string }).token)
-        // Half the rounds the holder gives it back, half it expires: both make it free again.
-        if (round % 2) await runs.dropDeployLease(world.production.id, row.token)
-        else await expireLease(db, world.production.id)
-      }
-    } finally {
-      await other.$disconnect()
+    for (let round = 0; round < 40; round++) {
+      const takes = await Promise.all([
+        runs.takeDeployLease(world.production.id, `deploy-a-${round}`, 'worker-a'),
+        second.takeDeployLease(world.production.id, `deploy-b-${round}`, 'worker-b'),
+      ])
+      const winners = takes.filter((take) => 'token' in take)
+      expect(winners).toHaveLength(1)
+      const row = await db.deployLease.findUniqueOrThrow({ where: { environmentId: world.production.id } })
+      expect(row.token).toBe((winners[0] as { token: string }).token)
+      // Half the rounds the holder gives it back, half it expires: both make it free again.
+      if (round % 2) await runs.dropDeployLease(world.production.id, row.token)
+      else await expireLease(db, world.production.id)
     }
   })
 

@@ -1,7 +1,7 @@
 import { AppError } from '@slipway/core'
-import { createDb, type Db } from '@slipway/db'
+import type { Db } from '@slipway/db'
 import { describe, expect } from 'vitest'
-import { lifecycleOver, newPipeline, runsTest as test, type World } from '../../test/fixtures.ts'
+import { newPipeline, runsTest as test, type World } from '../../test/fixtures.ts'
 import type { Runs } from '../runs.ts'
 import { classifyFailure } from './outcome.ts'
 import { reapStage, staleStages } from './reap.ts'
@@ -46,31 +46,23 @@ describe('claiming a stage', () => {
 
   test('two claimers of one stage in two processes: exactly one runs it, every time', async ({
     db,
-    databaseUrl,
-    redis,
-    redisPrefix,
+    second,
     runs,
     world,
   }) => {
-    const other = createDb({ url: databaseUrl, poolSize: 5 })
-    try {
-      const second = lifecycleOver(other, redis, redisPrefix)
-      for (let round = 0; round < 10; round++) {
-        const build = await queuedBuild(db, runs, world, `ref-${round}`)
-        const claims = await Promise.all([
-          runs.claimStage(build.id, 1, 'worker-a'),
-          second.claimStage(build.id, 1, 'worker-b'),
-        ])
-        expect(claims.filter((c) => c.kind === 'run')).toHaveLength(1)
-        // The loser sees a live lease on the same attempt: it waits for it, it does not run.
-        expect(claims.filter((c) => c.kind === 'wait')).toHaveLength(1)
-        const row = await db.stage.findUniqueOrThrow({ where: { id: build.id } })
-        expect(row.attempt).toBe(1)
-        // The build slots are counted per host: the finished build frees its slot.
-        await runs.succeedStage(build.id, {})
-      }
-    } finally {
-      await other.$disconnect()
+    for (let round = 0; round < 10; round++) {
+      const build = await queuedBuild(db, runs, world, `ref-${round}`)
+      const claims = await Promise.all([
+        runs.claimStage(build.id, 1, 'worker-a'),
+        second.claimStage(build.id, 1, 'worker-b'),
+      ])
+      expect(claims.filter((c) => c.kind === 'run')).toHaveLength(1)
+      // The loser sees a live lease on the same attempt: it waits for it, it does not run.
+      expect(claims.filter((c) => c.kind === 'wait')).toHaveLength(1)
+      const row = await db.stage.findUniqueOrThrow({ where: { id: build.id } })
+      expect(row.attempt).toBe(1)
+      // The build slots are counted per host: the finished build frees its slot.
+      await runs.succeedStage(build.id, {})
     }
   })
 
@@ -113,30 +105,22 @@ describe('claiming a stage', () => {
 
   test('cancel during claim: the stage is either canceled before it runs or runs flagged to stop', async ({
     db,
-    databaseUrl,
-    redis,
-    redisPrefix,
+    second,
     runs,
     world,
   }) => {
-    const other = createDb({ url: databaseUrl, poolSize: 5 })
-    try {
-      const second = lifecycleOver(other, redis, redisPrefix)
-      for (let round = 0; round < 8; round++) {
-        const build = await queuedBuild(db, runs, world, `ref-${round}`)
-        const [claim] = await Promise.all([
-          runs.claimStage(build.id, 1, 'worker-a'),
-          second.cancelPipeline(build.pipelineId, 'canceled by a person'),
-        ])
-        const row = await db.stage.findUniqueOrThrow({ where: { id: build.id } })
-        if (claim.kind === 'run') {
-          expect([row.status, row.cancelRequested]).toEqual(['running', true])
-          // Its worker stops as told (and frees the build slot for the next round).
-          await runs.cancelStage(build.id)
-        } else expect([claim.kind, row.status]).toEqual(['skip', 'canceled'])
-      }
-    } finally {
-      await other.$disconnect()
+    for (let round = 0; round < 8; round++) {
+      const build = await queuedBuild(db, runs, world, `ref-${round}`)
+      const [claim] = await Promise.all([
+        runs.claimStage(build.id, 1, 'worker-a'),
+        second.cancelPipeline(build.pipelineId, 'canceled by a person'),
+      ])
+      const row = await db.stage.findUniqueOrThrow({ where: { id: build.id } })
+      if (claim.kind === 'run') {
+        expect([row.status, row.cancelRequested]).toEqual(['running', true])
+        // Its worker stops as told (and frees the build slot for the next round).
+        await runs.cancelStage(build.id)
+      } else expect([claim.kind, row.status]).toEqual(['skip', 'canceled'])
     }
   })
 })
@@ -247,35 +231,27 @@ describe('reaping stages', () => {
 
   test('a reaper and a retry racing leave the stage either reaped or retried, never both broken', async ({
     db,
-    databaseUrl,
-    redis,
-    redisPrefix,
+    second,
     runs,
     world,
   }) => {
-    const other = createDb({ url: databaseUrl, poolSize: 5 })
-    try {
-      const second = lifecycleOver(other, redis, redisPrefix)
-      for (let round = 0; round < 6; round++) {
-        const build = await queuedBuild(db, runs, world, `ref-${round}`)
-        await db.stage.update({ where: { id: build.id }, data: { attempt: 2 } })
-        await runs.claimStage(build.id, 3, 'worker-a')
-        await expire(db, build.id)
-        const [reaped, retried] = await Promise.allSettled([
-          runs.reapStages(),
-          second.retryStage(build.pipelineId, build.id),
-        ])
-        expect(reaped.status).toBe('fulfilled')
-        const row = await db.stage.findUniqueOrThrow({ where: { id: build.id } })
-        // A retry while the stage still ran is refused; after the reaper failed it, it is allowed.
-        if (retried.status === 'fulfilled') expect(row.status).toBe('pending')
-        else {
-          expect(retried.reason).toMatchObject({ code: 'CONFLICT' })
-          expect(row.status).toBe('failed')
-        }
+    for (let round = 0; round < 6; round++) {
+      const build = await queuedBuild(db, runs, world, `ref-${round}`)
+      await db.stage.update({ where: { id: build.id }, data: { attempt: 2 } })
+      await runs.claimStage(build.id, 3, 'worker-a')
+      await expire(db, build.id)
+      const [reaped, retried] = await Promise.allSettled([
+        runs.reapStages(),
+        second.retryStage(build.pipelineId, build.id),
+      ])
+      expect(reaped.status).toBe('fulfilled')
+      const row = await db.stage.findUniqueOrThrow({ where: { id: build.id } })
+      // A retry while the stage still ran is refused; after the reaper failed it, it is allowed.
+      if (retried.status === 'fulfilled') expect(row.status).toBe('pending')
+      else {
+        expect(retried.reason).toMatchObject({ code: 'CONFLICT' })
+        expect(row.status).toBe('failed')
       }
-    } finally {
-      await other.$disconnect()
     }
   })
 })
