@@ -37,6 +37,7 @@ describe('concurrent GitLab deliveries while pipelines advance', () => {
         address: '10.9.9.1',
         agentGroup: project.buildAgentGroup,
         maxConcurrentBuilds: 100,
+        grants: { create: { projectId: project.id } },
       },
     })
 

@@ -76,12 +76,13 @@ describe('the dashboard in a real browser', () => {
     await page.getByRole('button', { name: 'Run pipeline' }).click()
     await page.waitForURL(/\/pipelines\/[0-9a-f-]{36}/)
     pipelineId = page.url().split('/pipelines/')[1]!.split('?')[0]!
+    // Keep the build's log on screen while later stages run (the page otherwise follows the
+    // running stage, and a build BuildKit has cached ends within a second).
+    await page.locator('li[data-stage="build"] button').click()
     const log = page.getByRole('log', { name: 'Log of build' })
     await expect
       .poll(() => log.textContent(), { timeout: 120_000 })
       .toContain('load build definition from Dockerfile')
-    // Keep the build's log on screen while later stages run.
-    await page.locator('li[data-stage="build"] button').click()
     // (Drops of the log stream are tested in settings-and-live-log.e2e.test.ts.)
     // The stages move on by themselves: no reload (the marker set before survives).
     const build = page.locator('li[data-stage="build"]')

@@ -68,18 +68,30 @@ const cases: Array<{ name: string; choices: ProjectChoices; rules: GrantRule[] }
     rules: ['host-network-not-granted'],
   },
   {
+    name: 'a build group with a granted host',
+    choices: { buildGroup: { name: 'fast', hostIds: ['h5', 'h2'] } },
+    rules: [],
+  },
+  {
+    name: 'a build group of another project’s hosts',
+    choices: { buildGroup: { name: 'theirs', hostIds: ['h5', 'h6'] } },
+    rules: ['build-group-not-granted'],
+  },
+  {
     name: 'everything wrong at once',
     choices: {
       hostIds: ['h9'],
       image: { registryId: 'r9', repository: 'x' },
       appSpec: { network: 'host', resources: { memoryMb: 100_000 } },
       replicas: 1000,
+      buildGroup: { name: 'theirs', hostIds: ['h7'] },
     },
     rules: [
       'host-not-granted',
       'registry-not-granted',
       'memory-over-limit',
       'host-network-not-granted',
+      'build-group-not-granted',
       'replicas-over-limit',
     ],
   },
@@ -109,6 +121,7 @@ describe('project grants and limits', () => {
       'body.registryId',
       'body.appSpec.resources.memoryMb',
       'body.appSpec.network',
+      'body.buildAgentGroup',
       'body.replicas',
     ])
     expect(checkChoices(grants, { image: { registryId: 'r1', repository: 'b' } })[0]?.path).toBe(
@@ -127,6 +140,15 @@ describe('project grants and limits', () => {
     expect(
       checkChoices(none, { image: { registryId: 'r1', repository: 'team/shop' } }).map((v) => v.rule),
     ).toEqual(['registry-not-granted'])
+    expect(
+      checkChoices(none, { buildGroup: { name: 'default', hostIds: ['b1'] } }).map((v) => v.rule),
+    ).toEqual(['build-group-not-granted'])
+  })
+
+  it('a build group with no host in it has nothing granted', () => {
+    const empty = { buildGroup: { name: 'nobody', hostIds: [] } }
+    expect(checkChoices(grants, empty).map((v) => v.rule)).toEqual(['build-group-not-granted'])
+    expect(widenGrants(grants, empty).hostIds).toEqual(grants.hostIds)
   })
 })
 
@@ -144,6 +166,15 @@ describe('an administrator’s choice is a grant', () => {
 
   it('changes nothing when everything is granted already', () => {
     expect(widenGrants(grants, { hostIds: ['h1'], replicas: 2 })).toBe(grants)
+  })
+
+  it('grants every host of the build group chosen', () => {
+    expect(widenGrants(grants, { buildGroup: { name: 'fast', hostIds: ['b1', 'b2'] } }).hostIds).toEqual([
+      'h1',
+      'h2',
+      'b1',
+      'b2',
+    ])
   })
 
   it('grants a registry at the repository chosen', () => {

@@ -45,6 +45,11 @@ export interface ProjectChoices {
   image?: { registryId: string | null; repository: string }
   appSpec?: AppSpecLimits
   replicas?: number
+  /**
+   * The build agent group the project builds in, with the hosts in it: builds run only on the
+   * group's hosts that were granted, so at least one must be.
+   */
+  buildGroup?: { name: string; hostIds: readonly string[] }
 }
 
 export const grantRules = [
@@ -54,6 +59,7 @@ export const grantRules = [
   'replicas-over-limit',
   'memory-over-limit',
   'host-network-not-granted',
+  'build-group-not-granted',
 ] as const
 export type GrantRule = (typeof grantRules)[number]
 
@@ -118,6 +124,12 @@ export function checkChoices(grants: ProjectGrants, choices: ProjectChoices): Gr
         message: 'the host network needs an instance administrator’s grant for this project',
       })
   }
+  if (choices.buildGroup && !choices.buildGroup.hostIds.some((id) => grants.hostIds.includes(id)))
+    violations.push({
+      rule: 'build-group-not-granted',
+      path: 'body.buildAgentGroup',
+      message: `no host of build agent group "${choices.buildGroup.name}" is granted to this project; an instance administrator grants hosts`,
+    })
   if (choices.replicas !== undefined && choices.replicas > limits.maxReplicas)
     violations.push({
       rule: 'replicas-over-limit',
@@ -134,7 +146,9 @@ export function checkChoices(grants: ProjectGrants, choices: ProjectChoices): Gr
  */
 export function widenGrants(grants: ProjectGrants, choices: ProjectChoices): ProjectGrants {
   if (checkChoices(grants, choices).length === 0) return grants
-  const hostIds = [...new Set([...grants.hostIds, ...(choices.hostIds ?? [])])]
+  const hostIds = [
+    ...new Set([...grants.hostIds, ...(choices.hostIds ?? []), ...(choices.buildGroup?.hostIds ?? [])]),
+  ]
   let registries = grants.registries
   const image = choices.image
   if (image?.registryId) {

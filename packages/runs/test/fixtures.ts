@@ -14,7 +14,7 @@ export interface World {
 
 /** A project with a build host and two environments (staging, then production). */
 export async function makeWorld(db: Db, options: { supersedeQueued?: boolean } = {}): Promise<World> {
-  await db.host.upsert({
+  const buildHost = await db.host.upsert({
     where: { name: 'build-1' },
     create: { name: 'build-1', endpoint: 'tcp://10.9.9.1:2376', address: '10.9.9.1', agentGroup: 'default' },
     update: {},
@@ -27,6 +27,7 @@ export async function makeWorld(db: Db, options: { supersedeQueued?: boolean } =
       appSpec: {},
       imageRepository: 'demo',
       supersedeQueued: options.supersedeQueued ?? true,
+      hostGrants: { create: { hostId: buildHost.id } },
     },
   })
   const staging = await db.environment.create({

@@ -201,6 +201,52 @@ describe('project isolation: hosts, registries and limits are granted', () => {
     expect(read.json().hosts.map((h: { name: string }) => h.name)).toEqual(['ours', 'theirs-prod'])
   })
 
+  test('a maintainer builds only in an agent group with a host granted to the project', async ({
+    app,
+    db,
+  }) => {
+    const world = await setUp(db, app)
+    const theirBuild = await db.host.create({
+      data: {
+        name: 'their-build',
+        endpoint: 'unix:///tmp/tb.sock',
+        address: '192.0.2.3',
+        agentGroup: 'theirs',
+      },
+    })
+    await db.host.update({ where: { id: world.ours.id }, data: { agentGroup: 'mine' } })
+    const patch = (headers: Record<string, string>, buildAgentGroup: string) =>
+      app.inject({ method: 'PATCH', url: '/api/projects/shop', headers, payload: { buildAgentGroup } })
+    const before = await world.snapshot()
+    for (const group of ['theirs', 'nobody-builds-here']) {
+      const refused = await patch(world.maintainer.headers, group)
+      expect(refused.statusCode).toBe(403)
+      expect(fieldsOf(refused.json())).toEqual([
+        { path: 'body.buildAgentGroup', rule: 'build-group-not-granted' },
+      ])
+      expect(refused.json().error.message).toContain(`"${group}"`)
+    }
+    expect(await world.snapshot()).toEqual(before)
+    expect((await patch(world.maintainer.headers, 'mine')).statusCode).toBe(200)
+
+    // An administrator's choice is a grant, and a build group in use is not withdrawn.
+    expect((await patch(world.admin.headers, 'theirs')).statusCode).toBe(200)
+    const grants = await db.projectHostGrant.findMany({ where: { projectId: world.project.id } })
+    expect(grants.map((g) => g.hostId).sort()).toEqual([world.ours.id, theirBuild.id].sort())
+    const withdraw = await app.inject({
+      method: 'PUT',
+      url: '/api/projects/shop/grants',
+      headers: world.admin.headers,
+      payload: {
+        hostIds: [world.ours.id],
+        registries: [{ registryId: world.registry.id, pathPrefix: 'team/shop' }],
+        limits: { maxReplicas: 4, maxMemoryMb: 512, allowHostNetwork: false },
+      },
+    })
+    expect(withdraw.statusCode).toBe(409)
+    expect(fieldsOf(withdraw.json())).toEqual([{ path: 'body.hostIds', rule: 'build-group-not-granted' }])
+  })
+
   test('maintainers are offered only what was granted; administrators everything', async ({ app, db }) => {
     const world = await setUp(db, app)
     const choices = async (headers: Record<string, string>) =>

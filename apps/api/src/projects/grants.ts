@@ -58,6 +58,15 @@ function grantsSummary(grants: ProjectGrants) {
   return { hostIds: [...grants.hostIds].sort(), registries: grants.registries, limits: grants.limits }
 }
 
+/** A build agent group as a choice: its name and the hosts in it. */
+export async function buildGroupChoice(
+  tx: Tx,
+  name: string,
+): Promise<NonNullable<ProjectChoices['buildGroup']>> {
+  const hosts = await tx.host.findMany({ where: { agentGroup: name }, select: { id: true } })
+  return { name, hostIds: hosts.map((h) => h.id) }
+}
+
 const forbidden = (violations: GrantViolation[]) =>
   new AppError('FORBIDDEN', violations.map((v) => v.message).join('; '), {
     details: {
@@ -83,6 +92,8 @@ export async function requireGranted(
   if (!violations.length) return
   if (!actor.user.isAdmin) throw forbidden(violations)
   const widened = widenGrants(grants, choices)
+  // A build group with no host yet: nothing to grant, nothing to record.
+  if (JSON.stringify(grantsSummary(widened)) === JSON.stringify(grantsSummary(grants))) return
   await storeGrants(tx, project.id, widened)
   await audit(tx, request, {
     action: 'project.grants',
@@ -96,6 +107,7 @@ export async function requireGranted(
 
 /** What the project uses today, as choices: a grant withdrawn must not leave any of it outside. */
 async function currentUse(tx: Tx, project: Project): Promise<ProjectChoices> {
+  const group = await buildGroupChoice(tx, project.buildAgentGroup)
   const environments = await tx.environment.findMany({
     where: { projectId: project.id },
     select: { replicas: true, hosts: { select: { hostId: true } } },
@@ -105,6 +117,8 @@ async function currentUse(tx: Tx, project: Project): Promise<ProjectChoices> {
     image: { registryId: project.registryId, repository: project.imageRepository },
     appSpec: AppSpec.parse(project.appSpec),
     replicas: Math.max(0, ...environments.map((e) => e.replicas)),
+    // A group with no host yet has nothing to withdraw.
+    ...(group.hostIds.length ? { buildGroup: group } : {}),
   }
 }
 
@@ -164,6 +178,7 @@ const withdrawnField: Record<GrantRule, string> = {
   'replicas-over-limit': 'body.limits.maxReplicas',
   'memory-over-limit': 'body.limits.maxMemoryMb',
   'host-network-not-granted': 'body.limits.allowHostNetwork',
+  'build-group-not-granted': 'body.hostIds',
 }
 
 const Params = z.object({ project: z.string().min(1).max(100) })

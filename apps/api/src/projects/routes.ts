@@ -9,7 +9,7 @@ import { requireActor } from '../auth/actor.ts'
 import type { AppDeps } from '../deps.ts'
 import { requireInstance, requireProject } from '../http/access.ts'
 import { audit } from '../http/audit.ts'
-import { grantRoutes, requireGranted } from './grants.ts'
+import { buildGroupChoice, grantRoutes, requireGranted } from './grants.ts'
 import { projectView } from './view.ts'
 
 const ProjectParams = z.object({ project: z.string().min(1).max(100) })
@@ -116,6 +116,7 @@ export function projectRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           await requireGranted(tx, request, actor, created, {
             image: { registryId: created.registryId, repository: created.imageRepository },
             appSpec: fields.appSpec,
+            buildGroup: await buildGroupChoice(tx, created.buildAgentGroup),
           })
           await audit(tx, request, {
             action: 'project.create',
@@ -168,6 +169,9 @@ export function projectRoutes(deps: AppDeps): FastifyPluginAsyncZod {
                 }
               : {}),
             ...(fields.appSpec ? { appSpec: fields.appSpec } : {}),
+            ...(fields.buildAgentGroup !== undefined && fields.buildAgentGroup !== project.buildAgentGroup
+              ? { buildGroup: await buildGroupChoice(tx, fields.buildAgentGroup) }
+              : {}),
           })
           const after = await tx.project.update({
             where: { id: project.id },

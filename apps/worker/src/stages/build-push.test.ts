@@ -128,6 +128,8 @@ async function pipelineOf(
       registryId: registry.id,
       buildArgs: { VISIBLE: 'not-a-secret' },
       appSpec: {},
+      hostGrants: { create: { hostId: host.id } },
+      registryGrants: { create: { registryId: registry.id, pathPrefix: 'test' } },
     },
   })
   const updated = await db.project.update({

@@ -5,6 +5,7 @@ import { AppError, errorMessage } from '@slipway/core'
 import { secretContext } from '@slipway/db'
 import { type DockerHost, imageTagRef } from '@slipway/docker'
 import { checkoutCommit } from '@slipway/git'
+import { assertImageGranted } from './grants.ts'
 import { permanent, type StageContext, type StageResult } from './runner.ts'
 
 /** The host a stage runs on, as a driver. */
@@ -23,6 +24,7 @@ export async function buildTag(context: StageContext): Promise<string> {
   const id = project.registryId
   const registry = id ? await patient(() => deps.db.registry.findUnique({ where: { id } })) : null
   if (!registry) throw permanent(`project ${project.slug} has no registry to push to`)
+  await patient(() => assertImageGranted(deps, project))
   return imageTagRef(registry.url, project.imageRepository, pipeline.commitSha)
 }
 

@@ -53,6 +53,30 @@ export async function assertDeployGranted(
     throw permanent(`not deployed to ${environment.name}: ${violations.map((v) => v.message).join('; ')}`)
 }
 
+/**
+ * Re-checks at build and push that the project's registry and repository path are within its
+ * registry grants: a grant withdrawn since the setting was made stops the next image too.
+ */
+export async function assertImageGranted(deps: Pick<WorkerDeps, 'db'>, project: Project): Promise<void> {
+  const registries = await deps.db.projectRegistryGrant.findMany({
+    where: { projectId: project.id },
+    select: { registryId: true, pathPrefix: true },
+  })
+  const violations = checkChoices(
+    {
+      hostIds: [],
+      registries,
+      limits: {
+        maxReplicas: project.maxReplicas,
+        maxMemoryMb: project.maxMemoryMb,
+        allowHostNetwork: project.allowHostNetwork,
+      },
+    },
+    { image: { registryId: project.registryId, repository: project.imageRepository } },
+  )
+  if (violations.length) throw permanent(`no image is made: ${violations.map((v) => v.message).join('; ')}`)
+}
+
 async function subjectOf(deps: Pick<WorkerDeps, 'db'>, projectId: string, userId: string): Promise<Subject> {
   const user = await deps.db.user.findUnique({
     where: { id: userId },

@@ -17,12 +17,25 @@ export type Claim =
 
 type Tx = Prisma.TransactionClient
 
-/** A build host of the project's agent group with a free build slot, least busy first. */
-async function pickBuildHost(tx: Tx, agentGroup: string): Promise<string | 'none' | 'busy'> {
+/**
+ * A build host of the project's agent group that was granted to the project, with a free build
+ * slot, least busy first.
+ */
+async function pickBuildHost(
+  tx: Tx,
+  project: { id: string; buildAgentGroup: string },
+): Promise<string | 'none' | 'not-granted' | 'busy'> {
+  const agentGroup = project.buildAgentGroup
   await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`build-slots:${agentGroup}`}))`
-  const hosts = await tx.host.findMany({ where: { agentGroup }, orderBy: { name: 'asc' } })
-  const usable = hosts.filter((host) => host.status !== 'down')
+  const hosts = await tx.host.findMany({
+    where: { agentGroup },
+    orderBy: { name: 'asc' },
+    include: { grants: { where: { projectId: project.id }, select: { hostId: true } } },
+  })
   if (!hosts.length) return 'none'
+  const granted = hosts.filter((host) => host.grants.length > 0)
+  if (!granted.length) return 'not-granted'
+  const usable = granted.filter((host) => host.status !== 'down')
   const busy = await tx.stage.groupBy({
     by: ['hostName'],
     where: {
@@ -95,11 +108,18 @@ export async function claimStage(tx: Tx, stageId: string, attempt: number, worke
   let hostName: string | null = null
   let deployLease: string | undefined
   if (kind === 'build') {
-    const picked = await pickBuildHost(tx, stage.pipeline.project.buildAgentGroup)
+    const { project } = stage.pipeline
+    const picked = await pickBuildHost(tx, project)
     if (picked === 'none') {
       throw new AppError(
         'PRECONDITION_FAILED',
-        `no Docker host is in the build agent group "${stage.pipeline.project.buildAgentGroup}"`,
+        `no Docker host is in the build agent group "${project.buildAgentGroup}"`,
+      )
+    }
+    if (picked === 'not-granted') {
+      throw new AppError(
+        'PRECONDITION_FAILED',
+        `no host of the build agent group "${project.buildAgentGroup}" is granted to this project; an instance administrator grants hosts`,
       )
     }
     if (picked === 'busy') return { kind: 'wait', untilMs: now + 2000, reason: 'every build host is busy' }

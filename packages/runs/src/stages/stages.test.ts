@@ -95,6 +95,26 @@ describe('claiming a stage', () => {
     expect((await db.stage.findUniqueOrThrow({ where: { id: build.id } })).status).toBe('failed')
   })
 
+  test('a build runs only on a host of its group granted to the project', async ({ db, runs, world }) => {
+    await db.host.create({
+      data: {
+        name: 'build-theirs',
+        endpoint: 'tcp://10.9.9.2:2376',
+        address: '10.9.9.2',
+        agentGroup: 'theirs',
+      },
+    })
+    await db.project.update({ where: { id: world.project.id }, data: { buildAgentGroup: 'theirs' } })
+    const build = await queuedBuild(db, runs, world)
+    const claim = await runs.claimStage(build.id, 1, 'worker-a')
+    expect(claim).toMatchObject({
+      kind: 'failed',
+      reason: expect.stringContaining('is granted to this project'),
+    })
+    const row = await db.stage.findUniqueOrThrow({ where: { id: build.id } })
+    expect([row.status, row.hostName]).toEqual(['failed', null])
+  })
+
   test('a stage past its last attempt fails instead of running again', async ({ db, runs, world }) => {
     const build = await queuedBuild(db, runs, world)
     await db.stage.update({ where: { id: build.id }, data: { attempt: 3 } })
