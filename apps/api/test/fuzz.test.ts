@@ -16,13 +16,6 @@ import { buildWorld, type World } from './support/world.ts'
 const runsPerRoute = 4
 const answerWithinMs = 10_000
 
-/**
- * Bugs found here and reported, in code this suite may not change (see the report of the
- * API hardening; remove an entry once fixed, and the fuzz covers the case again):
- * - pipelines/routes.ts: a list cursor outside PostgreSQL's int4 is a 500 (Prisma validation).
- * - app.ts: a path with broken percent-encoding (400) or a parameter over 100 characters
- *   (414) is answered by Fastify in its own shape, not `{error: {code, message}}`.
- */
 /** The statuses each stable code may come with. */
 const statusesOf: Record<string, number[]> = {
   VALIDATION_FAILED: [400, 415],

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import https from 'node:https'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -22,10 +22,14 @@ import { stageSecrets } from './secrets.ts'
 const run = promisify(execFile)
 const logger = createLogger({ name: 'build-push-test', level: 'silent' })
 
-/** A one-commit git repository holding `files`, served over file://. */
-async function repoWith(files: Record<string, string>): Promise<{ url: string; sha: string; dir: string }> {
+/** A one-commit git repository holding `files` and symbolic `links` (name: target), served over file://. */
+async function repoWith(
+  files: Record<string, string>,
+  links: Record<string, string> = {},
+): Promise<{ url: string; sha: string; dir: string }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'slipway-secret-repo-'))
   for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text)
+  for (const [name, target] of Object.entries(links)) await symlink(target, path.join(dir, name))
   const env = {
     ...process.env,
     GIT_AUTHOR_NAME: 't',
@@ -288,6 +292,71 @@ describe('build secrets', () => {
       }
     },
   )
+})
+
+describe('paths that leave the repository', () => {
+  /** A file and a folder outside the checkout are linked to from the repository. */
+  const cases: Array<{
+    name: string
+    links: (outside: string) => Record<string, string>
+    context: string
+    dockerfile: string
+    says: string
+  }> = [
+    {
+      name: 'a Dockerfile linked to a file elsewhere',
+      links: (outside) => ({ Dockerfile: path.join(outside, 'Dockerfile') }),
+      context: '.',
+      dockerfile: 'Dockerfile',
+      says: 'Dockerfile leads outside the repository',
+    },
+    {
+      name: 'a Dockerfile linked upwards by a relative path',
+      links: () => ({ Dockerfile: '../../../../../../../etc/hostname' }),
+      context: '.',
+      dockerfile: 'Dockerfile',
+      says: 'Dockerfile leads outside the repository',
+    },
+    {
+      name: 'a build context linked to a folder elsewhere',
+      links: (outside) => ({ app: path.join(outside, 'app') }),
+      context: 'app',
+      dockerfile: 'app/Dockerfile',
+      says: 'the build context app leads outside the repository',
+    },
+  ]
+  for (const c of cases) {
+    integrationTest(
+      `${c.name} is refused before the build, its content unread`,
+      async ({ db, redis, redisPrefix, fleet, testId }) => {
+        const outside = await mkdtemp(path.join(tmpdir(), 'slipway-outside-'))
+        const planted = `planted-${testId}-${Math.random().toString(36).slice(2)}`
+        await writeFile(path.join(outside, 'Dockerfile'), `FROM slipway/busybox:1\n${planted}\n`)
+        await mkdir(path.join(outside, 'app'))
+        await writeFile(path.join(outside, 'app', 'Dockerfile'), `FROM slipway/busybox:1\n${planted}\n`)
+        const repo = await repoWith({ 'README.md': 'links\n' }, c.links(outside))
+        const workDir = await mkdtemp(path.join(tmpdir(), 'slipway-work-'))
+        const deps = workerDeps(db, redis, redisPrefix, workDir)
+        const { project, pipeline } = await pipelineOf(deps, fleet, testId, repo, 'unused-secret-value')
+        const linked = await db.project.update({
+          where: { id: project.id },
+          data: { buildContext: c.context, dockerfilePath: c.dockerfile },
+        })
+        const build = pipeline.stages[0]!
+        try {
+          await expect(runHandler(deps, buildStage, build, pipeline, linked)).rejects.toMatchObject({
+            code: 'PRECONDITION_FAILED',
+            message: expect.stringContaining(c.says),
+          })
+          expect(await logText(db, build.id)).not.toContain(planted)
+        } finally {
+          await rm(workDir, { recursive: true, force: true })
+          await rm(repo.dir, { recursive: true, force: true })
+          await rm(outside, { recursive: true, force: true })
+        }
+      },
+    )
+  }
 })
 
 describe('the push stage', () => {

@@ -1,4 +1,4 @@
-import { readFile, rm } from 'node:fs/promises'
+import { readFile, realpath, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { AppError, errorMessage } from '@slipway/core'
@@ -26,6 +26,45 @@ export async function buildTag(context: StageContext): Promise<string> {
   if (!registry) throw permanent(`project ${project.slug} has no registry to push to`)
   await patient(() => assertImageGranted(deps, project))
   return imageTagRef(registry.url, project.imageRepository, pipeline.commitSha)
+}
+
+/** Is `inner` the folder `outer` or inside it? (both real paths) */
+const within = (outer: string, inner: string) => inner === outer || inner.startsWith(`${outer}${path.sep}`)
+
+/** The real path of `relative` in the checkout, or a permanent failure saying it is not there. */
+async function realIn(dir: string, relative: string, commitSha: string): Promise<string> {
+  try {
+    return await realpath(path.resolve(dir, relative))
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw permanent(`there is no ${relative} in ${commitSha}`)
+    throw error
+  }
+}
+
+/**
+ * The build context and the Dockerfile (relative to it) of a checkout, with symbolic links
+ * resolved: both must stay inside the repository, and the Dockerfile inside the context. A link
+ * to elsewhere on the worker's machine would otherwise read (or send to the build host) files
+ * that are not the commit's.
+ */
+async function buildPaths(
+  dir: string,
+  project: { buildContext: string; dockerfilePath: string },
+  commitSha: string,
+): Promise<{ contextDir: string; dockerfile: string }> {
+  const root = await realpath(dir)
+  const contextDir = await realIn(dir, project.buildContext, commitSha)
+  if (!within(root, contextDir))
+    throw permanent(
+      `the build context ${project.buildContext} leads outside the repository (a symbolic link)`,
+    )
+  const dockerfilePath = await realIn(dir, project.dockerfilePath, commitSha)
+  if (!within(root, dockerfilePath))
+    throw permanent(`${project.dockerfilePath} leads outside the repository (a symbolic link)`)
+  if (!within(contextDir, dockerfilePath))
+    throw permanent(`${project.dockerfilePath} is outside the build context ${project.buildContext}`)
+  return { contextDir, dockerfile: path.relative(contextDir, dockerfilePath) }
 }
 
 /**
@@ -114,18 +153,9 @@ export async function buildStage(context: StageContext): Promise<StageResult> {
       signal,
       onLog: (line) => log.write(line),
     })
-    const contextDir = path.resolve(dir, project.buildContext)
-    const dockerfile = path.relative(contextDir, path.resolve(dir, project.dockerfilePath))
-    if (dockerfile.startsWith('..'))
-      throw permanent(`${project.dockerfilePath} is outside the build context ${project.buildContext}`)
+    const { contextDir, dockerfile } = await buildPaths(dir, project, pipeline.commitSha)
     const secrets = buildSecrets(context)
-    const dockerfileText = await readFile(path.join(contextDir, dockerfile), 'utf8').catch(
-      (error: NodeJS.ErrnoException) => {
-        if (error.code === 'ENOENT')
-          throw permanent(`there is no ${project.dockerfilePath} in ${pipeline.commitSha}`)
-        throw error
-      },
-    )
+    const dockerfileText = await readFile(path.join(contextDir, dockerfile), 'utf8')
     const asArgs = secretsDeclaredAsArgs(dockerfileText, Object.keys(secrets))
     if (asArgs.length)
       throw permanent(
