@@ -64,6 +64,12 @@ export const GitUrl = z
   )
   .refine((url) => !url.startsWith('-'), 'must not start with -')
 
+/**
+ * A repository on Slipway's own machine (file://): it reads the worker's file system, so only
+ * an instance administrator may point a project at one.
+ */
+export const isLocalGitUrl = (url: string): boolean => /^file:/i.test(url.trim())
+
 /** A path inside the repository: relative, no `..`. */
 export const RepoPath = z
   .string()

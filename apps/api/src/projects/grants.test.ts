@@ -247,6 +247,33 @@ describe('project isolation: hosts, registries and limits are granted', () => {
     expect(fieldsOf(withdraw.json())).toEqual([{ path: 'body.hostIds', rule: 'build-group-not-granted' }])
   })
 
+  test('a repository on Slipway’s own machine (file://) is an administrator’s choice only', async ({
+    app,
+    db,
+  }) => {
+    const world = await setUp(db, app)
+    const patch = (headers: Record<string, string>, payload: object) =>
+      app.inject({ method: 'PATCH', url: '/api/projects/shop', headers, payload })
+    const before = await world.snapshot()
+    for (const gitUrl of ['file:///srv/slipway/other-project.git', 'file://localhost/srv/repo.git']) {
+      const refused = await patch(world.maintainer.headers, { gitUrl })
+      expect(refused.statusCode).toBe(403)
+      expect(refused.json().error.details.fields).toEqual([
+        { path: 'body.gitUrl', message: 'only an instance administrator may set a file:// URL' },
+      ])
+    }
+    expect(await world.snapshot()).toEqual(before)
+    const byAdmin = await patch(world.admin.headers, { gitUrl: 'file:///srv/slipway/shop.git' })
+    expect(byAdmin.statusCode).toBe(200)
+    // The maintainer may still save the project's settings with the URL the administrator set.
+    const resaved = await patch(world.maintainer.headers, {
+      gitUrl: 'file:///srv/slipway/shop.git',
+      name: 'Shop 2',
+    })
+    expect(resaved.statusCode).toBe(200)
+    expect(resaved.json().name).toBe('Shop 2')
+  })
+
   test('maintainers are offered only what was granted; administrators everything', async ({ app, db }) => {
     const world = await setUp(db, app)
     const choices = async (headers: Record<string, string>) =>

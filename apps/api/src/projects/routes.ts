@@ -1,4 +1,10 @@
-import { CreateProjectBody, Project, UpdatedProject, UpdateProjectBody } from '@slipway/contracts'
+import {
+  CreateProjectBody,
+  isLocalGitUrl,
+  Project,
+  UpdatedProject,
+  UpdateProjectBody,
+} from '@slipway/contracts'
 import { AppError } from '@slipway/core'
 import { type Prisma, type Project as ProjectRow, secretContext } from '@slipway/db'
 import { keepCredentials } from '@slipway/git'
@@ -157,6 +163,24 @@ export function projectRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         )
         const { webhookSecret, gitlab, buildSecrets, ...fields } = request.body
         const secrets = secretColumns(deps, project.id, { webhookSecret, gitlab, buildSecrets }, project)
+        if (
+          fields.gitUrl !== undefined &&
+          fields.gitUrl !== project.gitUrl &&
+          isLocalGitUrl(fields.gitUrl) &&
+          !actor.user.isAdmin
+        )
+          throw new AppError(
+            'FORBIDDEN',
+            'a file:// repository is on Slipway’s own machine; only an instance administrator may set one',
+            {
+              details: {
+                reason: 'local-repository',
+                fields: [
+                  { path: 'body.gitUrl', message: 'only an instance administrator may set a file:// URL' },
+                ],
+              },
+            },
+          )
         const updated = await deps.db.$transaction(async (tx) => {
           await assertRegistry(tx, fields.registryId)
           await requireGranted(tx, request, actor, project, {
