@@ -301,4 +301,37 @@ describe('the dashboard in a real browser', () => {
       rowsInDom: scroll.rows,
     })
   })
+
+  it('a log line carrying HTML, script or escape sequences is shown as text, never run', async () => {
+    const push = firstPipeline.stages.find((s) => s.kind === 'push')!
+    const last = await stack.db.stageLogChunk.aggregate({
+      where: { stageId: push.id },
+      _max: { lastSeq: true },
+    })
+    const from = (last._max.lastSeq ?? 0) + 1
+    const hostile = [
+      '<img src=x onerror="window.__xss = 1">',
+      '<script>window.__xss = 2</script>',
+      '\u001b]8;;javascript:window.__xss=3\u001b\\click me\u001b]8;;\u001b\\',
+      '\u001b[31m<b>red words</b>\u001b[0m and <a href="javascript:window.__xss=4">a link</a>',
+    ]
+    await stack.db.stageLogChunk.create({
+      data: {
+        stageId: push.id,
+        firstSeq: from,
+        lastSeq: from + hostile.length - 1,
+        lines: hostile.map((text, i) => [from + i, Date.now(), text]),
+      },
+    })
+    const page = pages.at(-1)!
+    await page.goto(`${stack.url}/p/${demo.project.slug}/pipelines/${firstPipeline.id}?stage=${push.id}`)
+    const viewer = page.getByRole('log', { name: 'Log of push' })
+    await expect.poll(() => viewer.textContent(), { timeout: 30_000 }).toContain('</script>')
+    const text = (await viewer.textContent()) ?? ''
+    expect(text).toContain('<img src=x onerror="window.__xss = 1">')
+    expect(text).toContain('<b>red words</b>')
+    expect(text).toContain('<a href="javascript:window.__xss=4">a link</a>')
+    expect(await viewer.locator('img, script, b, a').count()).toBe(0)
+    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined()
+  })
 })
