@@ -8,7 +8,7 @@
 #   base image on every host; and a demo application in its own git repository.
 #
 #   docker/fleet.sh up [--hosts build-1,pre-1,...]   start what is missing (idempotent)
-#   docker/fleet.sh host up|stop|rm NAME             an extra host for tests
+#   docker/fleet.sh host up|stop|cut|mend|rm NAME    an extra host for tests
 #   docker/fleet.sh down                             stop what `up` started, by pid, and
 #                                                    remove its namespaces, links and bridge
 #   docker/fleet.sh status                           what runs, what does not
@@ -617,9 +617,10 @@ up() {
   log "fleet up in $((SECONDS - started))s: hosts ${list[*]} on $LAN_PREFIX.0/24; env in $ENV_FILE"
 }
 
-# host up|stop|rm NAME: an extra host for tests (not listed in fleet.env): `up` starts it
-# (again) and prints its endpoint, `stop` stops its dockerd (data and address stay, as a
-# machine that is switched off), `rm` removes it, its namespace and its data.
+# host up|stop|cut|mend|rm NAME: an extra host for tests (not listed in fleet.env): `up` starts
+# it (again) and prints its endpoint, `stop` stops its dockerd (data and address stay, as a
+# machine that is switched off), `cut` and `mend` take its LAN link down and up (a network cut:
+# the daemon runs on, unreachable), `rm` removes it, its namespace and its data.
 host_cmd() {
   local verb=${1:-} name=${2:-}
   [[ $name =~ ^[a-z0-9][a-z0-9-]{0,30}$ ]] || die "host $verb: a host name of [a-z0-9-], at most 31 characters"
@@ -643,13 +644,19 @@ host_cmd() {
     echo "tcp://$(host_addr "$name"):2376"
     ;;
   stop) host_stop "$name" ;;
+  cut | mend)
+    # The machine's cable: its link onto the fleet LAN goes down (nothing answers, packets are
+    # dropped, connections hang until their timeouts) or up again; the daemon keeps running.
+    [ -d "$dir" ] || die "host $verb: no host $name"
+    ip link set "sw${HASH}v$(host_index "$name")" "$([ "$verb" = cut ] && echo down || echo up)"
+    ;;
   rm)
     [ -f "$dir/extra" ] || die "host rm: $name is not an extra host"
     host_down "$name"
     rm -rf "$dir" "$RUN/$name" "$TLS/$name.pem" "$TLS/$name-key.pem"
     sed -i "s/^$name\$/-/" "$STATE/hosts/index"
     ;;
-  *) die "usage: $0 host up|stop|rm NAME" ;;
+  *) die "usage: $0 host up|stop|cut|mend|rm NAME" ;;
   esac
 }
 
@@ -700,5 +707,5 @@ host) shift; host_cmd "$@" ;;
 down) down ;;
 status) status ;;
 env) cat "$ENV_FILE" ;;
-*) echo "usage: $0 up [--hosts a,b,c] | host up|stop|rm NAME | down | status | env" >&2; exit 2 ;;
+*) echo "usage: $0 up [--hosts a,b,c] | host up|stop|cut|mend|rm NAME | down | status | env" >&2; exit 2 ;;
 esac

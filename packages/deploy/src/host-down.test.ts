@@ -21,9 +21,21 @@ import {
 /** The container hostname a demo response names (the first 12 characters of its id). */
 const servedBy = (body: string) => /host=(\S+)/.exec(body)?.[1]
 
-describe('a Docker host stopped mid-rollout (a daemon this test starts and stops by pid)', () => {
-  for (const onPullFailure of ['skip-host', 'abort'] as const) {
-    test(`onPullFailure=${onPullFailure}`, async ({ fleet, redis, redisPrefix, db, testId }) => {
+describe('a Docker host lost mid-rollout (a daemon this test starts, then stops or cuts off)', () => {
+  const cases = [
+    { onPullFailure: 'skip-host', fault: 'stop' },
+    { onPullFailure: 'abort', fault: 'stop' },
+    // The network cut: the daemon runs on, its link is down; calls hang until their timeouts.
+    { onPullFailure: 'skip-host', fault: 'cut' },
+  ] as const
+  for (const { onPullFailure, fault } of cases) {
+    test(`onPullFailure=${onPullFailure}, the host ${fault === 'stop' ? 'stopped' : 'cut off the network'}`, async ({
+      fleet,
+      redis,
+      redisPrefix,
+      db,
+      testId,
+    }) => {
       const [v1, v2] = await Promise.all([demoImage({ ref: 'v1.0.0' }), demoImage({ ref: 'v1.1.0' })])
       const daemon = await startExtraDaemon('extra')
       const project = `p${testId}`
@@ -52,7 +64,7 @@ describe('a Docker host stopped mid-rollout (a daemon this test starts and stops
         expect(first.status).toBe('succeeded')
         expect(countByHost(first.instances)).toEqual({ 'prod-1': 2, 'prod-2': 2, extra: 2 })
 
-        // Stop the extra daemon (SIGTERM by pid) once its first v2 instance is in the gateway.
+        // Stop the extra daemon (SIGTERM by pid) or cut it off once its first v2 instance is in the gateway.
         let stopping: Promise<string[]> | undefined
         let stoppedAt = Number.POSITIVE_INFINITY
         let noticedAt = Number.POSITIVE_INFINITY
@@ -64,7 +76,7 @@ describe('a Docker host stopped mid-rollout (a daemon this test starts and stops
             stopping = (async () => {
               stoppedAt = Date.now()
               const containers = await extra.driver.list({ 'slipway.project': project })
-              await daemon.stop()
+              await (fault === 'stop' ? daemon.stop() : daemon.cut())
               return containers.map((c) => c.id.slice(0, 12))
             })()
         }

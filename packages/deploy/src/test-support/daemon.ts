@@ -20,6 +20,10 @@ export interface ExtraDaemon {
   pid(): Promise<number>
   /** Stops the daemon by its pid and waits until it is gone (the machine is off; data kept). */
   stop(): Promise<void>
+  /** Takes its link onto the fleet LAN down: the daemon runs on, nothing reaches it (a network cut). */
+  cut(): Promise<void>
+  /** Brings its link up again. */
+  mend(): Promise<void>
   /** Starts it again on the same data (images kept, as after a reboot) and waits until it answers. */
   restart(): Promise<void>
   /** Stops it and removes its namespace, link and data. */
@@ -27,7 +31,7 @@ export interface ExtraDaemon {
 }
 
 /** `docker/fleet.sh host <verb> <name>`: one owner for what a fleet host is. */
-async function fleetHostCommand(verb: 'up' | 'stop' | 'rm', name: string): Promise<string> {
+async function fleetHostCommand(verb: 'up' | 'stop' | 'cut' | 'mend' | 'rm', name: string): Promise<string> {
   const script = path.join(fleet().root, 'docker', 'fleet.sh')
   const { stdout } = await run('bash', [script, 'host', verb, name], { timeout: 120_000 })
   return stdout.trim()
@@ -51,10 +55,17 @@ export async function startExtraDaemon(name: string): Promise<ExtraDaemon> {
     stop: async () => {
       await fleetHostCommand('stop', fleetName)
     },
+    cut: async () => {
+      await fleetHostCommand('cut', fleetName)
+    },
+    mend: async () => {
+      await fleetHostCommand('mend', fleetName)
+    },
     restart: async () => {
       await fleetHostCommand('up', fleetName)
     },
     cleanup: async () => {
+      await fleetHostCommand('mend', fleetName)
       await fleetHostCommand('rm', fleetName)
     },
   }
