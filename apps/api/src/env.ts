@@ -109,3 +109,15 @@ export function loadApiEnv(source: Record<string, string | undefined> = process.
 export function loadGitEnv(source: Record<string, string | undefined> = process.env): Record<string, string> {
   return gitEnvOf(source)
 }
+
+const opsEnvSchema = z.object({
+  DATABASE_URL: z.url(),
+  SLIPWAY_SECRET_KEYS: keyringSpecSchema,
+})
+
+/** What `slipway backup` / `restore` need: the database and the keyring (to check the secrets). */
+export function loadOpsEnv(
+  source: Record<string, string | undefined> = process.env,
+): z.infer<typeof opsEnvSchema> {
+  return parseEnv(opsEnvSchema, source)
+}
