@@ -10,9 +10,17 @@ import { z } from 'zod'
 import { safeEqual } from '../auth/crypto.ts'
 import type { AppDeps } from '../deps.ts'
 import { audit } from '../http/audit.ts'
-import { RateLimiter } from '../http/rate-limit.ts'
+import { Backoff, type BackoffRule, RateLimiter } from '../http/rate-limit.ts'
 
+/** Wrong tokens from one address for one project: 20 per 10 minutes, then 429. */
 const failureRule = { limit: 20, windowSeconds: 10 * 60 }
+/**
+ * Deliveries in flight or failed, from one address for one project, counted before the
+ * token is checked (one Redis step) as sign-in does: parallel guesses all pass the failure
+ * check above before any of them is counted, so a burst is bounded here. A right token
+ * gives its count back, so GitLab's own bursts (up to 100 deliveries at once) pass.
+ */
+const burstRule: BackoffRule = { free: 100, baseMs: 60_000, capMs: 15 * 60_000, forgetMs: 10 * 60_000 }
 const zeroSha = /^0{40}$/
 const commitSha = /^[0-9a-f]{40}$/
 const handledEvents = new Set(['Push Hook', 'Tag Push Hook'])
@@ -85,6 +93,7 @@ function decide(
  */
 export function gitlabWebhookRoutes(deps: AppDeps): FastifyPluginAsyncZod {
   const limiter = new RateLimiter(deps.redis, deps.redisPrefix)
+  const backoff = new Backoff(deps.redis, deps.redisPrefix)
   /** A burst of deliveries for one ref shares one ls-remote; git commands run 4 at a time. */
   const refs = refChecker({ concurrency: 4 })
   /** The project whose token a request proved, from its onRequest check to its handler. */
@@ -132,6 +141,7 @@ export function gitlabWebhookRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       })
     const projectId = id.data
     const failureKey = `webhook-fail:${projectId}:${request.ip}`
+    await backoff.take([{ name: failureKey, rule: burstRule }], 'webhook')
     await limiter.check(failureKey, failureRule)
     const project = await deps.db.project.findUnique({ where: { id: projectId } })
     if (!project) throw new AppError('NOT_FOUND', 'project not found')
@@ -148,6 +158,7 @@ export function gitlabWebhookRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           : 'the project has no webhook secret set',
       )
     }
+    await backoff.refund(failureKey)
     return project
   }
 

@@ -10,7 +10,7 @@ interface StagePlan {
 }
 
 /** A pipeline of the world's project in a given state, written directly. */
-async function makePipeline(
+export async function makePipeline(
   ctx: CaseContext,
   status: PipelineStatus,
   stages: StagePlan[],
@@ -45,7 +45,7 @@ async function makePipeline(
 }
 
 /** A pipeline waiting at the production approval (stage 3), triggered by `actorUserId`. */
-function waitingForApproval(ctx: CaseContext, actorUserId: string) {
+export function waitingForApproval(ctx: CaseContext, actorUserId: string) {
   const { environment, production } = ctx.world
   return makePipeline(
     ctx,
@@ -90,7 +90,7 @@ function operationCases(kind: 'rollback' | 'scale' | 'redeploy'): RouteCase[] {
 const hookUrl = (ctx: CaseContext, rest = '') =>
   `/api/projects/${ctx.world.project.slug}/notification-hooks${rest}`
 
-async function makeHook(ctx: CaseContext): Promise<string> {
+export async function makeHook(ctx: CaseContext): Promise<string> {
   const hook = await ctx.db.notificationHook.create({
     data: { projectId: ctx.world.project.id, url: 'http://127.0.0.1:9/hook', secretEnc: 'unused' },
   })

@@ -25,6 +25,11 @@ export interface RouteCase {
   /** Tells variants of one route apart (e.g. "protected environment"). */
   label?: string
   rule: AccessRule
+  /**
+   * The error code an allowed request gets past the access check (read matrix): the world's
+   * host has no Docker daemon behind it, so reading a container's log ends there.
+   */
+  allowedCode?: string
   /** Does an allowed request write an audit event? (default true) */
   audited?: boolean
   /** A valid request for `who`, creating first whatever it acts on. */

@@ -226,8 +226,11 @@ export const catalog: Record<string, RouteCase | RouteCase[]> = {
 }
 
 /** Every variant of a route's valid request. */
-export const casesOf = (key: string): RouteCase[] => {
-  const entry = catalog[key]
+export const casesOf = (
+  key: string,
+  from: Record<string, RouteCase | RouteCase[]> = catalog,
+): RouteCase[] => {
+  const entry = from[key]
   return entry === undefined ? [] : Array.isArray(entry) ? entry : [entry]
 }
 
