@@ -21,7 +21,12 @@ describe('operating an environment', () => {
   const pre = new DockerodeHost('pre-1', fleetHost('pre-1'))
 
   beforeAll(async () => {
-    stack = await startStack({ workers: 1, workerEnv: { RECONCILE_INTERVAL_SECONDS: '5' } })
+    // This file runs the production build (plain node, no tsx), as `./slipway start` does.
+    stack = await startStack({
+      workers: 1,
+      workerEnv: { RECONCILE_INTERVAL_SECONDS: '5' },
+      production: true,
+    })
     demo = await setupDemo(stack, { preReplicas: 2, prodReplicas: 1, prodHosts: ['prod-1'] })
     const sha = await demo.commit({ version: '6.0.0' })
     const started = await demo.developer.post(`/api/projects/${demo.project.slug}/pipelines`, {
@@ -38,6 +43,12 @@ describe('operating an environment', () => {
   const instances = async () =>
     (await demo.developer.get(`/api/projects/${demo.project.slug}/environments/pre-release/instances`)).body
       .instances as InstanceRow[]
+
+  it('runs on the production build: plain node, no TypeScript loader', () => {
+    const args = [...stack.workers.values()].flatMap((child) => child.spawnargs)
+    expect(args.some((arg) => arg.endsWith('/worker/main.mjs'))).toBe(true)
+    expect(args).not.toContain('tsx')
+  })
 
   it('lists the live instances with their host, release and gateway state', async () => {
     const rows = await instances()

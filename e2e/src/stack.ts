@@ -34,8 +34,20 @@ export interface Stack {
 
 const root = path.resolve(import.meta.dirname, '../..')
 
-function spawnApp(app: 'api' | 'worker', env: Record<string, string>, logFile: string): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+/**
+ * Starts an app from source (through tsx), or from a production build's folder (plain node,
+ * as `./slipway start` runs it).
+ */
+function spawnApp(
+  app: 'api' | 'worker',
+  env: Record<string, string>,
+  logFile: string,
+  built?: string,
+): ChildProcess {
+  const args = built
+    ? ['--enable-source-maps', path.join(built, app, 'main.mjs')]
+    : ['--import', 'tsx', 'src/main.ts']
+  const child = spawn(process.execPath, args, {
     cwd: path.join(root, 'apps', app),
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -44,6 +56,20 @@ function spawnApp(app: 'api' | 'worker', env: Record<string, string>, logFile: s
   child.stdout?.pipe(log)
   child.stderr?.pipe(log)
   return child
+}
+
+/** The production build of the API and the worker, into `outdir` (its api/ and worker/ folders). */
+async function buildServer(outdir: string): Promise<string> {
+  const child = spawn(process.execPath, [path.join(root, 'scripts/build-server.mjs'), '--outdir', outdir], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  let errors = ''
+  child.stderr?.on('data', (chunk) => {
+    errors += chunk
+  })
+  const [code] = await once(child, 'exit')
+  if (code !== 0) throw new Error(`the production build failed (exit ${code}): ${errors}`)
+  return outdir
 }
 
 async function waitHttp(url: string, child: ChildProcess, what: string, ms = 60_000): Promise<void> {
@@ -79,6 +105,8 @@ export async function startStack(
     redisUrl?: string
     /** A database with the schema that the test owns (default: a fresh one on the fleet's server). */
     databaseUrl?: string
+    /** Run the production build (scripts/build-server.mjs, made for this stack) instead of the sources. */
+    production?: boolean
   } = {},
 ): Promise<Stack> {
   const redisUrl = options.redisUrl ?? fleet().redisUrl
@@ -87,6 +115,7 @@ export async function startStack(
     ? { url: options.databaseUrl, drop: async () => undefined }
     : await createTestDatabase()
   const prefix = `e2e${randomBytes(4).toString('hex')}`
+  const built = options.production ? await buildServer(path.join(dir, 'dist')) : undefined
   const gatewayDir = path.join(dir, 'gateway')
   await mkdir(gatewayDir, { recursive: true })
   const haproxy = await HaproxyProcess.start({ dir: gatewayDir, port: await freePort() })
@@ -100,7 +129,7 @@ export async function startStack(
     LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'info',
   }
   const apiEnv = { ...shared, SLIPWAY_PORT: String(port), SLIPWAY_WEB_DIST: process.env.E2E_WEB_DIST ?? '' }
-  let api = spawnApp('api', apiEnv, path.join(dir, 'api.log'))
+  let api = spawnApp('api', apiEnv, path.join(dir, 'api.log'), built)
   await waitHttp(`${url}/healthz`, api, 'the API')
 
   const workers = new Map<string, ChildProcess>()
@@ -121,6 +150,7 @@ export async function startStack(
         ...env,
       },
       path.join(dir, `worker-${id}.log`),
+      built,
     )
     workers.set(id, child)
     await new Promise((resolve) => setTimeout(resolve, 300))
@@ -143,7 +173,7 @@ export async function startStack(
     startWorker,
     async restartApi() {
       await stopChild(api, 'SIGKILL')
-      api = spawnApp('api', apiEnv, path.join(dir, 'api.log'))
+      api = spawnApp('api', apiEnv, path.join(dir, 'api.log'), built)
       await waitHttp(`${url}/healthz`, api, 'the API')
     },
     async killWorker(id) {
