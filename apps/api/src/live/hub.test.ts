@@ -38,6 +38,34 @@ describe('the live stream hub', () => {
     }
   })
 
+  test('a reader whose catch-up is read while the hub reads newer entries gets them all once, in order', async ({
+    redis,
+    redisPrefix,
+  }) => {
+    const key = `${redisPrefix}:logs:s2`
+    // The catch-up read (XRANGE) answers late: meanwhile two newer entries are added and the
+    // hub's loop, on its own connection, reads them and hands them to the reader first.
+    const commands = redis.duplicate()
+    const xrange = commands.xrange.bind(commands) as (...args: unknown[]) => Promise<Entry[]>
+    commands.xrange = (async (...args: unknown[]) => {
+      const entries = await xrange(...args)
+      for (let seq = 6; seq <= 7; seq++) await redis.xadd(key, `0-${seq}`, 'l', `line ${seq}`)
+      await new Promise((resolve) => setTimeout(resolve, 1500))
+      return entries
+    }) as unknown as typeof commands.xrange
+    const hub = new StreamHub(commands, logger, `${redisPrefix}:live`)
+    try {
+      for (let seq = 1; seq <= 5; seq++) await redis.xadd(key, `0-${seq}`, 'l', `line ${seq}`)
+      const first = await hub.subscribe(key, '$')
+      const late = await hub.subscribe(key, '0-2')
+      expect(await take(late, 5)).toEqual([3, 4, 5, 6, 7].map((n) => `line ${n}`))
+      expect(await take(first, 2)).toEqual(['line 6', 'line 7'])
+    } finally {
+      await hub.close()
+      commands.disconnect()
+    }
+  })
+
   test('close ends every reader', async ({ redis, redisPrefix }) => {
     const hub = new StreamHub(redis, logger, `${redisPrefix}:live`)
     const reader = await hub.subscribe(`${redisPrefix}:events:p1`, '$')

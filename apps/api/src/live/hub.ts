@@ -33,7 +33,19 @@ class Reader implements Subscription {
   ) {}
 
   push(entries: Entry[]): void {
-    for (const entry of entries) if (idBefore(this.last, entry[0])) this.queue.push(entry)
+    const tail = this.queue.at(-1)
+    let ordered = true
+    for (const entry of entries)
+      if (idBefore(this.last, entry[0])) {
+        if (tail && ordered && !idBefore(tail[0], entry[0])) ordered = false
+        this.queue.push(entry)
+      }
+    // A late reader's catch-up (XRANGE) can arrive after newer entries the hub's loop pushed
+    // while it was read: the queue is put back in id order, each entry once.
+    if (!ordered)
+      this.queue = this.queue
+        .sort((a, b) => (idBefore(a[0], b[0]) ? -1 : idBefore(b[0], a[0]) ? 1 : 0))
+        .filter((entry, i, all) => i === 0 || all[i - 1]?.[0] !== entry[0])
     if (this.queue.length) this.wake?.()
   }
 
