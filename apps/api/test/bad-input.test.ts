@@ -35,6 +35,54 @@ describe('bad input found by fuzzing', () => {
     }
   })
 
+  test('a lone surrogate in any text is a 400, not a 500 nor text silently changed to U+FFFD', async ({
+    app,
+    db,
+    deps,
+  }) => {
+    const admin = await makeUser(db, { isAdmin: true })
+    const project = await makeProject(db)
+    const env = await db.environment.create({
+      data: { projectId: project.id, name: 'pre-release', position: 0 },
+    })
+    const requests = [
+      // Was a 500: the configuration's encoder choked on it.
+      {
+        method: 'PATCH',
+        url: `/api/projects/${project.slug}/environments/${env.name}/config`,
+        body: { variables: { LOG_LEVEL: 'debug\uD800' } },
+        field: 'body.variables.LOG_LEVEL',
+      },
+      // Was stored as "Shop\uFFFD": not what was sent.
+      {
+        method: 'PATCH',
+        url: `/api/projects/${project.slug}`,
+        body: { name: 'Shop\uDC00' },
+        field: 'body.name',
+      },
+      { method: 'POST', url: '/api/tokens', body: { name: '\uD83D' }, field: 'body.name' },
+    ]
+    for (const { method, field, ...request } of requests) {
+      const changes = await watchChanges(deps)
+      const response = await send(app, method, request, admin.headers)
+      expect(response.statusCode, `${method} ${request.url}`).toBe(400)
+      expect(response.json().error).toMatchObject({
+        code: 'VALIDATION_FAILED',
+        details: { fields: [{ path: field, message: expect.stringContaining('lone surrogate') }] },
+      })
+      expect(await changes()).toEqual([])
+    }
+    // A whole surrogate pair (an emoji) is text like any other.
+    const emoji = await send(
+      app,
+      'PATCH',
+      { url: `/api/projects/${project.slug}`, body: { name: 'Shop \uD83D\uDE80' } },
+      admin.headers,
+    )
+    expect(emoji.statusCode).toBe(200)
+    expect(emoji.json().name).toBe('Shop \u{1F680}')
+  })
+
   test('an audit cursor beyond the 64-bit ids is a 400 naming the cursor', async ({ app, db }) => {
     const admin = await makeUser(db, { isAdmin: true })
     for (const cursor of ['9223372036854775808', '9999999999999999999']) {

@@ -1,16 +1,29 @@
 import { randomBytes } from 'node:crypto'
 import { ErrorResponse, WebhookReply } from '@slipway/contracts'
+import { recordRow } from '@slipway/testing/services'
 import fc from 'fast-check'
 import type { LightMyRequestResponse } from 'fastify'
 import { describe, expect } from 'vitest'
 import type { App } from '../src/app.ts'
+import { sha256 } from '../src/auth/crypto.ts'
 import { edgeTexts, type FuzzRequest, harmless, malformed, textParams } from './support/fuzz-arbitraries.ts'
+import {
+  type FieldRequest,
+  hostileFieldRequests,
+  mayKeepText,
+  notEchoed,
+  sentValue,
+} from './support/fuzz-fields.ts'
 import { type Existing, type RouteModel, routeModels } from './support/fuzz-model.ts'
 import { pushHook } from './support/gitlab-fixtures.ts'
 import { fillPath } from './support/routes.ts'
 import { watchChanges } from './support/send.ts'
+import { changedTables, dbSnapshot, redisKeys } from './support/snapshot.ts'
 import { apiTest } from './support/test-app.ts'
 import { buildWorld, type World } from './support/world.ts'
+
+/** What the field-by-field pass sent, for the report row. */
+const fieldFuzz = { routes: 0, requests: 0, kept: 0, textWrites: 0, models: 0 }
 
 /** Bounds: runs per route and in all, and how long one answer may take. */
 const runsPerRoute = 4
@@ -27,13 +40,16 @@ const statusesOf: Record<string, number[]> = {
   RATE_LIMITED: [429],
 }
 
+/** Every answer the fuzz got, by status, over all tests of this file (for the report row). */
+const answered: Record<string, number> = {}
+
 async function answer(app: App, request: FuzzRequest): Promise<LightMyRequestResponse> {
   let timer: NodeJS.Timeout | undefined
   const hang = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${answerWithinMs} ms`)), answerWithinMs)
   })
   try {
-    return await Promise.race([
+    const response = await Promise.race([
       app.inject({
         method: request.method as 'GET',
         url: request.url,
@@ -42,6 +58,8 @@ async function answer(app: App, request: FuzzRequest): Promise<LightMyRequestRes
       }),
       hang,
     ])
+    answered[response.statusCode] = (answered[response.statusCode] ?? 0) + 1
+    return response
   } finally {
     clearTimeout(timer)
   }
@@ -99,6 +117,83 @@ const test = apiTest.extend<{ fuzz: { world: World; models: RouteModel[]; auth: 
     const { world, existing, auth } = await fuzzWorld(db, fleet.demoRepoUrl)
     await use({ world, auth, models: await routeModels(app, { db, world }, existing) })
   },
+})
+
+describe('fuzz: hostile values in every field of every route', () => {
+  test('each is refused with a 4xx in the error shape (a read may find nothing), and no table changes', async ({
+    app,
+    db,
+    deps,
+    fuzz,
+  }) => {
+    const problems: string[] = []
+    const routes = new Set<string>()
+    const kept: { route: RouteModel; request: FieldRequest }[] = []
+    const refused: FieldRequest[] = []
+    for (const route of fuzz.models) {
+      for (const request of hostileFieldRequests(route, fuzz.auth)) {
+        routes.add(route.key)
+        if (mayKeepText(request)) kept.push({ route, request })
+        else refused.push(request)
+      }
+    }
+    const tablesBefore = await dbSnapshot(db)
+    const keysBefore = await redisKeys(deps.redis, deps.redisPrefix)
+    for (const request of refused) {
+      const response = await answer(app, request)
+      const status = response.statusCode
+      const found =
+        status >= 400 && status < 500
+          ? errorShapeProblems(response)
+          : request.method === 'GET' && status >= 200 && status < 300
+            ? []
+            : [`status ${status}: ${response.body.slice(0, 200)}`]
+      if (found.length) problems.push(`${describeRequest(request)}: ${found.join('; ')}`)
+    }
+    const keysAfter = await redisKeys(deps.redis, deps.redisPrefix)
+    problems.push(
+      ...changedTables(tablesBefore, await dbSnapshot(db)).map((change) => `changed ${change}`),
+      ...keysAfter.filter((key) => !keysBefore.includes(key)).map((key) => `redis key ${key} added`),
+    )
+    expect(problems).toEqual([])
+
+    // A right-to-left override or a zero-width space in a write: refused, or kept exactly as sent.
+    const admin = fuzz.world.users['instance-admin']!
+    const passwordLast = (item: { request: FieldRequest }) =>
+      Number(item.request.field === 'body.newPassword')
+    let keptCount = 0
+    for (const { route, request } of kept.sort((a, b) => passwordLast(a) - passwordLast(b))) {
+      // A token per request: a password change revokes the others.
+      const token = `slp_fuzz_${randomBytes(16).toString('hex')}`
+      await db.apiToken.create({
+        data: { userId: admin.id, name: token, prefix: token.slice(0, 20), tokenHash: sha256(token) },
+      })
+      const response = await answer(app, {
+        ...request,
+        headers: { ...request.headers, authorization: `Bearer ${token}` },
+      })
+
+      const status = response.statusCode
+      if (status >= 400 && status < 500) {
+        const found = errorShapeProblems(response)
+        if (found.length) problems.push(`${describeRequest(request)}: ${found.join('; ')}`)
+      } else if (status < 200 || status > 299) {
+        problems.push(`${describeRequest(request)}: status ${status}: ${response.body.slice(0, 200)}`)
+      } else {
+        keptCount++
+        if (!notEchoed(route, request) && !response.body.includes(sentValue(request) ?? ''))
+          problems.push(
+            `${describeRequest(request)}: accepted, but the answer does not hold the text as sent`,
+          )
+      }
+    }
+    expect(problems).toEqual([])
+    fieldFuzz.routes = routes.size
+    fieldFuzz.models = fuzz.models.length
+    fieldFuzz.requests = refused.length + kept.length
+    fieldFuzz.kept = keptCount
+    fieldFuzz.textWrites = kept.length
+  })
 })
 
 describe('fuzz: malformed requests to every route', () => {
@@ -247,5 +342,37 @@ describe('fuzz: GitLab deliveries with the right secret', () => {
       ),
       { numRuns: 40, plugins: [fc.interruptAfterTimeLimit(20_000)] },
     )
+  })
+})
+
+describe('fuzz as a whole', () => {
+  test('no answer was a 5xx', async () => {
+    const total = Object.values(answered).reduce((sum, n) => sum + n, 0)
+    const fivexx = Object.entries(answered)
+      .filter(([status]) => Number(status) >= 500)
+      .reduce((sum, [, n]) => sum + n, 0)
+    expect(fieldFuzz.requests).toBeGreaterThan(0)
+    expect(fivexx).toBe(0)
+    const fourxx = Object.entries(answered)
+      .filter(([status]) => status.startsWith('4'))
+      .sort(([a], [b]) => Number(a) - Number(b))
+    await recordRow({
+      section: 'hostile',
+      id: 'hostile-fuzz',
+      done: `Fuzzed all ${fieldFuzz.models} routes the API serves, from the app's route table and its OpenAPI document, as an instance administrator: in every path parameter, query parameter and body field (nested objects included) of ${fieldFuzz.routes} routes, a value of the wrong type, nested 5,000 deep, with NUL, a lone surrogate, a right-to-left override, a zero-width space, and 100,000 characters long; plus random malformed requests (bad JSON, wrong media types, a body over 1 MiB, unknown fields, broken percent-encoding, bad credentials), junk query parameters and headers on every read, and junk GitLab deliveries.`,
+      expected:
+        'Never a 5xx; every refusal a 4xx in the documented error shape with a code that fits its status; a read may answer 2xx (a filter that finds nothing); a right-to-left override or zero-width space in free text (names, passwords, configuration values) may be accepted and is then kept exactly. A full snapshot of every table (row count and a hash of all rows) and of the Redis keys is unchanged across the refused requests.',
+      observed: `${total} requests, ${fivexx} answered 5xx; 4xx by status: ${fourxx.map(([status, n]) => `${status}: ${n}`).join(', ')}; of ${fieldFuzz.textWrites} writes carrying a right-to-left override or zero-width space, ${fieldFuzz.kept} accepted as free text, the rest refused; no table changed by a refused request.`,
+      figures: {
+        routes: fieldFuzz.models,
+        'routes with fields fuzzed': fieldFuzz.routes,
+        requests: total,
+        'field requests': fieldFuzz.requests,
+        ...Object.fromEntries(fourxx.map(([status, n]) => [`${status} answers`, n])),
+        '5xx answers': fivexx,
+      },
+      test: 'apps/api/test/fuzz.test.ts',
+      ci: true,
+    })
   })
 })

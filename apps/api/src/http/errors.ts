@@ -76,40 +76,65 @@ function databaseError(error: unknown): AppError | undefined {
   }
 }
 
+/** A lone surrogate: half of a UTF-16 pair, text that has no UTF-8 form and would be stored as U+FFFD. */
+const loneSurrogate = /\p{Cs}/u
+
 /**
- * Paths of the strings holding a NUL character, which PostgreSQL cannot store. Walks without
- * recursion: a body may legally nest deeper than the call stack.
+ * Paths of the strings (and keys) that cannot be stored as they were sent: holding a NUL
+ * character, which PostgreSQL refuses, or a lone surrogate, which would silently become
+ * U+FFFD (and breaks some encoders outright). Walks without recursion: a body may legally
+ * nest deeper than the call stack.
  */
-function nulPaths(root: unknown, context: string): string[] {
-  const found: string[] = []
+function unstorablePaths(root: unknown, context: string): { nul: string[]; surrogate: string[] } {
+  const nul: string[] = []
+  const surrogate: string[] = []
+  const check = (text: string, path: string) => {
+    if (text.includes('\u0000')) nul.push(path)
+    else if (loneSurrogate.test(text)) surrogate.push(path)
+  }
   const pending: [unknown, string][] = [[root, context]]
-  while (pending.length && found.length < 20) {
+  while (pending.length && nul.length + surrogate.length < 20) {
     const [value, path] = pending.pop() as [unknown, string]
-    if (typeof value === 'string') {
-      if (value.includes('\u0000')) found.push(path)
-    } else if (value !== null && typeof value === 'object') {
+    if (typeof value === 'string') check(value, path)
+    else if (value !== null && typeof value === 'object') {
       for (const [key, item] of Object.entries(value)) {
-        if (key.includes('\u0000')) found.push(`${path}.${key.replaceAll('\u0000', '\\u0000')}`)
+        check(key, `${path}.${key.replaceAll('\u0000', '\\u0000').replaceAll(/\p{Cs}/gu, '\uFFFD')}`)
         pending.push([item, `${path}.${key}`])
       }
     }
   }
-  return found.sort()
+  return { nul: nul.sort(), surrogate: surrogate.sort() }
 }
 
 /** Every error leaves the API as `{ error: { code, message, details? } }`. */
 export function registerErrorHandling(app: FastifyInstance): void {
-  // Text with a NUL is refused before any handler runs, naming the fields that hold it.
+  // Text with a NUL or a lone surrogate is refused before any handler runs, naming the fields that hold it.
   app.addHook('preValidation', async (request) => {
-    const paths = [
-      ...nulPaths(request.params, 'params'),
-      ...nulPaths(request.query, 'querystring'),
-      ...nulPaths(request.body, 'body'),
+    const parts = [
+      unstorablePaths(request.params, 'params'),
+      unstorablePaths(request.query, 'querystring'),
+      unstorablePaths(request.body, 'body'),
     ]
-    if (paths.length) {
+    const nul = parts.flatMap((part) => part.nul)
+    if (nul.length) {
       throw new AppError('VALIDATION_FAILED', 'text must not contain NUL (\\u0000) characters', {
-        details: { fields: paths.map((path) => ({ path, message: 'contains a NUL (\\u0000) character' })) },
+        details: { fields: nul.map((path) => ({ path, message: 'contains a NUL (\\u0000) character' })) },
       })
+    }
+    const surrogate = parts.flatMap((part) => part.surrogate)
+    if (surrogate.length) {
+      throw new AppError(
+        'VALIDATION_FAILED',
+        'text must be valid Unicode: a lone surrogate cannot be stored',
+        {
+          details: {
+            fields: surrogate.map((path) => ({
+              path,
+              message: 'contains a lone surrogate (not valid Unicode)',
+            })),
+          },
+        },
+      )
     }
   })
   app.setErrorHandler((error: FastifyError, request, reply) => {
