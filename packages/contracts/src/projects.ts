@@ -63,6 +63,11 @@ export const GitUrl = z
     'a git URL (https://, ssh://, git@host:path or file://)',
   )
   .refine((url) => !url.startsWith('-'), 'must not start with -')
+  // A user or host starting with - would be an option to ssh (ssh://-oProxyCommand=...).
+  .refine(
+    (url) => !/^[a-z]+:\/\/(?:[^/@]*@)?-/.test(url) && !/^[^:/]*@-/.test(url),
+    'the user and host must not start with -',
+  )
 
 /**
  * A repository on Slipway's own machine (file://): it reads the worker's file system, so only
