@@ -11,7 +11,7 @@ import { casesOf, specialRoutes } from './support/catalog.ts'
 import type { PreparedRequest } from './support/catalog-types.ts'
 import { publicReads, readCatalog } from './support/read-catalog.ts'
 import { discoverRoutes, routeKey } from './support/routes.ts'
-import { describeResponse, send, watchChanges } from './support/send.ts'
+import { describeResponse, mapLimit, send, watchChanges } from './support/send.ts'
 import { makeProject, makeUser, apiTest as test } from './support/test-app.ts'
 import { buildWorld } from './support/world.ts'
 
@@ -126,17 +126,16 @@ describe('ended credentials', () => {
     ]
     const problems: string[] = []
     const changes = await watchChanges(deps)
-    let sent = 0
-    for (const [label, headers] of dead) {
-      for (const { key, request } of requests) {
-        const response = await send(app, key.split(' ')[0] ?? '', request, headers)
-        sent++
-        const shape = ErrorResponse.safeParse(JSON.parse(response.body || 'null'))
-        if (response.statusCode !== 401 || !shape.success || shape.data.error.code !== 'UNAUTHENTICATED')
-          problems.push(
-            `${key} with ${label}: expected 401 UNAUTHENTICATED, got ${describeResponse(response)}`,
-          )
-      }
+    const sends = dead.flatMap(([label, headers]) => requests.map((item) => ({ label, headers, ...item })))
+    const answers = await mapLimit(sends, 6, ({ key, request, headers }) =>
+      send(app, key.split(' ')[0] ?? '', request, headers),
+    )
+    const sent = answers.length
+    for (const [index, response] of answers.entries()) {
+      const { key, label } = sends[index]!
+      const shape = ErrorResponse.safeParse(JSON.parse(response.body || 'null'))
+      if (response.statusCode !== 401 || !shape.success || shape.data.error.code !== 'UNAUTHENTICATED')
+        problems.push(`${key} with ${label}: expected 401 UNAUTHENTICATED, got ${describeResponse(response)}`)
     }
     problems.push(...(await changes()).map((change) => `changed ${change}`))
     expect(problems).toEqual([])

@@ -17,7 +17,7 @@ import {
 import { type Existing, type RouteModel, routeModels } from './support/fuzz-model.ts'
 import { pushHook } from './support/gitlab-fixtures.ts'
 import { fillPath } from './support/routes.ts'
-import { watchChanges } from './support/send.ts'
+import { mapLimit, watchChanges } from './support/send.ts'
 import { changedTables, dbSnapshot, redisKeys } from './support/snapshot.ts'
 import { apiTest } from './support/test-app.ts'
 import { buildWorld, type World } from './support/world.ts'
@@ -139,8 +139,9 @@ describe('fuzz: hostile values in every field of every route', () => {
     }
     const tablesBefore = await dbSnapshot(db)
     const keysBefore = await redisKeys(deps.redis, deps.redisPrefix)
-    for (const request of refused) {
-      const response = await answer(app, request)
+    const responses = await mapLimit(refused, 4, (request) => answer(app, request))
+    for (const [index, response] of responses.entries()) {
+      const request = refused[index]!
       const status = response.statusCode
       const found =
         status >= 400 && status < 500
