@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type ExtraDaemon, startExtraDaemon } from '@slipway/deploy/testing'
+import { recordRow, secondsSince } from '@slipway/testing/services'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Demo, pipelineIn, setupDemo, startSlowBuild, storedLog } from './client.ts'
 import { type Stack, startStack } from './stack.ts'
@@ -38,6 +39,7 @@ describe('a build host restarts mid-build', () => {
       seconds: 6,
     })
     await sleep(1000)
+    const faultAt = Date.now()
     await daemon.stop()
     await sleep(2000)
     await daemon.restart()
@@ -50,5 +52,17 @@ describe('a build host restarts mid-build', () => {
     const { text } = await storedLog(demo.developer, build.id)
     expect(text).toMatch(/will retry: attempt 2 of 3/)
     expect(text).toMatch(/▶ build · attempt 2/)
+    const recoverySeconds = secondsSince(faultAt)
+    await recordRow({
+      section: 'fault',
+      id: 'build-host-restarted-during-build',
+      done: "the build host's Docker daemon stopped mid-build and started again 2 s later",
+      expected:
+        'the build is tried again once the host answers (the log says "will retry: attempt 2 of 3") and the pipeline goes on to its production approval with no error',
+      observed: `the pipeline reached "waiting" ${recoverySeconds} s after the stop, the build succeeded on attempt ${build.attempt}`,
+      recoverySeconds,
+      test: 'e2e/src/host-restart.e2e.test.ts',
+      ci: true,
+    })
   })
 })

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { freePort, PrivatePostgres } from '@slipway/testing/services'
+import { freePort, PrivatePostgres, recordRow, secondsSince } from '@slipway/testing/services'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Demo, pipelineIn, setupDemo, startSlowBuild, storedLog } from './client.ts'
 import { type Stack, startStack } from './stack.ts'
@@ -26,6 +26,7 @@ describe('PostgreSQL restarts mid-stage', () => {
       seconds: 5,
     })
 
+    const faultAt = Date.now()
     await postgres.crash()
     const ready = await fetch(`${stack.url}/readyz`)
     expect(ready.status).toBe(503)
@@ -59,5 +60,17 @@ describe('PostgreSQL restarts mid-stage', () => {
     expect(lines.map((line) => line[0])).toEqual(lines.map((_, index) => index + 1))
     expect(text).toContain('waiting for postgres')
     expect(text).toMatch(/✔ build succeeded/)
+    const recoverySeconds = secondsSince(faultAt)
+    await recordRow({
+      section: 'fault',
+      id: 'postgres-restarted-during-build',
+      done: 'PostgreSQL crashed (pg_ctl -m immediate) during a build and started again 12 s later',
+      expected:
+        'while it is away the API answers 503 DEPENDENCY_UNAVAILABLE and /readyz names postgres; the build runs on, its log and result are stored once the database is back: one attempt, no log line lost, the pipeline goes on to its production approval',
+      observed: `503 DEPENDENCY_UNAVAILABLE during the outage; the pipeline reached "waiting" ${recoverySeconds} s after the crash with the build on attempt 1 and ${lines.length} log lines numbered 1..${lines.length} without a gap`,
+      recoverySeconds,
+      test: 'e2e/src/postgres-restart.e2e.test.ts',
+      ci: true,
+    })
   })
 })

@@ -1,63 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { freePort } from '@slipway/testing/services'
+import { freePort, recordRow, secondsSince } from '@slipway/testing/services'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Demo, eventually, pipelineIn, setupDemo, startSlowBuild } from './client.ts'
+import { type Demo, pipelineIn, setupDemo, startSlowBuild } from './client.ts'
+import { PrivateRedis } from './private-redis.ts'
 import { type Stack, startStack } from './stack.ts'
-
-/** A Redis of this test alone, so it can be killed and restarted empty without touching others. */
-class PrivateRedis {
-  private child: ChildProcess | undefined
-  constructor(
-    readonly port: number,
-    private readonly dir: string,
-  ) {}
-
-  get url() {
-    return `redis://127.0.0.1:${this.port}`
-  }
-
-  async start() {
-    this.child = spawn(
-      'redis-server',
-      [
-        '--port',
-        String(this.port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--dir',
-        this.dir,
-      ],
-      { stdio: 'ignore' },
-    )
-    await eventually('redis', async () => {
-      const socket = await import('node:net').then((net) => net.connect(this.port, '127.0.0.1'))
-      return new Promise<true | undefined>((resolve) => {
-        socket.once('connect', () => {
-          socket.destroy()
-          resolve(true)
-        })
-        socket.once('error', () => resolve(undefined))
-      })
-    })
-  }
-
-  /** kill -9: everything in it is gone. */
-  async crash() {
-    if (!this.child) return
-    const exited = once(this.child, 'exit')
-    this.child.kill('SIGKILL')
-    await exited
-  }
-}
 
 describe('restarts mid-stage', () => {
   let stack: Stack
@@ -80,6 +29,7 @@ describe('restarts mid-stage', () => {
 
   it('Redis crashes and comes back empty during a build: the pipeline still ends, truthfully', async () => {
     const pipelineId = await startSlowBuild(demo, { version: '7.0.0', note: 'waiting for redis', seconds: 4 })
+    const faultAt = Date.now()
     await redis.crash()
     await sleep(1500)
     await redis.start()
@@ -99,6 +49,18 @@ describe('restarts mid-stage', () => {
       'waiting',
       'pending',
     ])
+    const recoverySeconds = secondsSince(faultAt)
+    await recordRow({
+      section: 'fault',
+      id: 'redis-emptied-during-build',
+      done: 'Redis killed (kill -9, no persistence) during a build and started again empty 1.5 s later',
+      expected:
+        'the pipeline goes on from PostgreSQL (queued work re-sent from the outbox, lost jobs picked up by the reaper) and waits for its production approval, every stage before it succeeded',
+      observed: `the pipeline reached "waiting" ${recoverySeconds} s after the kill, build, push and pre-release deploy succeeded (build attempt ${ended.stages[0].attempt})`,
+      recoverySeconds,
+      test: 'e2e/src/restarts.e2e.test.ts',
+      ci: true,
+    })
   })
 
   it('the API restarts: nothing is lost, pipelines carry on', async () => {
@@ -107,8 +69,20 @@ describe('restarts mid-stage', () => {
       sha,
       ref: 'main',
     })
+    const faultAt = Date.now()
     await stack.restartApi()
     const ended = await pipelineIn(demo.developer, started.body.id, ['waiting', 'failed'], 180_000)
     expect(ended.status).toBe('waiting')
+    const recoverySeconds = secondsSince(faultAt)
+    await recordRow({
+      section: 'fault',
+      id: 'api-restarted-during-pipeline',
+      done: 'the API process killed (kill -9) and started again right after a pipeline was created',
+      expected: 'the pipeline is still there and runs on to its production approval',
+      observed: `the pipeline reached "waiting" ${recoverySeconds} s after the kill (the API answered again and the worker never stopped)`,
+      recoverySeconds,
+      test: 'e2e/src/restarts.e2e.test.ts',
+      ci: true,
+    })
   })
 })
