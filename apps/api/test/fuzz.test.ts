@@ -108,6 +108,7 @@ async function fuzzWorld(db: Parameters<typeof buildWorld>[0], gitUrl: string) {
     pipelineId: pipeline.id,
     stageId: pipeline.stages[0]?.id ?? '',
     hookId: hook.id,
+    hostName: (await db.host.findUniqueOrThrow({ where: { id: world.host.id } })).name,
   }
   return { world, existing, auth: admin.headers.authorization }
 }
@@ -227,7 +228,13 @@ describe('fuzz: malformed requests to every route', () => {
     fuzz,
   }) => {
     const reads = fuzz.models.filter(
-      (r) => r.method === 'GET' && !r.stream && r.existing !== undefined && r.url !== '/readyz',
+      (r) =>
+        r.method === 'GET' &&
+        !r.stream &&
+        r.existing !== undefined &&
+        r.url !== '/readyz' &&
+        // Its valid request asks the (absent) Docker daemon behind the world's host: a 503.
+        !r.url.endsWith('/:containerId/logs'),
     )
     expect(reads.length).toBeGreaterThan(20)
     const changes = await watchChanges(deps)

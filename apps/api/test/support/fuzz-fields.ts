@@ -90,7 +90,8 @@ export interface FieldRequest extends FuzzRequest {
  * catalog, sent by an instance administrator) with that one field replaced.
  */
 export function hostileFieldRequests(route: RouteModel, auth: string): FieldRequest[] {
-  if (!route.existing || route.stream) return []
+  // Streams too: a stream is opened only by a request that passes every check, and each of these must fail one.
+  if (!route.existing) return []
   const requests: FieldRequest[] = []
   const path = (values: Record<string, string>, raw: Record<string, string> = {}) =>
     route.url.replaceAll(

@@ -57,6 +57,8 @@ export interface Existing {
   pipelineId: string
   stageId: string
   hookId: string
+  /** The name of the world's host (instance routes name hosts by name). */
+  hostName: string
 }
 
 /** Existing value for a parameter: by name, or for `:id` by the collection it follows. */
@@ -67,6 +69,9 @@ function existingValue(url: string, name: string, e: Existing): string | undefin
     environment: e.environment,
     userId: e.userId,
     stageId: e.stageId,
+    host: e.hostName,
+    // A container id in the right shape; no container has it.
+    containerId: 'ab'.repeat(32),
   }
   if (byName[name]) return byName[name]
   if (name !== 'id') return undefined
