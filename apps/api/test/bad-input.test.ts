@@ -1,13 +1,37 @@
 import { describe, expect } from 'vitest'
+import type { App } from '../src/app.ts'
+import type { AppDeps } from '../src/deps.ts'
 import { send, watchChanges } from './support/send.ts'
 import { makeProject, makeUser, apiTest as test } from './support/test-app.ts'
+
+type BadRequest = { method: string; url: string; body?: unknown; field: string }
+
+/** Each request is a 400 VALIDATION_FAILED naming its field with `reason`, and changes nothing. */
+async function expectRefused(
+  app: App,
+  deps: AppDeps,
+  headers: Record<string, string>,
+  requests: BadRequest[],
+  reason: string,
+) {
+  for (const { method, field, ...request } of requests) {
+    const changes = await watchChanges(deps)
+    const response = await send(app, method, request, headers)
+    expect(response.statusCode, `${method} ${request.url}`).toBe(400)
+    expect(response.json().error).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      details: { fields: [{ path: field, message: expect.stringContaining(reason) }] },
+    })
+    expect(await changes()).toEqual([])
+  }
+}
 
 /** Inputs the fuzz test found answered with a 500; each is a 4xx that changes nothing. */
 describe('bad input found by fuzzing', () => {
   test('a NUL character in any text is a 400, not a database error', async ({ app, db, deps }) => {
     const admin = await makeUser(db, { isAdmin: true })
     const project = await makeProject(db)
-    const requests = [
+    const requests: BadRequest[] = [
       { method: 'POST', url: '/api/tokens', body: { name: 'ci\u0000' }, field: 'body.name' },
       {
         method: 'PATCH',
@@ -23,16 +47,7 @@ describe('bad input found by fuzzing', () => {
       },
       { method: 'GET', url: '/api/audit?action=a%00b', field: 'querystring.action' },
     ]
-    for (const { method, field, ...request } of requests) {
-      const changes = await watchChanges(deps)
-      const response = await send(app, method, request, admin.headers)
-      expect(response.statusCode, `${method} ${request.url}`).toBe(400)
-      expect(response.json().error).toMatchObject({
-        code: 'VALIDATION_FAILED',
-        details: { fields: [{ path: field, message: expect.stringContaining('NUL') }] },
-      })
-      expect(await changes()).toEqual([])
-    }
+    await expectRefused(app, deps, admin.headers, requests, 'NUL')
   })
 
   test('a lone surrogate in any text is a 400, not a 500 nor text silently changed to U+FFFD', async ({
@@ -45,7 +60,7 @@ describe('bad input found by fuzzing', () => {
     const env = await db.environment.create({
       data: { projectId: project.id, name: 'pre-release', position: 0 },
     })
-    const requests = [
+    const requests: BadRequest[] = [
       // Was a 500: the configuration's encoder choked on it.
       {
         method: 'PATCH',
@@ -62,16 +77,7 @@ describe('bad input found by fuzzing', () => {
       },
       { method: 'POST', url: '/api/tokens', body: { name: '\uD83D' }, field: 'body.name' },
     ]
-    for (const { method, field, ...request } of requests) {
-      const changes = await watchChanges(deps)
-      const response = await send(app, method, request, admin.headers)
-      expect(response.statusCode, `${method} ${request.url}`).toBe(400)
-      expect(response.json().error).toMatchObject({
-        code: 'VALIDATION_FAILED',
-        details: { fields: [{ path: field, message: expect.stringContaining('lone surrogate') }] },
-      })
-      expect(await changes()).toEqual([])
-    }
+    await expectRefused(app, deps, admin.headers, requests, 'lone surrogate')
     // A whole surrogate pair (an emoji) is text like any other.
     const emoji = await send(
       app,

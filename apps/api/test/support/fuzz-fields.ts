@@ -2,7 +2,7 @@ import type { FuzzRequest } from './fuzz-arbitraries.ts'
 import type { RouteModel } from './fuzz-model.ts'
 
 /** Kinds of hostile value, each put in every field that can hold it. */
-export const hostileKinds = [
+const hostileKinds = [
   'wrong type',
   'deeply nested',
   'NUL',
@@ -11,7 +11,7 @@ export const hostileKinds = [
   'zero-width space',
   'very long string',
 ] as const
-export type HostileKind = (typeof hostileKinds)[number]
+type HostileKind = (typeof hostileKinds)[number]
 
 /** 100,000 characters: past every length limit of the contracts, within the 1 MiB body limit. */
 const veryLong = 'x'.repeat(100_000)

@@ -47,21 +47,3 @@ export function describeResponse(response: LightMyRequestResponse): string {
   }
   return `${response.statusCode} ${code}`.trim()
 }
-
-/** `work` over every item, at most `limit` at a time; results in the items' order. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length)
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++
-      results[index] = await work(items[index] as T)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return results
-}
