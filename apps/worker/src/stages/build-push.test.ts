@@ -1,16 +1,14 @@
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
-import https from 'node:https'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { gunzipSync } from 'node:zlib'
 import { createLogger, createSecretBox, generateKeySpec, parseKeyring } from '@slipway/core'
 import { type Db, secretContext } from '@slipway/db'
 import { DockerodeHost } from '@slipway/docker'
 import { type LogLimits, logStreamKey, StageLog } from '@slipway/runs'
-import { type Fleet, fleetHost, integrationTest } from '@slipway/testing'
+import { type Fleet, fleetHost, integrationTest, pulledFromRegistry } from '@slipway/testing'
 import type { Redis } from 'ioredis'
 import { describe, expect } from 'vitest'
 import { createWorkerDeps, type WorkerDeps } from '../deps.ts'
@@ -42,52 +40,6 @@ async function repoWith(
   await run('git', ['-C', dir, 'commit', '--quiet', '-m', 'app'], { env })
   const sha = (await run('git', ['-C', dir, 'rev-parse', 'HEAD'])).stdout.trim()
   return { url: `file://${dir}`, sha, dir }
-}
-
-/** GET from the fleet's registry (TLS with the fleet CA, basic auth). */
-function registryGet(fleet: Fleet, pathname: string, accept?: string): Promise<Buffer> {
-  const auth = Buffer.from(`${fleet.registry.username}:${fleet.registry.password}`).toString('base64')
-  return new Promise((resolve, reject) => {
-    const request = https.get(
-      `https://${fleet.registry.url}${pathname}`,
-      {
-        headers: { authorization: `Basic ${auth}`, ...(accept ? { accept } : {}) },
-        ca: fleet.tls.ca,
-        signal: AbortSignal.timeout(30_000),
-      },
-      (response) => {
-        const chunks: Buffer[] = []
-        response.on('data', (chunk: Buffer) => chunks.push(chunk))
-        response.on('end', () =>
-          response.statusCode === 200
-            ? resolve(Buffer.concat(chunks))
-            : reject(new Error(`GET ${pathname}: ${response.statusCode}`)),
-        )
-        response.on('error', reject)
-      },
-    )
-    request.once('error', reject)
-  })
-}
-
-/** The manifest, config and every layer (decompressed) of repository@digest, as the registry holds them. */
-async function pulledFromRegistry(fleet: Fleet, repository: string, digest: string) {
-  const manifest = JSON.parse(
-    (
-      await registryGet(
-        fleet,
-        `/v2/${repository}/manifests/${digest}`,
-        'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json',
-      )
-    ).toString('utf8'),
-  ) as { config: { digest: string }; layers: { digest: string }[] }
-  const config = await registryGet(fleet, `/v2/${repository}/blobs/${manifest.config.digest}`)
-  const layers = await Promise.all(
-    manifest.layers.map(async (layer) =>
-      gunzipSync(await registryGet(fleet, `/v2/${repository}/blobs/${layer.digest}`)),
-    ),
-  )
-  return { manifest, config, layers }
 }
 
 /** A project on the fleet's registry whose build secret is `secret`, a pipeline of build + push on build-1. */
