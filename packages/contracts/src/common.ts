@@ -58,3 +58,14 @@ export function page<T extends z.ZodType>(item: T) {
 
 /** A write-only secret: sent in requests, never returned. */
 export const SecretInput = z.string().min(1).max(16_384)
+
+/**
+ * Whether an http(s) URL carries no user name or password: a URL is shown to people and
+ * written to the audit log, so credentials go in a write-only field (a token, a signing
+ * secret), never in it.
+ */
+export function withoutUserinfo(url: string): boolean {
+  if (!URL.canParse(url)) return true // the URL check itself reports it
+  const { username, password } = new URL(url)
+  return username === '' && password === ''
+}

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { Id, SecretInput, Timestamp } from './common.ts'
+import { Id, SecretInput, Timestamp, withoutUserinfo } from './common.ts'
 
 export const notificationEvents = [
   'pipeline.queued',
@@ -11,7 +11,13 @@ export const notificationEvents = [
 ] as const
 
 const hookFields = {
-  url: z.url({ protocol: /^https?$/ }).max(1000),
+  url: z
+    .url({ protocol: /^https?$/ })
+    .max(1000)
+    .refine(
+      withoutUserinfo,
+      'no user or password in the URL: the receiver checks X-Slipway-Signature, made with the secret',
+    ),
   /** HMAC-SHA256 key for X-Slipway-Signature: write-only. */
   secret: SecretInput,
   /** Empty = every event. */

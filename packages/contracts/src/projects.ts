@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { GitRef, Id, RefPattern, SecretInput, Slug, Timestamp } from './common.ts'
+import { GitRef, Id, RefPattern, SecretInput, Slug, Timestamp, withoutUserinfo } from './common.ts'
 
 /** How Slipway decides that a new container is ready for traffic. */
 export const HealthCheck = z.discriminatedUnion('type', [
@@ -116,7 +116,10 @@ const projectFields = {
 
 const GitlabSettings = z
   .object({
-    baseUrl: z.url({ protocol: /^https?$/ }).max(500),
+    baseUrl: z
+      .url({ protocol: /^https?$/ })
+      .max(500)
+      .refine(withoutUserinfo, 'no user or password in the URL: the access token goes in gitlab.token'),
     /** Numeric id or path (group/project). */
     project: z.string().min(1).max(300),
     /** Access token with api scope: write-only. */

@@ -7,6 +7,7 @@ import {
 } from '@slipway/contracts'
 import { AppError } from '@slipway/core'
 import { type NotificationHook as HookRow, secretContext } from '@slipway/db'
+import { withoutCredentials } from '@slipway/git'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { AppDeps } from '../deps.ts'
@@ -19,7 +20,8 @@ const HookParams = Params.extend({ id: Id })
 function hookView(row: HookRow) {
   return {
     id: row.id,
-    url: row.url,
+    // New hooks cannot carry credentials in their URL; one stored before that never shows them.
+    url: withoutCredentials(row.url),
     events: row.events,
     active: row.active,
     secretSet: true as const,

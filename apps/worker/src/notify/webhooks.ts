@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto'
 import { AppError, errorMessage } from '@slipway/core'
 import { secretContext } from '@slipway/db'
+import { maskUrl, withoutCredentials } from '@slipway/git'
 import { enqueueInTx } from '@slipway/jobs'
 import type { WorkerDeps } from '../deps.ts'
 import type { Processor } from '../runtime.ts'
@@ -105,7 +106,8 @@ export function deliverNotification(deps: WorkerDeps): Processor<'notify.deliver
         retryable = retryableStatus(response.status)
       }
     } catch (cause) {
-      error = errorMessage(cause)
+      // (fetch's own message may quote the URL, credentials and all)
+      error = maskUrl(errorMessage(cause))
     }
     const failed = error !== undefined && (lastTry || !retryable)
     await deps.db.notificationDelivery.update({
@@ -126,7 +128,7 @@ export function deliverNotification(deps: WorkerDeps): Processor<'notify.deliver
     // A refusal (4xx) is not retried: the receiver's setup has to change first.
     throw new AppError(
       retryable ? 'DEPENDENCY_UNAVAILABLE' : 'PRECONDITION_FAILED',
-      `webhook ${delivery.hook.url} ${error}`,
+      `webhook ${withoutCredentials(delivery.hook.url)} ${error}`,
     )
   }
 }
