@@ -288,7 +288,8 @@ describe('guessing', () => {
       `${redisPrefix}:rl:backoff:webhook-fail:${project.id}:${guesser}`,
       'count',
     )
-    expect(compared).toBe('100')
+    expect(Number(compared)).toBeGreaterThanOrEqual(20)
+    expect(Number(compared)).toBeLessThanOrEqual(100)
     const gitlab = await deliver(secret, elsewhere)
     expect(gitlab.statusCode).toBe(200)
     expect(gitlab.json().outcome).toBe('ignored')

@@ -15,10 +15,10 @@ import { Backoff, type BackoffRule, RateLimiter } from '../http/rate-limit.ts'
 /** Wrong tokens from one address for one project: 20 per 10 minutes, then 429. */
 const failureRule = { limit: 20, windowSeconds: 10 * 60 }
 /**
- * Deliveries in flight or failed, from one address for one project, counted before the
- * token is checked (one Redis step) as sign-in does: parallel guesses all pass the failure
- * check above before any of them is counted, so a burst is bounded here. A right token
- * gives its count back, so GitLab's own bursts (up to 100 deliveries at once) pass.
+ * Deliveries in flight or with a wrong token, from one address for one project, counted
+ * before the token is checked (one Redis step) as sign-in does: parallel guesses all pass
+ * the failure check above before any of them is counted, so a burst is bounded here. Any
+ * other outcome gives its count back, so GitLab's own bursts (up to 100 deliveries at once) pass.
  */
 const burstRule: BackoffRule = { free: 100, baseMs: 60_000, capMs: 15 * 60_000, forgetMs: 10 * 60_000 }
 const zeroSha = /^0{40}$/
@@ -142,24 +142,31 @@ export function gitlabWebhookRoutes(deps: AppDeps): FastifyPluginAsyncZod {
     const projectId = id.data
     const failureKey = `webhook-fail:${projectId}:${request.ip}`
     await backoff.take([{ name: failureKey, rule: burstRule }], 'webhook')
-    await limiter.check(failureKey, failureRule)
-    const project = await deps.db.project.findUnique({ where: { id: projectId } })
-    if (!project) throw new AppError('NOT_FOUND', 'project not found')
-    const sent = header(request.headers['x-gitlab-token'])
-    const expected = project.webhookSecretEnc
-      ? deps.secrets.decrypt(project.webhookSecretEnc, secretContext.projectWebhookSecret(project.id))
-      : undefined
-    if (!expected || !sent || !safeEqual(sent, expected)) {
-      await limiter.hit(failureKey, failureRule)
-      throw new AppError(
-        'UNAUTHENTICATED',
-        expected
-          ? 'X-Gitlab-Token does not match the project webhook secret'
-          : 'the project has no webhook secret set',
-      )
+    // Only a token compared and found wrong keeps its count; anything else (the failure
+    // limit reached, no such project, the database away) gives it back.
+    let guessed = false
+    try {
+      await limiter.check(failureKey, failureRule)
+      const project = await deps.db.project.findUnique({ where: { id: projectId } })
+      if (!project) throw new AppError('NOT_FOUND', 'project not found')
+      const sent = header(request.headers['x-gitlab-token'])
+      const expected = project.webhookSecretEnc
+        ? deps.secrets.decrypt(project.webhookSecretEnc, secretContext.projectWebhookSecret(project.id))
+        : undefined
+      if (!expected || !sent || !safeEqual(sent, expected)) {
+        guessed = true
+        await limiter.hit(failureKey, failureRule)
+        throw new AppError(
+          'UNAUTHENTICATED',
+          expected
+            ? 'X-Gitlab-Token does not match the project webhook secret'
+            : 'the project has no webhook secret set',
+        )
+      }
+      return project
+    } finally {
+      if (!guessed) await backoff.refund(failureKey)
     }
-    await backoff.refund(failureKey)
-    return project
   }
 
   return async (app) => {
