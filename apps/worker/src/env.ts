@@ -1,4 +1,5 @@
 import { hostname } from 'node:os'
+import { Slug } from '@slipway/contracts'
 import { gitEnvOf, keyringSpecSchema, parseEnv } from '@slipway/core'
 import { z } from 'zod'
 
@@ -16,6 +17,16 @@ const workerEnvSchema = z
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
     /** Seconds to let running jobs finish on SIGTERM before they are released. */
     WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+    /**
+     * The build agent groups whose builds and pushes this worker runs: `*` (every group, found
+     * in the hosts and projects as they appear) or names separated by commas. Deploys run on
+     * any worker.
+     */
+    WORKER_BUILD_GROUPS: z
+      .string()
+      .default('*')
+      .transform((value) => (value.trim() === '*' ? '*' : value.split(',').map((name) => name.trim())))
+      .pipe(z.union([z.literal('*'), z.array(Slug).min(1)])),
     /** Seconds between Docker host probes. */
     HOST_PROBE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
     /** Scratch folder for build checkouts (default: <tmp>/slipway-work). */

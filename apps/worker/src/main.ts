@@ -40,6 +40,7 @@ const deps = createWorkerDeps({
 
 const worker = await startWorker(deps, {
   concurrency: env.WORKER_CONCURRENCY,
+  buildGroups: env.WORKER_BUILD_GROUPS,
   publicUrl: env.SLIPWAY_PUBLIC_URL,
   gatewayDir: env.GATEWAY_DIR,
   hostProbeIntervalMs: env.HOST_PROBE_INTERVAL_SECONDS * 1000,
@@ -49,7 +50,14 @@ const worker = await startWorker(deps, {
     : undefined,
   logger,
 })
-logger.info({ concurrency: env.WORKER_CONCURRENCY, gateway: env.GATEWAY_DIR ?? null }, 'worker started')
+logger.info(
+  {
+    concurrency: env.WORKER_CONCURRENCY,
+    buildGroups: env.WORKER_BUILD_GROUPS,
+    gateway: env.GATEWAY_DIR ?? null,
+  },
+  'worker started',
+)
 
 let closing = false
 async function shutdown(signal: string): Promise<void> {

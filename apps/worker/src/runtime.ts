@@ -22,7 +22,10 @@ export type Processor<N extends JobName> = (payload: JobPayload<N>, context: Job
 export type Processors = { [N in JobName]?: Processor<N> }
 
 export interface QueueWorkerOptions {
+  /** The catalog queue whose jobs this worker runs. */
   queue: QueueName
+  /** The BullMQ queue it takes them from, when not the catalog queue's (a build agent group's). */
+  bullQueue?: string
   connection: Redis
   prefix: string
   processors: Processors
@@ -58,7 +61,7 @@ export function startQueueWorker(options: QueueWorkerOptions): QueueWorker {
   let shuttingDown = false
 
   const worker = new Worker(
-    options.queue,
+    options.bullQueue ?? options.queue,
     async (job, token) => {
       const name = job.name as JobName
       const spec = jobCatalog[name]

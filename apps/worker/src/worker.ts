@@ -1,3 +1,4 @@
+import { buildQueueOf } from '@slipway/contracts'
 import type { Logger } from '@slipway/core'
 import type { WorkerDeps } from './deps.ts'
 import { reconcileEnvironment } from './environments/reconcile.ts'
@@ -7,7 +8,7 @@ import { probeHosts } from './hosts/probe.ts'
 import { reportCommitStatus } from './notify/gitlab.ts'
 import { deliverNotification, fanOutPipelineEvent } from './notify/webhooks.ts'
 import { advance } from './pipelines/advance.ts'
-import { startQueueWorker } from './runtime.ts'
+import { type QueueWorker, startQueueWorker } from './runtime.ts'
 import { buildStage } from './stages/build.ts'
 import { deployStage } from './stages/deploy.ts'
 import { pushStage } from './stages/push.ts'
@@ -16,8 +17,12 @@ import { runStage } from './stages/runner.ts'
 import { stageSecrets } from './stages/secrets.ts'
 
 export interface WorkerOptions {
-  /** Stage jobs (builds, pushes, deploys) this process runs at once. */
+  /** Stage jobs (builds, pushes, deploys) this process runs at once, per queue. */
   concurrency: number
+  /** Build agent groups whose builds and pushes this worker runs: '*' (every group) or a list. */
+  buildGroups: '*' | readonly string[]
+  /** How often '*' looks for new groups (default 10 s). */
+  groupScanIntervalMs?: number
   /** The dashboard address, for links in commit statuses and notifications. */
   publicUrl: string
   /** Run the gateway agent and traffic recorder for the HAProxy in this folder (haproxy.cfg, sites/, admin socket). */
@@ -54,6 +59,46 @@ export async function startWorker(deps: WorkerDeps, options: WorkerOptions): Pro
     logger: options.logger,
     workerId: deps.workerId,
   }
+  const stageProcessors = {
+    'stage.run': runStage(deps, {
+      build: buildStage,
+      push: pushStage,
+      deploy: deployStage,
+      secretsOf: stageSecrets,
+    }),
+  }
+  // Deploys (and stage jobs of no group) come from the catalog queue; builds and pushes from
+  // their build agent group's queue, one BullMQ worker per group served.
+  const stageWorker = (group?: string) =>
+    startQueueWorker({
+      ...common,
+      queue: 'stages',
+      ...(group ? { bullQueue: buildQueueOf(group) } : {}),
+      concurrency: options.concurrency,
+      processors: stageProcessors,
+    })
+  const groupWorkers = new Map<string, QueueWorker>()
+  const serve = (groups: readonly string[]) => {
+    const added = groups.filter((group) => !groupWorkers.has(group))
+    for (const group of added) groupWorkers.set(group, stageWorker(group))
+    if (added.length) options.logger.info({ groups: added }, 'taking builds of these build agent groups')
+  }
+  const scanGroups = async () => serve(await knownBuildGroups(deps))
+  let groupScan: NodeJS.Timeout | undefined
+  if (options.buildGroups === '*') {
+    await scanGroups()
+    groupScan = setInterval(
+      () =>
+        void scanGroups().catch((error) =>
+          options.logger.warn({ err: error }, 'could not look for new build agent groups'),
+        ),
+      options.groupScanIntervalMs ?? 10_000,
+    )
+    groupScan.unref()
+  } else {
+    serve(options.buildGroups)
+  }
+
   const workers = [
     startQueueWorker({
       ...common,
@@ -61,19 +106,7 @@ export async function startWorker(deps: WorkerDeps, options: WorkerOptions): Pro
       concurrency: 8,
       processors: { 'pipeline.advance': advance(deps) },
     }),
-    startQueueWorker({
-      ...common,
-      queue: 'stages',
-      concurrency: options.concurrency,
-      processors: {
-        'stage.run': runStage(deps, {
-          build: buildStage,
-          push: pushStage,
-          deploy: deployStage,
-          secretsOf: stageSecrets,
-        }),
-      },
-    }),
+    stageWorker(),
     startQueueWorker({
       ...common,
       queue: 'notifications',
@@ -104,10 +137,29 @@ export async function startWorker(deps: WorkerDeps, options: WorkerOptions): Pro
   return {
     async close(graceMs) {
       deps.redis.off('ready', reschedule)
+      clearInterval(groupScan)
       await supervisor?.stop()
-      await Promise.all(workers.map((worker) => worker.close(graceMs)))
+      await Promise.all([...workers, ...groupWorkers.values()].map((worker) => worker.close(graceMs)))
       await gateway?.stop()
       await deps.outbox.stop()
     },
   }
+}
+
+/** Every build agent group a host is in or a project builds with. */
+async function knownBuildGroups(deps: WorkerDeps): Promise<string[]> {
+  const [hosts, projects] = await Promise.all([
+    deps.db.host.findMany({
+      where: { agentGroup: { not: null } },
+      distinct: ['agentGroup'],
+      select: { agentGroup: true },
+    }),
+    deps.db.project.findMany({ distinct: ['buildAgentGroup'], select: { buildAgentGroup: true } }),
+  ])
+  return [
+    ...new Set([
+      ...hosts.flatMap((host) => (host.agentGroup ? [host.agentGroup] : [])),
+      ...projects.map((project) => project.buildAgentGroup),
+    ]),
+  ].sort()
 }

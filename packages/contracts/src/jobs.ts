@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { Slug } from './common.ts'
 
 /**
  * Every background job Slipway runs: its queue, payload schema, attempts and time limit.
@@ -35,7 +36,13 @@ export const jobCatalog = {
    */
   'stage.run': {
     queue: 'stages',
-    payload: z.object({ stageId: z.uuid(), attempt: z.number().int().min(1) }).strict(),
+    /**
+     * `group`: the build agent group of a build or push stage; such a job goes to that group's
+     * queue (see queueOf), where only workers serving the group take it.
+     */
+    payload: z
+      .object({ stageId: z.uuid(), attempt: z.number().int().min(1), group: Slug.optional() })
+      .strict(),
     attempts: 1,
     backoffMs: 1000,
     timeoutMs: 40 * 60_000,
@@ -106,3 +113,20 @@ export const jobCatalog = {
 
 export type JobName = keyof typeof jobCatalog
 export type JobPayload<N extends JobName> = z.infer<(typeof jobCatalog)[N]['payload']>
+
+/** The BullMQ queue of a build agent group's stages (builds and pushes). */
+export function buildQueueOf(group: string): string {
+  return `stages.build.${group}`
+}
+
+/**
+ * The BullMQ queue a job goes to: its catalog queue, except a stage of a build agent group,
+ * which goes to that group's queue (workers take the groups they are started for).
+ */
+export function queueOf<N extends JobName>(name: N, payload: JobPayload<N>): string {
+  if (name === 'stage.run') {
+    const { group } = payload as JobPayload<'stage.run'>
+    if (group) return buildQueueOf(group)
+  }
+  return jobCatalog[name].queue
+}

@@ -17,3 +17,21 @@ describe('Queues.every', () => {
     await queues.close()
   })
 })
+
+describe('Queues.add', () => {
+  test("a build agent group's stage goes to that group's queue; any other job to its catalog queue", async ({
+    redis,
+    redisPrefix,
+  }) => {
+    const queues = new Queues(redis, redisPrefix, logger)
+    const stageId = '0b7c6f2e-9d8a-4c3b-8e1f-2a3b4c5d6e7f'
+    await queues.add('stage.run', { stageId, attempt: 1, group: 'gpu' })
+    await queues.add('stage.run', { stageId, attempt: 2 })
+    const waiting = async (name: string) =>
+      (await queues.get(name).getJobs(['waiting'])).map((job) => job.data)
+    expect(await waiting('stages.build.gpu')).toEqual([{ stageId, attempt: 1, group: 'gpu' }])
+    expect(await waiting('stages')).toEqual([{ stageId, attempt: 2 }])
+    expect(await waiting('stages.build.default')).toEqual([])
+    await queues.close()
+  })
+})

@@ -1,11 +1,14 @@
-import { type JobName, type JobPayload, jobCatalog, type QueueName } from '@slipway/contracts'
+import { type JobName, type JobPayload, jobCatalog, type QueueName, queueOf } from '@slipway/contracts'
 import type { Logger } from '@slipway/core'
 import { type JobsOptions, Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
 
-/** BullMQ queues by name, created on first use, sharing one connection. */
+/**
+ * BullMQ queues by name (a catalog queue, or a build agent group's: see queueOf), created on
+ * first use, sharing one connection.
+ */
 export class Queues {
-  private readonly queues = new Map<QueueName, Queue>()
+  private readonly queues = new Map<string, Queue>()
 
   constructor(
     private readonly connection: Redis,
@@ -13,7 +16,7 @@ export class Queues {
     private readonly logger: Logger,
   ) {}
 
-  get(name: QueueName): Queue {
+  get(name: QueueName | (string & {})): Queue {
     let queue = this.queues.get(name)
     if (!queue) {
       queue = new Queue(name, { connection: this.connection, prefix: this.prefix })
@@ -28,7 +31,7 @@ export class Queues {
   /** Adds a job with its catalog options (attempts, backoff); failed jobs are kept. */
   async add<N extends JobName>(name: N, payload: JobPayload<N>, options: JobsOptions = {}): Promise<string> {
     const spec = jobCatalog[name]
-    const job = await this.get(spec.queue).add(name, payload, {
+    const job = await this.get(queueOf(name, payload)).add(name, payload, {
       attempts: spec.attempts,
       backoff: { type: 'exponential', delay: spec.backoffMs },
       removeOnComplete: { age: 24 * 3600, count: 10_000 },

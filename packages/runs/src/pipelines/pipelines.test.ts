@@ -80,7 +80,7 @@ describe('advancing a pipeline', () => {
     const build = await db.stage.findFirstOrThrow({ where: { pipelineId: pipeline.id, kind: 'build' } })
     expect(build.status).toBe('queued')
     expect((await outbox(db, 'stage.run')).map((job) => job.payload)).toEqual([
-      { stageId: build.id, attempt: 1 },
+      { stageId: build.id, attempt: 1, group: 'default' },
     ])
     expect(await events()).toContainEqual({
       type: 'stage',

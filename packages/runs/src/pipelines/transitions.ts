@@ -4,6 +4,7 @@ import type { Prisma } from '@slipway/db'
 import { enqueueInTx } from '@slipway/jobs'
 import { nextStep, pipelineStatusOf } from '@slipway/pipeline'
 import { applyStageEvent } from '../stages/apply.ts'
+import { enqueueStageRun } from '../stages/enqueue.ts'
 
 type Tx = Prisma.TransactionClient
 
@@ -93,7 +94,7 @@ export async function advancePipeline(tx: Tx, pipelineId: string): Promise<Chang
     case 'enqueue': {
       const stage = pipeline.stages[step.stageIndex]!
       await applyStageEvent(tx, stage, 'enqueue')
-      await enqueueInTx(tx, 'stage.run', { stageId: stage.id, attempt: stage.attempt + 1 })
+      await enqueueStageRun(tx, stage.id, stage.attempt + 1)
       change.events.push({
         type: 'stage',
         pipelineId,
@@ -177,12 +178,7 @@ export async function finishStage(
     cancelRunning: [],
   }
   if (event === 'release') {
-    await enqueueInTx(
-      tx,
-      'stage.run',
-      { stageId, attempt: stage.attempt + 1 },
-      { delayMs: options.releaseDelayMs ?? 0 },
-    )
+    await enqueueStageRun(tx, stageId, stage.attempt + 1, { delayMs: options.releaseDelayMs ?? 0 })
   } else {
     await enqueueInTx(tx, 'pipeline.advance', { pipelineId: stage.pipelineId })
   }

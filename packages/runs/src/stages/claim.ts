@@ -54,6 +54,15 @@ async function pickBuildHost(
 }
 
 /**
+ * A queued stage's job is alive and waiting (for a build slot, for the deploy lease): the
+ * stage's updatedAt says so, and the reaper sends jobs again only for queued stages that no
+ * job has touched for a while (requeueLost), so waiting never piles up duplicate jobs.
+ */
+async function markWaiting(tx: Tx, stageId: string, now: number): Promise<void> {
+  await tx.stage.update({ where: { id: stageId }, data: { updatedAt: new Date(now) } })
+}
+
+/**
  * Decides, with the stage row locked, whether this delivery of `stage.run` runs the stage:
  * a queued stage at the expected attempt starts (taking its build slot or deploy lease), a
  * running stage whose lease expired is taken over as a new attempt, anything else is a
@@ -122,19 +131,24 @@ export async function claimStage(tx: Tx, stageId: string, attempt: number, worke
         `no host of the build agent group "${project.buildAgentGroup}" is granted to this project; an instance administrator grants hosts`,
       )
     }
-    if (picked === 'busy') return { kind: 'wait', untilMs: now + 2000, reason: 'every build host is busy' }
+    if (picked === 'busy') {
+      await markWaiting(tx, stageId, now)
+      return { kind: 'wait', untilMs: now + 2000, reason: 'every build host is busy' }
+    }
     hostName = picked
   } else if (kind === 'push') {
     const build = await tx.stage.findFirst({ where: { pipelineId: stage.pipelineId, kind: 'build' } })
     hostName = build?.hostName ?? null
   } else if (stage.environmentId) {
     const lease = await takeDeployLease(tx, stage.environmentId, stage.id, workerId, new Date(now))
-    if ('heldUntil' in lease)
+    if ('heldUntil' in lease) {
+      await markWaiting(tx, stageId, now)
       return {
         kind: 'wait',
         untilMs: Math.min(lease.heldUntil.getTime(), now + 2000),
         reason: 'another deploy holds the environment',
       }
+    }
     deployLease = lease.token
   }
 

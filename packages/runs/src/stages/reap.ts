@@ -1,6 +1,7 @@
 import type { Db, Prisma } from '@slipway/db'
 import { enqueueInTx } from '@slipway/jobs'
 import { type Change, finishStage, lockPipelineRow } from '../pipelines/transitions.ts'
+import { enqueueStageRun } from './enqueue.ts'
 import { maxAttempts, type RunnableKind } from './outcome.ts'
 
 /** A queued stage older than this without a worker gets its job sent again (harmless if not lost). */
@@ -68,12 +69,16 @@ export async function reapStage(
 }
 
 /**
- * Sends again the jobs of stages queued for long (their job lost with Redis) and of pipelines
- * whose next step was never taken; duplicates are harmless (claims are idempotent).
+ * Sends again the jobs of stages queued for long that no job has touched for as long (their
+ * job lost with Redis; a job waiting for a build slot or the deploy lease touches its stage
+ * each time it looks, see claim.ts markWaiting), at most once per period, and of pipelines
+ * whose next step was never taken. A duplicate is harmless (claims are idempotent) but does
+ * not pile up.
  */
 export async function requeueLost(db: Db, now: number): Promise<{ requeued: number; advanced: number }> {
+  const cutoff = new Date(now - requeueAfterMs)
   const lost = await db.stage.findMany({
-    where: { status: 'queued', queuedAt: { lt: new Date(now - requeueAfterMs) } },
+    where: { status: 'queued', queuedAt: { lt: cutoff }, updatedAt: { lt: cutoff } },
     select: { id: true, attempt: true },
   })
   const idle = await db.pipeline.findMany({
@@ -86,8 +91,11 @@ export async function requeueLost(db: Db, now: number): Promise<{ requeued: numb
   })
   if (lost.length || idle.length) {
     await db.$transaction(async (tx) => {
-      for (const stage of lost)
-        await enqueueInTx(tx, 'stage.run', { stageId: stage.id, attempt: stage.attempt + 1 })
+      for (const stage of lost) await enqueueStageRun(tx, stage.id, stage.attempt + 1)
+      await tx.stage.updateMany({
+        where: { id: { in: lost.map((stage) => stage.id) }, status: 'queued' },
+        data: { updatedAt: new Date(now) },
+      })
       for (const pipeline of idle) await enqueueInTx(tx, 'pipeline.advance', { pipelineId: pipeline.id })
     })
   }

@@ -171,7 +171,7 @@ describe('the outcome of a stage', () => {
     await runs.claimStage(build.id, 1, 'worker-a')
     await runs.releaseStage(build.id, 'host away', 8000)
     const job = await db.outboxJob.findFirstOrThrow({ where: { name: 'stage.run' }, orderBy: { id: 'desc' } })
-    expect(job.payload).toEqual({ stageId: build.id, attempt: 2 })
+    expect(job.payload).toEqual({ stageId: build.id, attempt: 2, group: 'default' })
     expect(job.availableAt.getTime()).toBeGreaterThan(Date.now() + 5000)
   })
 
