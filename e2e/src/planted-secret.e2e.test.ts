@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { fleet, pulledFromRegistry, recordRow } from '@slipway/testing/services'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Demo, eventually, pipelineIn, setupDemo } from './client.ts'
+import { type Demo, eventually, pipelineIn, setupDemo, storedLog } from './client.ts'
 import {
   crawlGets,
   type Finding,
@@ -257,6 +257,8 @@ describe('a planted secret', () => {
     // The build did read the secret (its layer holds the secret's hash) ...
     const hashOfSecret = createHash('sha256').update(planted).digest('hex')
     expect(image.layers.some((layer) => layer.includes(hashOfSecret))).toBe(true)
+    // ... and tried to print it: the build log shows it masked.
+    expect((await storedLog(developer, done.stages[0].id)).text).toContain('token is ••••••')
     // ... and each container got it in its env: the one place it is meant to be.
     expect(onHosts.containers).toBe(2)
     for (const env of onHosts.envs) expect(env).toContain(`PLANTED_SECRET=${planted}`)
