@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { promisify } from 'node:util'
-import { fleet } from '@slipway/testing/services'
+import { fleet, recordRow, secondsSince } from '@slipway/testing/services'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Demo, eventually, pipelineIn, setupDemo, storedLog, viaGateway } from './client.ts'
 import { type Stack, startStack } from './stack.ts'
@@ -38,6 +38,7 @@ describe('pipelines survive failures', () => {
     })
     const [first] = [...stack.workers.keys()]
     await stack.killWorker(first!)
+    const killedAt = Date.now()
     await stack.startWorker('w2')
 
     const waiting = await pipelineIn(demo.developer, started.body.id, ['waiting', 'failed'], 180_000)
@@ -51,6 +52,21 @@ describe('pipelines survive failures', () => {
     // Every line survived the crash, numbered without gaps.
     expect(lines.map((line) => line[0])).toEqual(lines.map((_, i) => i + 1))
     expect((await viaGateway(demo.gatewayPorts['pre-release'])).text).toContain('demo 3.0.0')
+    const recoverySeconds = secondsSince(killedAt)
+    const takeover = lines.find((line) => line[2].includes('attempt 2 · worker w2'))!
+    const takeoverSeconds = Math.round((takeover[1] - killedAt) / 100) / 10
+    await recordRow({
+      section: 'fault',
+      id: 'worker-killed-during-build',
+      done: 'SIGKILL of the only worker during a build step (an 8 s RUN); a new worker started',
+      expected:
+        'the new worker takes the build over as attempt 2 (after the dead worker’s 30 s lease), the pipeline reaches pre-release, every log line is kept (numbered without gaps) and names both attempts',
+      observed: `attempt 2 began on w2 ${takeoverSeconds} s after the kill; the pipeline waited for its production approval ${recoverySeconds} s after the kill with pre-release on 3.0.0; ${lines.length} log lines numbered 1..${lines.length}`,
+      recoverySeconds,
+      figures: { takeoverSeconds },
+      test: 'e2e/src/resilience.e2e.test.ts',
+      ci: true,
+    })
   })
 
   it('an unreachable registry fails the push with a clear reason after retries', async () => {
@@ -65,6 +81,7 @@ describe('pipelines survive failures', () => {
         sha,
         ref: 'main',
       })
+      const startedAt = Date.now()
       const failed = await pipelineIn(demo.developer, started.body.id, ['failed', 'waiting'], 180_000)
       expect(failed.status).toBe('failed')
       const push = failed.stages.find((s: StageRow) => s.kind === 'push')
@@ -72,6 +89,18 @@ describe('pipelines survive failures', () => {
       expect(push.attempt).toBe(3)
       expect(push.error).toMatch(/127\.0\.0\.1:1/)
       expect(push.error).toMatch(/connection refused|dial tcp/)
+      const failedSeconds = secondsSince(startedAt)
+      await recordRow({
+        section: 'fault',
+        id: 'registry-unreachable-push-fails',
+        done: 'a pipeline pushing to a registry that refuses every connection (127.0.0.1:1)',
+        expected:
+          'the push is tried 3 times, then the stage and the pipeline fail, naming the registry’s address and the connection error',
+        observed: `the pipeline failed ${failedSeconds} s after it started, the push on attempt ${push.attempt}: "${push.error}"`,
+        recoverySeconds: failedSeconds,
+        test: 'e2e/src/resilience.e2e.test.ts',
+        ci: true,
+      })
     } finally {
       const local = (await demo.admin.get('/api/registries')).body.find(
         (r: { name: string }) => r.name === 'local',
