@@ -17,4 +17,5 @@ export {
   isTransient,
   maxAttempts,
   type RunnableKind,
+  triesUsed,
 } from './stages/outcome.ts'

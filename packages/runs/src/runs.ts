@@ -98,6 +98,19 @@ export function isRaceLost(error: unknown): boolean {
   return code === '40001' || code === '40P01'
 }
 
+/**
+ * True when Prisma could not start the transaction within its wait for a pooled connection
+ * (P2028): every connection was busy, nothing ran, so it may simply run again. Under load (a
+ * burst of GitLab deliveries while pipelines run) this answered 503 to a delivery instead.
+ */
+function isPoolBusy(error: unknown): boolean {
+  return (
+    error instanceof Prisma.PrismaClientKnownRequestError &&
+    error.code === 'P2028' &&
+    error.message.includes('Unable to start a transaction in the given time')
+  )
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 export type Runs = ReturnType<typeof createRuns>
@@ -115,10 +128,11 @@ export function createRuns({ db, publish, log }: RunsDeps) {
   }
 
   /**
-   * Runs `work` in one transaction; one that lost a race runs again from the start (up to 6
-   * times, waiting a random 10-50 ms, doubling), so callers never see a serialization
-   * conflict. With `serialKey`, works of one key wait their turn in this process first (a
-   * project's pipeline creations share its numbering lock).
+   * Runs `work` in one transaction; one that lost a race, or could not start because every
+   * pooled connection stayed busy, runs again from the start (up to 6 times, waiting a random
+   * 10-50 ms, doubling), so callers never see a serialization conflict or a busy pool. With
+   * `serialKey`, works of one key wait their turn in this process first (a project's pipeline
+   * creations share its numbering lock).
    */
   async function transaction<T>(
     work: (scope: RunsScope) => Promise<T>,
@@ -131,7 +145,7 @@ export function createRuns({ db, publish, log }: RunsDeps) {
         try {
           result = await db.$transaction((tx) => work(scopeOf(tx, changes)))
         } catch (error) {
-          if (attempt >= maxTries || !isRaceLost(error)) throw error
+          if (attempt >= maxTries || !(isRaceLost(error) || isPoolBusy(error))) throw error
           const waitMs = (10 + Math.random() * 40) * 2 ** (attempt - 1)
           log.debug({ err: error, attempt }, 'a lifecycle transaction lost a race; running it again')
           await sleep(waitMs)

@@ -14,6 +14,7 @@ import {
   maxAttempts,
   type RunnableKind,
   StageLog,
+  triesUsed,
 } from '@slipway/runs'
 import { DelayedError } from 'bullmq'
 import type { WorkerDeps } from '../deps.ts'
@@ -202,9 +203,9 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
         // nothing more under the lease (its writes are fenced), and goes back to the queue
         // (its next attempt waits for the lease) or fails after its last attempt.
         const reason = error instanceof DeployLeaseLost ? error.message : new DeployLeaseLost().message
-        const retry = stage.attempt < maxAttempts[kind]
+        const retry = triesUsed(stage) < maxAttempts[kind]
         stageLog.write(
-          `■ ${reason}${retry ? ` (will retry: attempt ${stage.attempt + 1} of ${maxAttempts[kind]})` : ''}`,
+          `■ ${reason}${retry ? ` (will retry: attempt ${triesUsed(stage) + 1} of ${maxAttempts[kind]})` : ''}`,
         )
         await stageLog.close()
         await record(() =>
@@ -233,7 +234,7 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
         await record(() => deps.runs.releaseStage(stageId, 'worker shut down'))
         return { outcome: 'released' }
       }
-      const next = classifyFailure(kind, stage.attempt, error)
+      const next = classifyFailure(kind, triesUsed(stage), error)
       stageLog.write(
         `✖ ${message}${next.kind === 'retry' ? ` (will retry: attempt ${next.attempt} of ${next.of})` : ''}`,
       )

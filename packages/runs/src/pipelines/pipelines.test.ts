@@ -1,5 +1,7 @@
-import { describe, expect } from 'vitest'
-import { makeWorld, newPipeline, runsTest as test } from '../../test/fixtures.ts'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { createDb } from '@slipway/db'
+import { describe, expect, onTestFinished } from 'vitest'
+import { lifecycleOver, makeWorld, newPipeline, runsTest as test } from '../../test/fixtures.ts'
 
 const outbox = (db: Parameters<typeof makeWorld>[0], name: string) =>
   db.outboxJob.findMany({ where: { name }, orderBy: { id: 'asc' } })
@@ -35,6 +37,29 @@ describe('creating a pipeline', () => {
       Array.from({ length: 16 }, (_, i) => i + 1),
     )
     expect(await db.pipeline.count()).toBe(16)
+  })
+
+  test('with every pooled connection busy past the wait for one, a pipeline is still created (no 503 to a delivery)', async ({
+    databaseUrl,
+    redis,
+    redisPrefix,
+    world,
+  }) => {
+    const small = createDb({ url: databaseUrl, poolSize: 1 })
+    onTestFinished(() => small.$disconnect())
+    const runs = lifecycleOver(small, redis, redisPrefix)
+    // The pool's one connection stays busy for 3 s, longer than Prisma waits to start a
+    // transaction (2 s): the creation's first try cannot start.
+    const busy = small.$transaction(
+      async (tx) => {
+        await tx.$executeRaw`SELECT pg_sleep(3)`
+      },
+      { timeout: 10_000 },
+    )
+    await sleep(200)
+    const pipeline = await newPipeline(runs, world)
+    await busy
+    expect(pipeline.number).toBe(1)
   })
 
   test('a new pipeline supersedes older queued pipelines of the same ref and says so', async ({
@@ -177,6 +202,42 @@ describe('retrying a stage', () => {
     const row = await db.pipeline.findUniqueOrThrow({ where: { id: pipeline.id } })
     expect([row.error, row.status]).toEqual([null, 'queued'])
     expect(await db.outboxJob.count({ where: { name: 'pipeline.advance' } })).toBe(3)
+  })
+
+  test('a stage that used all its attempts runs again when retried, with all its tries', async ({
+    db,
+    runs,
+    world,
+  }) => {
+    const pipeline = await newPipeline(runs, world)
+    await runs.advancePipeline(pipeline.id)
+    const build = await db.stage.findFirstOrThrow({ where: { pipelineId: pipeline.id, kind: 'build' } })
+    // Three attempts, each released by a transient failure, the last one failing the stage.
+    for (const attempt of [1, 2, 3]) {
+      expect(await runs.claimStage(build.id, attempt, 'worker-a')).toMatchObject({ kind: 'run' })
+      if (attempt < 3) await runs.releaseStage(build.id, 'HOST_UNREACHABLE')
+      else await runs.failStage(build.id, 'HOST_UNREACHABLE')
+    }
+    await runs.advancePipeline(pipeline.id)
+    expect((await db.pipeline.findUniqueOrThrow({ where: { id: pipeline.id } })).status).toBe('failed')
+
+    await runs.retryStage(pipeline.id, build.id)
+    await runs.advancePipeline(pipeline.id)
+    // Before, the claim said "gave up after 3 attempts" and the retry failed at once.
+    expect(await runs.claimStage(build.id, 4, 'worker-a')).toMatchObject({ kind: 'run' })
+    const row = await db.stage.findUniqueOrThrow({ where: { id: build.id } })
+    expect([row.status, row.attempt, row.retryBase]).toEqual(['running', 4, 3])
+    // And it has its three tries again: two more releases, then the claim of a fourth gives up.
+    await runs.releaseStage(build.id, 'HOST_UNREACHABLE')
+    expect(await runs.claimStage(build.id, 5, 'worker-a')).toMatchObject({ kind: 'run' })
+    await runs.releaseStage(build.id, 'HOST_UNREACHABLE')
+    expect(await runs.claimStage(build.id, 6, 'worker-a')).toMatchObject({ kind: 'run' })
+    await runs.releaseStage(build.id, 'HOST_UNREACHABLE')
+    expect(await runs.claimStage(build.id, 7, 'worker-a')).toMatchObject({ kind: 'failed' })
+    expect(await db.stage.findUniqueOrThrow({ where: { id: build.id } })).toMatchObject({
+      status: 'failed',
+      error: expect.stringContaining('gave up after 3 attempts'),
+    })
   })
 
   test('a stage cannot be retried while another stage of the pipeline runs', async ({ db, runs, world }) => {

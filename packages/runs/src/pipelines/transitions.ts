@@ -253,7 +253,12 @@ export async function retryStage(tx: Tx, pipelineId: string, stageId: string): P
   }
   for (const later of pipeline.stages.slice(index)) {
     if (later.status === 'failed' || later.status === 'canceled' || later.status === 'skipped') {
-      await applyStageEvent(tx, later, 'retry', { cancelRequested: false, error: null })
+      // Its tries count again from here: a stage that used them all runs again.
+      await applyStageEvent(tx, later, 'retry', {
+        cancelRequested: false,
+        error: null,
+        retryBase: later.attempt,
+      })
       change.events.push({
         type: 'stage',
         pipelineId,

@@ -110,7 +110,7 @@ export async function claimStage(tx: Tx, stageId: string, attempt: number, worke
   if (attempt !== stage.attempt + 1)
     return { kind: 'skip', reason: `attempt ${attempt} is stale (next is ${stage.attempt + 1})` }
   const kind = stage.kind as RunnableKind
-  if (attempt > maxAttempts[kind]) {
+  if (attempt - stage.retryBase > maxAttempts[kind]) {
     return { kind: 'exhausted', stage, reason: `gave up after ${maxAttempts[kind]} attempts` }
   }
 

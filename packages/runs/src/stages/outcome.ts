@@ -8,6 +8,15 @@ export type RunnableKind = 'build' | 'push' | 'deploy'
 export const maxAttempts: Record<RunnableKind, number> = { build: 3, push: 3, deploy: 2 }
 
 /**
+ * Tries a stage has used since it was queued by its pipeline or last retried by a person:
+ * `attempt` numbers every try of the stage (and its log), `retryBase` is where a manual retry
+ * started counting again.
+ */
+export function triesUsed(stage: { attempt: number; retryBase: number }): number {
+  return stage.attempt - stage.retryBase
+}
+
+/**
  * Errors worth another attempt (the infrastructure hiccupped), by the error table
  * (@slipway/contracts errorTable); everything else fails the stage.
  */
@@ -22,15 +31,16 @@ export type FailureOutcome =
   | { kind: 'fail' }
 
 /**
- * The retry policy (pure): a transient error with attempts left goes back to the queue after
- * a backoff of 2 s doubling per attempt (at most 30 s); anything else fails the stage.
+ * The retry policy (pure): a transient error with tries left goes back to the queue after a
+ * backoff of 2 s doubling per try (at most 30 s); anything else fails the stage. `tries`: the
+ * tries used so far, this one included (triesUsed).
  */
-export function classifyFailure(kind: RunnableKind, attempt: number, error: unknown): FailureOutcome {
-  if (!isTransient(error) || attempt >= maxAttempts[kind]) return { kind: 'fail' }
+export function classifyFailure(kind: RunnableKind, tries: number, error: unknown): FailureOutcome {
+  if (!isTransient(error) || tries >= maxAttempts[kind]) return { kind: 'fail' }
   return {
     kind: 'retry',
-    attempt: attempt + 1,
+    attempt: tries + 1,
     of: maxAttempts[kind],
-    delayMs: Math.min(30_000, 2000 * 2 ** (attempt - 1)),
+    delayMs: Math.min(30_000, 2000 * 2 ** (tries - 1)),
   }
 }

@@ -2,7 +2,7 @@ import type { Db, Prisma } from '@slipway/db'
 import { enqueueInTx } from '@slipway/jobs'
 import { type Change, finishStage, lockPipelineRow } from '../pipelines/transitions.ts'
 import { enqueueStageRun } from './enqueue.ts'
-import { maxAttempts, type RunnableKind } from './outcome.ts'
+import { maxAttempts, type RunnableKind, triesUsed } from './outcome.ts'
 
 /** A queued stage older than this without a worker gets its job sent again (harmless if not lost). */
 const requeueAfterMs = 2 * 60_000
@@ -13,6 +13,7 @@ export interface StaleStage {
   id: string
   pipelineId: string
   kind: string
+  retryBase: number
   attempt: number
   leaseOwner: string | null
 }
@@ -25,7 +26,7 @@ export function staleStages(db: Db, now: number): Promise<StaleStage[]> {
       kind: { not: 'approval' },
       leaseExpiresAt: { lt: new Date(now - reapGraceMs) },
     },
-    select: { id: true, pipelineId: true, kind: true, attempt: true, leaseOwner: true },
+    select: { id: true, pipelineId: true, kind: true, attempt: true, retryBase: true, leaseOwner: true },
   })
 }
 
@@ -61,7 +62,7 @@ export async function reapStage(
       },
     })
   }
-  const exhausted = stale.attempt >= maxAttempts[stale.kind as RunnableKind]
+  const exhausted = triesUsed(stale) >= maxAttempts[stale.kind as RunnableKind]
   const error = `worker ${stale.leaseOwner ?? '?'} stopped responding (lease expired)`
   return finishStage(tx, stale.id, exhausted ? 'fail' : 'release', {
     error: exhausted ? `${error}; gave up after ${stale.attempt} attempts` : error,
