@@ -43,7 +43,7 @@ export async function makeWorld(db: Db, options: { supersedeQueued?: boolean } =
  * The lifecycle over a database (another pool plays another process); what it publishes goes
  * to the real Redis event stream and, when given, into `published`.
  */
-function lifecycleOver(db: Db, redis: Redis, prefix: string, published: Change[] = []): Runs {
+export function lifecycleOver(db: Db, redis: Redis, prefix: string, published: Change[] = []): Runs {
   return createRuns({
     db,
     publish: async (change) => {
