@@ -1,5 +1,5 @@
 import { DockerodeHost } from '@slipway/docker'
-import { demoImage, integrationTest as test } from '@slipway/testing'
+import { demoImage, recordRow, integrationTest as test } from '@slipway/testing'
 import { describe, expect } from 'vitest'
 import { rollout } from './rollout.ts'
 import {
@@ -118,6 +118,32 @@ describe('a Docker host lost mid-rollout (a daemon this test starts, then stops 
         // the rollout noticing it may (the gateway retries elsewhere; 1 request in 8 runs seen).
         expect(noticedAt).toBeLessThan(ended)
         expect(failures(samples).filter((s) => s.end < stoppedAt || s.start > noticedAt)).toEqual([])
+
+        const failed = failures(samples).length
+        const seconds = (ms: number) => Math.round(ms / 100) / 10
+        const how =
+          fault === 'stop'
+            ? 'stopped (dockerd SIGTERM)'
+            : 'cut off the network (its LAN link down, dockerd running on)'
+        const outcome =
+          onPullFailure === 'skip-host'
+            ? 'the rollout leaves it out and finishes on the other two hosts (3 + 3 instances of the new release)'
+            : 'the rollout fails with HOST_UNREACHABLE naming the host and rolls back (2 + 2 instances of the old release on the other hosts)'
+        await recordRow({
+          section: 'fault',
+          id:
+            fault === 'stop'
+              ? `docker-host-stopped-mid-rollout-${onPullFailure}`
+              : 'docker-host-cut-off-mid-rollout',
+          done: `a Docker host of a 3-host environment ${how} once its first new instance was in the gateway, mid-rollout (onPullFailure=${onPullFailure}); 8 kept-alive clients on the gateway`,
+          expected: `${outcome}; afterwards the gateway routes to no instance of the lost host and every request succeeds; requests may fail only between the fault and the rollout noticing it`,
+          observed: `the rollout noticed the host down ${seconds(noticedAt - stoppedAt)} s after the fault and ended ${seconds(ended - stoppedAt)} s after it (${result.status}${result.rolledBack ? ', rolled back' : ''}); ${failed ? `${failed} of ${samples.length} kept-alive requests failed, all in that window` : `none of ${samples.length} kept-alive requests failed`}; ${after.length} requests afterwards, none failed`,
+          recoverySeconds: seconds(ended - stoppedAt),
+          requests: { failed, total: samples.length },
+          figures: { noticedSeconds: seconds(noticedAt - stoppedAt) },
+          test: 'packages/deploy/src/host-down.test.ts',
+          ci: true,
+        })
       } finally {
         await gateway.close()
         await daemon.cleanup()
