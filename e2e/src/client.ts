@@ -49,7 +49,7 @@ export class Client {
 }
 
 /** Signs in (cookie + CSRF) and makes an API token for the user. */
-async function tokenFor(url: string, email: string, password: string): Promise<string> {
+export async function tokenFor(url: string, email: string, password: string): Promise<string> {
   const login = await fetch(`${url}/api/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
