@@ -94,3 +94,10 @@ export const runsTest = integrationTest.extend<{
 export function newPipeline(runs: Runs, world: World, ref = 'main') {
   return runs.createPipeline({ project: world.project, ref, commitSha: 'a'.repeat(40), trigger: 'manual' })
 }
+
+/** A pipeline advanced to its queued build stage. */
+export async function queuedBuild(db: Db, runs: Runs, world: World, ref = 'main') {
+  const pipeline = await newPipeline(runs, world, ref)
+  await runs.advancePipeline(pipeline.id)
+  return db.stage.findFirstOrThrow({ where: { pipelineId: pipeline.id, kind: 'build' } })
+}

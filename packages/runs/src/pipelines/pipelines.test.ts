@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createDb } from '@slipway/db'
 import { describe, expect, onTestFinished } from 'vitest'
-import { lifecycleOver, makeWorld, newPipeline, runsTest as test } from '../../test/fixtures.ts'
+import { lifecycleOver, makeWorld, newPipeline, queuedBuild, runsTest as test } from '../../test/fixtures.ts'
 
 const outbox = (db: Parameters<typeof makeWorld>[0], name: string) =>
   db.outboxJob.findMany({ where: { name }, orderBy: { id: 'asc' } })
@@ -209,9 +209,8 @@ describe('retrying a stage', () => {
     runs,
     world,
   }) => {
-    const pipeline = await newPipeline(runs, world)
-    await runs.advancePipeline(pipeline.id)
-    const build = await db.stage.findFirstOrThrow({ where: { pipelineId: pipeline.id, kind: 'build' } })
+    const build = await queuedBuild(db, runs, world)
+    const pipeline = { id: build.pipelineId }
     // Three attempts, each released by a transient failure, the last one failing the stage.
     for (const attempt of [1, 2, 3]) {
       expect(await runs.claimStage(build.id, attempt, 'worker-a')).toMatchObject({ kind: 'run' })

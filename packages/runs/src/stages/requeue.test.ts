@@ -1,6 +1,6 @@
 import type { Db } from '@slipway/db'
 import { describe, expect } from 'vitest'
-import { newPipeline, runsTest as test } from '../../test/fixtures.ts'
+import { queuedBuild, runsTest as test } from '../../test/fixtures.ts'
 
 /** The stage.run jobs written to the outbox for `stageId` so far. */
 const jobsFor = async (db: Db, stageId: string) =>
@@ -18,9 +18,7 @@ describe('sending lost stage jobs again', () => {
     runs,
     world,
   }) => {
-    const pipeline = await newPipeline(runs, world)
-    await runs.advancePipeline(pipeline.id)
-    const build = await db.stage.findFirstOrThrow({ where: { pipelineId: pipeline.id, kind: 'build' } })
+    const build = await queuedBuild(db, runs, world)
     expect(await jobsFor(db, build.id)).toBe(1)
     await queuedLongAgo(db, build.id)
 
@@ -40,9 +38,7 @@ describe('sending lost stage jobs again', () => {
     runs,
     world,
   }) => {
-    const pipeline = await newPipeline(runs, world)
-    await runs.advancePipeline(pipeline.id)
-    const build = await db.stage.findFirstOrThrow({ where: { pipelineId: pipeline.id, kind: 'build' } })
+    const build = await queuedBuild(db, runs, world)
     // No usable build host: every claim says wait.
     await db.host.update({ where: { name: 'build-1' }, data: { status: 'down' } })
     await queuedLongAgo(db, build.id)

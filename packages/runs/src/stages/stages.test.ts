@@ -1,17 +1,10 @@
 import { AppError } from '@slipway/core'
 import type { Db } from '@slipway/db'
 import { describe, expect } from 'vitest'
-import { newPipeline, runsTest as test, type World } from '../../test/fixtures.ts'
+import { newPipeline, queuedBuild, runsTest as test } from '../../test/fixtures.ts'
 import type { Runs } from '../runs.ts'
 import { classifyFailure } from './outcome.ts'
 import { reapStage, staleStages } from './reap.ts'
-
-/** A pipeline advanced to its queued build stage. */
-async function queuedBuild(db: Db, runs: Runs, world: World, ref = 'main') {
-  const pipeline = await newPipeline(runs, world, ref)
-  await runs.advancePipeline(pipeline.id)
-  return db.stage.findFirstOrThrow({ where: { pipelineId: pipeline.id, kind: 'build' } })
-}
 
 /** Makes a running stage's lease look expired long ago (its worker died). */
 const expire = (db: Db, stageId: string) =>
