@@ -1,17 +1,16 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { servePrivateRepo } from '@slipway/testing'
 import { fleet, pulledFromRegistry, recordRow } from '@slipway/testing/services'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Demo, eventually, pipelineIn, setupDemo, storedLog } from './client.ts'
 import {
   crawlGets,
-  type Finding,
   failingReceiver,
   SecretSearch,
   searchContainers,
   searchDatabase,
   searchFiles,
   searchRedis,
-  servePrivateRepo,
 } from './secret-search.ts'
 import { type Stack, startStack } from './stack.ts'
 
@@ -262,15 +261,12 @@ describe('a planted secret', () => {
     // ... and each container got it in its env: the one place it is meant to be.
     expect(onHosts.containers).toBe(2)
     for (const env of onHosts.envs) expect(env).toContain(`PLANTED_SECRET=${planted}`)
-    // Known and stated: a git URL's credentials are kept as given in Project.gitUrl, in plain
-    // text (the API and the audit log strip them; they are not encrypted at rest like the
-    // other secrets). Anything else found fails.
-    const gitUrlAtRest = (f: Finding) =>
-      f.needle === 'planted' &&
-      f.place.startsWith('table Project:') &&
-      f.context.includes('x-token:<planted>@')
-    expect(search.findings.filter((f) => !gitUrlAtRest(f))).toEqual([])
-    const atRest = search.findings.filter(gitUrlAtRest).length
+    // Anything found fails: the git URL's credentials too are encrypted at rest (the Project
+    // row keeps the URL without them), though git fetched with them (`repo.authorized()`).
+    expect(search.findings).toEqual([])
+    const row = await stack.db.project.findUniqueOrThrow({ where: { id: project.id } })
+    expect(row.gitUrl).toBe(repo.url.replace(`x-token:${planted}@`, ''))
+    expect(row.gitCredentialsEnc).toMatch(/^v1\./)
 
     const responses = asAdmin.responses + asDeveloper.responses + writes.length
     await recordRow({
@@ -289,7 +285,7 @@ describe('a planted secret', () => {
         'a developer, and the answers to the writes), not in the API and worker log files, not in any ' +
         'database row (as text), not in any Redis key or value, not in the pushed image (config, history, ' +
         "layers), not in any container's inspect or labels; only in the containers' env, where a runtime " +
-        "secret is meant to be, and (stated) in the project's stored git URL",
+        "secret is meant to be (the git URL's credentials are encrypted in the Project row, the URL without them beside)",
       observed:
         `searched ${responses} API answers (${asAdmin.routes} GET routes; ${asAdmin.responses} as admin ` +
         `${statusText(asAdmin.statuses)}, ${asDeveloper.responses} as developer ` +
@@ -297,8 +293,8 @@ describe('a planted secret', () => {
         `${files.files} files of the stack (${files.logBytes} bytes of API and worker logs), ` +
         `${database.rows} rows of ${database.tables} tables, ${redis.keys} Redis keys, ` +
         `${image.layers.length} image layers and its config, ${onHosts.containers} containers with their ` +
-        "images: found in none of them, except the containers' env (meant to hold it) and " +
-        `${atRest ? "the Project row, where the git URL's credentials are stored in plain text (not encrypted at rest)" : 'nowhere else'}; ` +
+        "images: found in none of them, except the containers' env (meant to hold it); the Project row " +
+        'holds the git URL without its credentials and them encrypted, git fetched with them; ' +
         "the build's layer holds the secret's hash (the RUN read it)",
       figures: {
         apiResponses: responses,

@@ -1,13 +1,9 @@
-import { execFile } from 'node:child_process'
 import { readdir, readFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import path from 'node:path'
-import { promisify } from 'node:util'
 import type { Db } from '@slipway/db'
 import { dockerClient, fleet } from '@slipway/testing/services'
 import type { Redis } from 'ioredis'
-
-const run = promisify(execFile)
 
 /** A secret value looked for, by the name a finding reports (never the value itself). */
 export interface Needle {
@@ -234,40 +230,6 @@ async function listen(server: Server): Promise<{ port: number; close: () => Prom
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
-  }
-}
-
-/**
- * A bare repository served over git's "dumb" HTTP protocol behind basic auth: a remote
- * reached only with credentials in its URL. Refresh `git update-server-info` after a push.
- */
-export async function servePrivateRepo(repo: string, user: string, password: string) {
-  const expected = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
-  let authorized = 0
-  const server = createServer(async (request: IncomingMessage, response) => {
-    if (request.headers.authorization !== expected) {
-      response.writeHead(401, { 'www-authenticate': 'Basic realm="git"' }).end()
-      return
-    }
-    authorized++
-    const pathname = decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname)
-    const file = path.join(repo, path.normalize(pathname.replace(/^\/repo\.git/, '')))
-    if (!file.startsWith(repo)) return response.writeHead(403).end()
-    const content = await readFile(file).catch((error: NodeJS.ErrnoException) => {
-      // A file the repository does not have (git asks for objects it may find in packs).
-      if (error.code === 'ENOENT' || error.code === 'EISDIR') return undefined
-      throw error
-    })
-    if (content) response.writeHead(200).end(content)
-    else response.writeHead(404).end()
-  })
-  const { port, close } = await listen(server)
-  await run('git', ['-C', repo, 'update-server-info'])
-  return {
-    url: `http://${user}:${password}@127.0.0.1:${port}/repo.git`,
-    refresh: () => run('git', ['-C', repo, 'update-server-info']),
-    authorized: () => authorized,
-    close,
   }
 }
 

@@ -1,10 +1,11 @@
 import path from 'node:path'
 import { createLogger, createSecretBox, EnvError, parseKeyring } from '@slipway/core'
-import { createDb } from '@slipway/db'
+import { createDb, whileDatabaseAway } from '@slipway/db'
 import { Redis } from 'ioredis'
 import { buildApp } from './app.ts'
 import { createAppDeps } from './deps.ts'
 import { type ApiEnv, loadApiEnv, loadGitEnv } from './env.ts'
+import { sealGitUrlCredentials } from './projects/git-url.ts'
 import { settingsFromEnv } from './settings.ts'
 
 function loadEnvOrExit(): ApiEnv {
@@ -54,3 +55,14 @@ process.on('SIGTERM', () => void shutdown('SIGTERM'))
 process.on('SIGINT', () => void shutdown('SIGINT'))
 
 await app.listen({ host: env.SLIPWAY_HOST, port: env.SLIPWAY_PORT })
+
+// Credentials still inside stored git URLs (from before they were encrypted at rest) move to
+// their encrypted column. Not in the way of serving: until a row is moved, git is given its
+// URL as stored (projects/git-url.ts), and a failure here is logged and tried at the next start.
+whileDatabaseAway(() => sealGitUrlCredentials(db, secrets))
+  .then((moved) => {
+    if (moved > 0) logger.info({ projects: moved }, 'git URL credentials moved into their encrypted column')
+  })
+  .catch((error: unknown) =>
+    logger.error({ err: error }, 'could not move git URL credentials into their encrypted column'),
+  )

@@ -86,9 +86,11 @@ describe('hostile git URLs', () => {
       maintainer.headers,
     )
     expect(set.statusCode).toBe(200)
-    expect((await db.project.findUniqueOrThrow({ where: { id: world.project.id } })).gitUrl).toBe(
-      withCredentials,
-    )
+    // At rest the URL is kept without them, and they are encrypted beside it.
+    const stored = await db.project.findUniqueOrThrow({ where: { id: world.project.id } })
+    expect(stored.gitUrl).toBe('https://gitlab.example.com/team/shop.git')
+    expect(stored.gitCredentialsEnc).toMatch(/^v1\./)
+    expect(JSON.stringify(stored)).not.toContain(token)
     const answers = [set]
     for (const [url, headers] of [
       [project, viewer.headers],
@@ -110,7 +112,7 @@ describe('hostile git URLs', () => {
       id: 'hostile-git-urls',
       done: `Set ${hostileGitUrls.length} hostile git URLs (ext:: transports, --upload-pack and -c options, ssh hosts and users starting with -, fd::, an upper-case FILE://, a newline followed by an option) both as an administrator creating a project and as a maintainer changing its settings; a file:// URL as a maintainer; then a URL carrying a user and token, read back by a viewer, a maintainer and an administrator, and through the audit log.`,
       expected:
-        'Each hostile URL is a 400 naming body.gitUrl and a file:// URL by a non-administrator a 403 naming it, with no table changed; a URL with credentials is stored as given (git needs it) and every answer, the audit log included, shows it without them.',
+        'Each hostile URL is a 400 naming body.gitUrl and a file:// URL by a non-administrator a 403 naming it, with no table changed; a URL with credentials is stored without them, which are encrypted apart (git is given them), and every answer, the audit log included, shows it without them.',
       observed: `${refused} requests refused as expected (${refused - 1} x 400, 1 x 403), nothing changed; the token appeared in none of ${answers.length} answers.`,
       test: testPath,
       ci: true,

@@ -7,6 +7,7 @@ export const secretContext = {
   hostTlsKey: (hostId: string) => `host:${hostId}:tlsKey`,
   projectWebhookSecret: (projectId: string) => `project:${projectId}:webhookSecret`,
   projectGitlabToken: (projectId: string) => `project:${projectId}:gitlabToken`,
+  projectGitCredentials: (projectId: string) => `project:${projectId}:gitCredentials`,
   projectBuildSecret: (projectId: string, name: string) => `project:${projectId}:buildSecret:${name}`,
   configSecret: (environmentId: string, key: string) => `env:${environmentId}:secret:${key}`,
   notificationHookSecret: (hookId: string) => `hook:${hookId}:secret`,

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { hasCredentials, keepCredentials, withoutCredentials } from './url.ts'
+import {
+  hasCredentials,
+  joinCredentials,
+  keepCredentials,
+  splitCredentials,
+  withoutCredentials,
+} from './url.ts'
 
 describe('credentials in git URLs', () => {
   it.each([
@@ -30,4 +36,21 @@ describe('credentials in git URLs', () => {
       'https://gitlab.local/x.git',
     )
   })
+
+  it.each([
+    ['https://ci:glpat-123@gitlab.local/a.git', 'https://gitlab.local/a.git', 'ci:glpat-123'],
+    ['https://glpat-123@gitlab.local/a.git', 'https://gitlab.local/a.git', 'glpat-123'],
+    ['HTTP://u:p@host:8080/a.git', 'HTTP://host:8080/a.git', 'u:p'],
+    ['ssh://git:secret@host/a.git', 'ssh://git@host/a.git', 'git:secret'],
+    ['ssh://git@host/a.git', 'ssh://git@host/a.git', null],
+    ['git@gitlab.local:team/a.git', 'git@gitlab.local:team/a.git', null],
+    ['file:///srv/git/a.git', 'file:///srv/git/a.git', null],
+    ['https://gitlab.local/a@b.git', 'https://gitlab.local/a@b.git', null],
+  ])(
+    '%s is stored as %s with the credentials %s apart, and put back together for git',
+    (url, stored, credentials) => {
+      expect(splitCredentials(url)).toEqual({ url: stored, credentials })
+      expect(joinCredentials(stored, credentials)).toBe(url)
+    },
+  )
 })

@@ -27,6 +27,7 @@ async function plant(db: Db) {
     data: {
       webhookSecretEnc: box.encrypt('hook', secretContext.projectWebhookSecret(projectId)),
       gitlabTokenEnc: box.encrypt('glpat', secretContext.projectGitlabToken(projectId)),
+      gitCredentialsEnc: box.encrypt('ci:glpat-git', secretContext.projectGitCredentials(projectId)),
       buildSecrets: {
         NPM_TOKEN: box.encrypt('npm', secretContext.projectBuildSecret(projectId, 'NPM_TOKEN')),
       },
@@ -71,12 +72,12 @@ describe('backup and restore', () => {
     await workdir(async (dir) => {
       const file = path.join(dir, 'slipway.dump')
       const made = await backup({ databaseUrl, file })
-      expect(made.keys).toEqual({ 'k-backup': 4 })
+      expect(made.keys).toEqual({ 'k-backup': 5 })
       expect(made.bytes).toBeGreaterThan(0)
       expect(await readdir(dir)).toEqual(['slipway.dump'])
 
       const restored = await restore({ databaseUrl: target.url, file, keyIds: ['k-backup'] })
-      expect(restored).toMatchObject({ keys: { 'k-backup': 4 }, missingKeys: [] })
+      expect(restored).toMatchObject({ keys: { 'k-backup': 5 }, missingKeys: [] })
       expect(await dbSnapshot(target.db)).toEqual(await dbSnapshot(db))
       const registry = await target.db.registry.findUniqueOrThrow({ where: { id: registryId } })
       expect(box.decrypt(registry.passwordEnc ?? '', secretContext.registryPassword(registryId))).toBe(
@@ -134,10 +135,10 @@ describe('backup and restore', () => {
       await backup({ databaseUrl, file })
       await expect(restore({ databaseUrl: target.url, file, keyIds: ['k-new'] })).rejects.toMatchObject({
         code: 'PRECONDITION_FAILED',
-        message: expect.stringContaining('"k-backup", which sealed 4 stored secrets'),
+        message: expect.stringContaining('"k-backup", which sealed 5 stored secrets'),
         details: { missingKeys: ['k-backup'] },
       })
-      expect(Object.fromEntries(await keyIdsInUse(target.db))).toEqual({ 'k-backup': 4 })
+      expect(Object.fromEntries(await keyIdsInUse(target.db))).toEqual({ 'k-backup': 5 })
     })
   })
 

@@ -23,6 +23,7 @@ const envelopeSql = {
   hostTlsKey: `SELECT "tlsKeyEnc" FROM "Host" WHERE "tlsKeyEnc" IS NOT NULL`,
   projectWebhookSecret: `SELECT "webhookSecretEnc" FROM "Project" WHERE "webhookSecretEnc" IS NOT NULL`,
   projectGitlabToken: `SELECT "gitlabTokenEnc" FROM "Project" WHERE "gitlabTokenEnc" IS NOT NULL`,
+  projectGitCredentials: `SELECT "gitCredentialsEnc" FROM "Project" WHERE "gitCredentialsEnc" IS NOT NULL`,
   projectBuildSecret: `SELECT s.value FROM "Project" p, jsonb_each_text(p."buildSecrets") s`,
   configSecret: `SELECT "valueEnc" FROM "ConfigEntry" WHERE "valueEnc" IS NOT NULL`,
   notificationHookSecret: `SELECT "secretEnc" FROM "NotificationHook"`,

@@ -7,6 +7,7 @@ import { z } from 'zod'
 import type { AppDeps } from '../deps.ts'
 import { requireProject } from '../http/access.ts'
 import { audit } from '../http/audit.ts'
+import { projectGitUrl } from '../projects/git-url.ts'
 import { pipelineInclude, pipelineView, viewContext } from './view.ts'
 
 const Params = z.object({ project: z.string().min(1).max(100) })
@@ -88,7 +89,7 @@ export function pipelineRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         )
         const ref = request.body.ref ?? project.defaultBranch
         // A given SHA must be on the ref: never a feature branch's commit built as main.
-        const commitSha = await commitForRef(project.gitUrl, ref, request.body.sha, {
+        const commitSha = await commitForRef(projectGitUrl(deps.secrets, project), ref, request.body.sha, {
           env: deps.gitEnv,
           signal: AbortSignal.timeout(20_000),
         })

@@ -7,7 +7,7 @@ import {
 } from '@slipway/contracts'
 import { AppError } from '@slipway/core'
 import { type Prisma, type Project as ProjectRow, secretContext } from '@slipway/db'
-import { keepCredentials } from '@slipway/git'
+import { splitCredentials } from '@slipway/git'
 import { mustClearCredential } from '@slipway/policy'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
@@ -15,6 +15,7 @@ import { requireActor } from '../auth/actor.ts'
 import type { AppDeps } from '../deps.ts'
 import { requireInstance, requireProject } from '../http/access.ts'
 import { audit } from '../http/audit.ts'
+import { gitUrlColumns } from './git-url.ts'
 import { buildGroupChoice, grantRoutes, requireGranted } from './grants.ts'
 import { projectView } from './view.ts'
 
@@ -23,16 +24,25 @@ const ProjectParams = z.object({ project: z.string().min(1).max(100) })
 /**
  * Encrypted columns for the write-only settings present in a create/update body, and the
  * stored credentials the change clears: the GitLab token goes when `gitlab.baseUrl` moves and
- * no token comes with it (it would otherwise be sent to wherever the URL now points).
+ * no token comes with it (it would otherwise be sent to wherever the URL now points), the git
+ * URL's credentials when the URL changes without them (`gitUrlColumns`).
  */
 function secretColumns(
   deps: AppDeps,
   projectId: string,
-  body: Pick<UpdateProjectBody, 'webhookSecret' | 'gitlab' | 'buildSecrets'>,
-  current?: Pick<ProjectRow, 'buildSecrets' | 'gitlabBaseUrl' | 'gitlabTokenEnc'>,
+  body: Pick<UpdateProjectBody, 'webhookSecret' | 'gitlab' | 'buildSecrets' | 'gitUrl'>,
+  current?: Pick<
+    ProjectRow,
+    'id' | 'buildSecrets' | 'gitlabBaseUrl' | 'gitlabTokenEnc' | 'gitUrl' | 'gitCredentialsEnc'
+  >,
 ): { data: Prisma.ProjectUncheckedUpdateInput; cleared: string[] } {
   const data: Prisma.ProjectUncheckedUpdateInput = {}
   const cleared: string[] = []
+  if (body.gitUrl !== undefined) {
+    const git = gitUrlColumns(deps.secrets, projectId, body.gitUrl, current)
+    Object.assign(data, git.data)
+    cleared.push(...git.cleared)
+  }
   const currentBuildSecrets = (current?.buildSecrets ?? {}) as Record<string, string>
   if (body.buildSecrets) {
     const sealed = { ...currentBuildSecrets }
@@ -107,13 +117,16 @@ export function projectRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       { schema: { tags: ['projects'], body: CreateProjectBody, response: { 201: Project } } },
       async (request, reply) => {
         const actor = requireInstance(request, 'project.create')
-        const { webhookSecret, gitlab, buildSecrets, ...fields } = request.body
+        const { webhookSecret, gitlab, buildSecrets, gitUrl, ...fields } = request.body
         const project = await deps.db.$transaction(async (tx) => {
           await assertRegistry(tx, fields.registryId)
-          const created = await tx.project.create({ data: fields })
+          // Credentials in the URL are sealed with the new row's id, once it has one.
+          const created = await tx.project.create({
+            data: { ...fields, gitUrl: splitCredentials(gitUrl).url },
+          })
           const withSecrets = await tx.project.update({
             where: { id: created.id },
-            data: secretColumns(deps, created.id, { webhookSecret, gitlab, buildSecrets }).data,
+            data: secretColumns(deps, created.id, { webhookSecret, gitlab, buildSecrets, gitUrl }).data,
           })
           await tx.membership.create({
             data: { userId: actor.user.id, projectId: created.id, role: 'admin' },
@@ -161,14 +174,8 @@ export function projectRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           request.params.project,
           'project.update',
         )
-        const { webhookSecret, gitlab, buildSecrets, ...fields } = request.body
-        const secrets = secretColumns(deps, project.id, { webhookSecret, gitlab, buildSecrets }, project)
-        if (
-          fields.gitUrl !== undefined &&
-          fields.gitUrl !== project.gitUrl &&
-          isLocalGitUrl(fields.gitUrl) &&
-          !actor.user.isAdmin
-        )
+        const { webhookSecret, gitlab, buildSecrets, gitUrl, ...fields } = request.body
+        if (gitUrl !== undefined && gitUrl !== project.gitUrl && isLocalGitUrl(gitUrl) && !actor.user.isAdmin)
           throw new AppError(
             'FORBIDDEN',
             'a file:// repository is on Slipway’s own machine; only an instance administrator may set one',
@@ -181,6 +188,12 @@ export function projectRoutes(deps: AppDeps): FastifyPluginAsyncZod {
               },
             },
           )
+        const secrets = secretColumns(
+          deps,
+          project.id,
+          { webhookSecret, gitlab, buildSecrets, gitUrl },
+          project,
+        )
         const updated = await deps.db.$transaction(async (tx) => {
           await assertRegistry(tx, fields.registryId)
           await requireGranted(tx, request, actor, project, {
@@ -199,14 +212,7 @@ export function projectRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           })
           const after = await tx.project.update({
             where: { id: project.id },
-            data: {
-              ...fields,
-              // The URL as shown (credentials hidden) sent back keeps the stored credentials.
-              ...(fields.gitUrl !== undefined
-                ? { gitUrl: keepCredentials(fields.gitUrl, project.gitUrl) }
-                : {}),
-              ...secrets.data,
-            },
+            data: { ...fields, ...secrets.data },
           })
           await audit(tx, request, {
             action: 'project.update',

@@ -8,7 +8,8 @@ export function projectView(project: Project): ProjectContract {
     id: project.id,
     slug: project.slug,
     name: project.name,
-    // Credentials in the URL are used by git, never shown (nor written to the audit log).
+    // Credentials in the URL are used by git, never shown (nor written to the audit log): they
+    // are stored apart, encrypted; `withoutCredentials` hides them in a row not moved yet.
     gitUrl: withoutCredentials(project.gitUrl),
     defaultBranch: project.defaultBranch,
     branchRules: project.branchRules,

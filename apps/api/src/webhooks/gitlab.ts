@@ -11,6 +11,7 @@ import { safeEqual } from '../auth/crypto.ts'
 import type { AppDeps } from '../deps.ts'
 import { audit } from '../http/audit.ts'
 import { Backoff, type BackoffRule, RateLimiter } from '../http/rate-limit.ts'
+import { projectGitUrl } from '../projects/git-url.ts'
 
 /** Wrong tokens from one address for one project: 20 per 10 minutes, then 429. */
 const failureRule = { limit: 20, windowSeconds: 10 * 60 }
@@ -240,7 +241,7 @@ export function gitlabWebhookRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           // The commit must be on the ref it is labelled with, in the project's repository:
           // never a feature branch's commit built and deployed as main.
           const membership = await refs
-            .commitOnRef(project.gitUrl, ref, sha, {
+            .commitOnRef(projectGitUrl(deps.secrets, project), ref, sha, {
               env: deps.gitEnv,
               timeoutMs: verifyTimeoutMs,
             })

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { AppError, errorMessage } from '@slipway/core'
 import { secretContext } from '@slipway/db'
 import { type DockerHost, imageTagRef } from '@slipway/docker'
-import { checkoutCommit } from '@slipway/git'
+import { checkoutCommit, joinCredentials } from '@slipway/git'
 import { assertImageGranted } from './grants.ts'
 import { permanent, type StageContext, type StageResult } from './runner.ts'
 
@@ -102,6 +102,19 @@ export function buildSecrets({
   )
 }
 
+/**
+ * The URL git fetches the project from: the stored URL with its credentials (encrypted apart,
+ * masked in the log) put back. A row whose credentials the API has not moved out yet still
+ * has them in `gitUrl`, used as it is.
+ */
+export function projectGitUrl({ deps, project }: Pick<StageContext, 'deps' | 'project'>): string {
+  if (project.gitCredentialsEnc === null) return project.gitUrl
+  return joinCredentials(
+    project.gitUrl,
+    deps.secrets.decrypt(project.gitCredentialsEnc, secretContext.projectGitCredentials(project.id)),
+  )
+}
+
 /** How long after a failed build the host is asked whether it is still up. */
 const downCheckPausesMs = [0, 1000, 2000]
 
@@ -148,7 +161,7 @@ export async function buildStage(context: StageContext): Promise<StageResult> {
   const host = await stageHost(context)
   const dir = path.join(deps.workDir, `${stage.id}-${stage.attempt}`)
   try {
-    await checkoutCommit(project.gitUrl, pipeline.commitSha, dir, {
+    await checkoutCommit(projectGitUrl(context), pipeline.commitSha, dir, {
       env: deps.gitEnv,
       signal,
       onLog: (line) => log.write(line),

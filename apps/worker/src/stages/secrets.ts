@@ -1,6 +1,6 @@
 import { secretContext } from '@slipway/db'
-import { maskUrl } from '@slipway/git'
-import { buildSecrets } from './build.ts'
+import { splitCredentials } from '@slipway/git'
+import { buildSecrets, projectGitUrl } from './build.ts'
 import type { SecretsOf } from './runner.ts'
 
 /**
@@ -14,8 +14,8 @@ export const stageSecrets: SecretsOf = async (deps, stage, project) => {
     if (registry?.passwordEnc)
       values.push(deps.secrets.decrypt(registry.passwordEnc, secretContext.registryPassword(registry.id)))
   }
-  const credentials = /^[a-z][a-z0-9+.-]*:\/\/([^/@\s]+)@/i.exec(project.gitUrl)?.[1]
-  if (credentials && maskUrl(project.gitUrl) !== project.gitUrl) {
+  const { credentials } = splitCredentials(projectGitUrl({ deps, project }))
+  if (credentials) {
     values.push(credentials, ...credentials.split(':').filter((part) => part.length >= 4))
   }
   if (stage.kind === 'build') values.push(...Object.values(buildSecrets({ deps, project })))
