@@ -37,8 +37,12 @@ const bounds = {
   deliveriesPerSecond: 50,
   seconds: 60,
   readP99Ms: 10_000,
-  /** Growth of a process's resident memory over the last minute of a run. */
-  rssGrowthMiB: 64,
+  /**
+   * Growth of a process's resident memory over the last minute of a run. V8 collects lazily:
+   * over five runs of 2026-12-06 the API's last minute moved by -52 to +69 MiB with no trend
+   * from run to run (it ended at 380 to 480 MiB), so the bound is twice the first one tried.
+   */
+  rssGrowthMiB: 128,
   /** From the last delivery until no pipeline is queued or running and every queue is empty. */
   drainSeconds: 180,
   liveClients: 500,
