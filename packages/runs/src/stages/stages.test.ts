@@ -1,8 +1,7 @@
 import { AppError } from '@slipway/core'
 import type { Db } from '@slipway/db'
 import { describe, expect } from 'vitest'
-import { newPipeline, queuedBuild, runsTest as test } from '../../test/fixtures.ts'
-import type { Runs } from '../runs.ts'
+import { queuedBuild, runsTest as test } from '../../test/fixtures.ts'
 import { classifyFailure } from './outcome.ts'
 import { reapStage, staleStages } from './reap.ts'
 
