@@ -270,13 +270,9 @@ export function createRuns({ db, publish, log }: RunsDeps) {
         return { kind: 'failed', reason: claim.reason }
       }
       if (claim.kind === 'run') {
-        const { stage } = claim
-        const pipeline = await db.pipeline.findUniqueOrThrow({
-          where: { id: stage.pipelineId },
-          select: { projectId: true },
-        })
+        const { stage, change } = claim
         await publish({
-          projectId: pipeline.projectId,
+          ...change,
           events: [
             {
               type: 'stage',
@@ -285,8 +281,8 @@ export function createRuns({ db, publish, log }: RunsDeps) {
               status: 'running',
               attempt: stage.attempt,
             },
+            ...change.events,
           ],
-          cancelRunning: [],
         })
       }
       return claim

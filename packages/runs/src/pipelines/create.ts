@@ -78,8 +78,12 @@ export async function createPipeline(tx: Prisma.TransactionClient, input: NewPip
       select: { id: true },
     })
     for (const { id } of older) {
-      // One that finished meanwhile (a worker's commit between the read and the lock) is left be.
-      const change = await cancelPipeline(tx, id, `superseded by #${pipeline.number}`, { ifActive: true })
+      // One that started or finished meanwhile (a worker's commit between the read and the
+      // lock) is left be.
+      const change = await cancelPipeline(tx, id, `superseded by #${pipeline.number}`, {
+        ifActive: true,
+        ifQueued: true,
+      })
       if (change) changes.push(change)
     }
   }

@@ -85,6 +85,31 @@ describe('creating a pipeline', () => {
     })
   })
 
+  test('a pipeline whose first stage started is running: it says so then, and is not superseded', async ({
+    db,
+    runs,
+    world,
+    events,
+  }) => {
+    const build = await queuedBuild(db, runs, world)
+    expect(await runs.claimStage(build.id, 1, 'worker-a')).toMatchObject({ kind: 'run' })
+    const started = await db.pipeline.findUniqueOrThrow({ where: { id: build.pipelineId } })
+    expect(started.status).toBe('running')
+    expect(await events()).toContainEqual({
+      type: 'pipeline',
+      pipelineId: build.pipelineId,
+      status: 'running',
+      number: started.number,
+    })
+    // A newer pipeline of the same ref leaves the running build alone.
+    await newPipeline(runs, world, 'main')
+    expect(await db.stage.findUniqueOrThrow({ where: { id: build.id } })).toMatchObject({
+      status: 'running',
+      cancelRequested: false,
+    })
+    expect((await db.pipeline.findUniqueOrThrow({ where: { id: build.pipelineId } })).status).toBe('running')
+  })
+
   test('a project that does not supersede keeps older queued pipelines', async ({ db, runs }) => {
     const world = await makeWorld(db, { supersedeQueued: false })
     await newPipeline(runs, world)

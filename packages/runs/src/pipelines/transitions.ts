@@ -46,7 +46,7 @@ async function lockPipeline(tx: Tx, pipelineId: string) {
  * timestamps, the GitLab commit status and outgoing webhook notifications (through the
  * outbox, in the same transaction).
  */
-async function syncStatus(tx: Tx, pipelineId: string, change: Change): Promise<PipelineStatus> {
+export async function syncStatus(tx: Tx, pipelineId: string, change: Change): Promise<PipelineStatus> {
   const pipeline = await tx.pipeline.findUniqueOrThrow({
     where: { id: pipelineId },
     include: {
@@ -196,21 +196,25 @@ export async function cancelPipeline(
   reason: string,
   options?: { ifActive?: false },
 ): Promise<Change>
-/** With `ifActive`, a pipeline that is already over is left as it is (null). */
+/**
+ * With `ifActive`, a pipeline that is already over is left as it is (null); with `ifQueued`
+ * too, one that started meanwhile (superseding cancels only pipelines that have not).
+ */
 export async function cancelPipeline(
   tx: Tx,
   pipelineId: string,
   reason: string,
-  options: { ifActive: true },
+  options: { ifActive: true; ifQueued?: boolean },
 ): Promise<Change | null>
 export async function cancelPipeline(
   tx: Tx,
   pipelineId: string,
   reason: string,
-  options: { ifActive?: boolean } = {},
+  options: { ifActive?: boolean; ifQueued?: boolean } = {},
 ): Promise<Change | null> {
   const pipeline = await lockPipeline(tx, pipelineId)
   const change: Change = { projectId: pipeline.projectId, events: [], cancelRunning: [] }
+  if (options.ifQueued && pipeline.status !== 'queued') return null
   if (pipeline.status === 'succeeded' || pipeline.status === 'failed' || pipeline.status === 'canceled') {
     if (options.ifActive) return null
     throw new AppError('CONFLICT', `pipeline #${pipeline.number} already ${pipeline.status}`)

@@ -1,6 +1,6 @@
 import { AppError } from '@slipway/core'
 import type { Prisma, Stage } from '@slipway/db'
-import { lockPipelineRow } from '../pipelines/transitions.ts'
+import { type Change, lockPipelineRow, syncStatus } from '../pipelines/transitions.ts'
 import { applyStageEvent } from './apply.ts'
 import { leaseMs, renewDeployLease, takeDeployLease } from './deploy-lease.ts'
 
@@ -10,7 +10,7 @@ import { maxAttempts, type RunnableKind } from './outcome.ts'
 
 export type Claim =
   /** `deployLease`: the fencing token of the environment's deploy lease a deploy took. */
-  | { kind: 'run'; stage: Stage; deployLease?: string }
+  | { kind: 'run'; stage: Stage; deployLease?: string; change: Change }
   | { kind: 'skip'; reason: string }
   | { kind: 'wait'; untilMs: number; reason: string }
   | { kind: 'exhausted'; stage: Stage; reason: string }
@@ -160,13 +160,18 @@ export async function claimStage(tx: Tx, stageId: string, attempt: number, worke
     error: null,
   })
   const started = await tx.stage.findUniqueOrThrow({ where: { id: stageId } })
-  // The pipeline started when its first stage did (a redeploy's one stage, too).
+  // The pipeline started when its first stage did (a redeploy's one stage, too), and is
+  // running from now on: a newer pipeline of its ref no longer supersedes it, and its
+  // watchers and GitLab hear so now, not when the stage ends.
   await tx.pipeline.updateMany({
     where: { id: stage.pipelineId, startedAt: null },
     data: { startedAt: started.startedAt },
   })
+  const change: Change = { projectId: stage.pipeline.projectId, events: [], cancelRunning: [] }
+  await syncStatus(tx, stage.pipelineId, change)
   return {
     kind: 'run',
+    change,
     stage: started,
     ...(deployLease ? { deployLease } : {}),
   }
