@@ -16,7 +16,7 @@ import type { LoadProject } from './projects.ts'
  *   before: duplicate. The first two seconds have feature pushes in their place.
  */
 export const mixPerSecond = { main: 1, feature: 19, deleted: 5, tag: 5, redelivery: 20 } as const
-export const perSecond = Object.values(mixPerSecond).reduce((a, b) => a + b, 0)
+const perSecond = Object.values(mixPerSecond).reduce((a, b) => a + b, 0)
 /** Every fifth delivery opens a connection of its own (and closes it); the rest share kept-alive ones. */
 export const closeEvery = 5
 

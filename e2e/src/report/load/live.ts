@@ -68,7 +68,7 @@ function follow(
 }
 
 /** What one client (a browser tab on a pipeline page) saw. */
-export interface ClientView {
+interface ClientView {
   logStatus: number
   eventsStatus: number
   /** Log lines received, by sequence number, in order; out-of-order or repeated ones counted apart. */
