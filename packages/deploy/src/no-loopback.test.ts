@@ -34,6 +34,7 @@ const allowed: Record<string, string> = {
   'packages/testing/src/private-postgres.ts': "tests' own PostgreSQL, listening on this machine",
   'packages/testing/src/load.ts': 'the load generator sends to the gateway, which listens on this machine',
   'packages/testing/src/ports.ts': "freePort: free ports for tests' own listeners on this machine",
+  'packages/testing/src/git-repo.ts': "tests' own password-protected git server, listening on this machine",
 }
 
 const literal = '127.0.0.1'
