@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { seededRandom } from '@slipway/testing/services'
 import { gitlabHeaders, pushHook, tagPushHook } from '../../../../apps/api/test/support/gitlab-fixtures.ts'
 import { type Answer, exchange, keptAlive } from './http.ts'
 import { ms, now, quantile } from './measure.ts'
@@ -38,18 +39,6 @@ export interface Planned {
   original?: number
 }
 
-/** A small seeded generator, so that a run's mix can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /** `seconds` of deliveries over `projects`, `perSecond` a second, evenly spaced. */
 export function planDeliveries(options: {
   seconds: number
@@ -58,7 +47,7 @@ export function planDeliveries(options: {
   sha: string
   seed?: number
 }): Planned[] {
-  const rand = random(options.seed ?? 15)
+  const rand = seededRandom(options.seed ?? 15)
   const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)] as T
   const projects = options.projects
   const plan: Planned[] = []

@@ -1,17 +1,6 @@
+import { seededRandom } from '@slipway/testing/services'
 import { describe, expect, test } from 'vitest'
 import { histogramMaxMs, histogramMinMs, histogramRelativeError, LatencyHistogram } from './histogram.ts'
-
-/** A seeded generator (mulberry32): the same cases on every run, another seed per property. */
-function random(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Latencies spread over the whole range on a log scale, with HAProxy's whole ms and 0 mixed in. */
 function sample(next: () => number, size: number): number[] {
@@ -40,7 +29,7 @@ describe('LatencyHistogram', () => {
   })
 
   test('property: p50, p90, p99 and max are within the relative error of the exact nearest-rank value', () => {
-    const next = random(1)
+    const next = seededRandom(1)
     for (let run = 0; run < 300; run++) {
       const values = sample(next, 1 + Math.floor(next() * 2000))
       const histogram = histogramOf(values)
@@ -55,7 +44,7 @@ describe('LatencyHistogram', () => {
   })
 
   test('property: merging is the histogram of the concatenated samples', () => {
-    const next = random(2)
+    const next = seededRandom(2)
     for (let run = 0; run < 200; run++) {
       const a = sample(next, Math.floor(next() * 500))
       const b = sample(next, Math.floor(next() * 500))
@@ -67,7 +56,7 @@ describe('LatencyHistogram', () => {
   })
 
   test('property: stored pairs give the same histogram back', () => {
-    const next = random(3)
+    const next = seededRandom(3)
     for (let run = 0; run < 100; run++) {
       const histogram = histogramOf(sample(next, Math.floor(next() * 300)))
       const back = LatencyHistogram.fromPairs(JSON.parse(JSON.stringify(histogram.toPairs())))
