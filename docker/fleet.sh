@@ -9,6 +9,7 @@
 #
 #   docker/fleet.sh up [--hosts build-1,pre-1,...]   start what is missing (idempotent)
 #   docker/fleet.sh host up|stop|cut|mend|rm NAME    an extra host for tests
+#   docker/fleet.sh swarm up|down                    a 3-node Docker Swarm of extra hosts
 #   docker/fleet.sh down                             stop what `up` started, by pid, and
 #                                                    remove its namespaces, links and bridge
 #   docker/fleet.sh status                           what runs, what does not
@@ -660,6 +661,51 @@ host_cmd() {
   esac
 }
 
+# swarm up|down: a Docker Swarm of three extra hosts (swarm-1 the manager, swarm-2 and swarm-3
+# workers), each a separate machine on the fleet LAN like the others; the nodes talk to each
+# other over the LAN (Swarm's own mutual TLS), Slipway talks to the manager's dockerd over the
+# fleet's TLS. `up` is idempotent and prints the manager's endpoint; `down` removes the hosts.
+SWARM_NODES=(swarm-1 swarm-2 swarm-3)
+swarm_state() { host_docker "$1" info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null; }
+swarm_cmd() {
+  local verb=${1:-} manager=${SWARM_NODES[0]} n
+  case $verb in
+  up)
+    local pids=()
+    # Addresses first, one at a time (the index file is not written concurrently).
+    for n in "${SWARM_NODES[@]}"; do host_index "$n" >/dev/null; done
+    for n in "${SWARM_NODES[@]}"; do
+      host_cmd up "$n" >/dev/null &
+      pids+=($!)
+    done
+    for n in "${pids[@]}"; do wait "$n" || die "a swarm host did not start"; done
+    local maddr
+    maddr=$(host_addr "$manager")
+    if [ "$(swarm_state "$manager")" != active ]; then
+      log "swarm: initialising on $manager ($maddr)"
+      host_docker "$manager" swarm init --advertise-addr "$maddr" --listen-addr "$maddr:2377" >/dev/null
+    fi
+    local token
+    token=$(host_docker "$manager" swarm join-token -q worker)
+    for n in "${SWARM_NODES[@]:1}"; do
+      if [ "$(swarm_state "$n")" != active ]; then
+        log "swarm: $n joins"
+        host_docker "$n" swarm join --token "$token" --advertise-addr "$(host_addr "$n")" "$maddr:2377" >/dev/null
+      fi
+    done
+    wait_until 60 "every swarm node ready" sh -c \
+      "[ \"\$(docker --tlsverify --tlscacert '$TLS/ca.pem' --tlscert '$TLS/cert.pem' --tlskey '$TLS/key.pem' -H tcp://$maddr:2376 node ls --format '{{.Status}}' | grep -c Ready)\" -ge ${#SWARM_NODES[@]} ]"
+    echo "tcp://$maddr:2376"
+    ;;
+  down)
+    for n in "${SWARM_NODES[@]}"; do
+      [ -f "$STATE/hosts/$n/extra" ] && host_cmd rm "$n"
+    done
+    ;;
+  *) die "usage: $0 swarm up|down" ;;
+  esac
+}
+
 down() {
   local h
   gateway_down
@@ -704,8 +750,9 @@ status() {
 case ${1:-} in
 up) shift; up "$@" ;;
 host) shift; host_cmd "$@" ;;
+swarm) shift; swarm_cmd "$@" ;;
 down) down ;;
 status) status ;;
 env) cat "$ENV_FILE" ;;
-*) echo "usage: $0 up [--hosts a,b,c] | host up|stop|cut|mend|rm NAME | down | status | env" >&2; exit 2 ;;
+*) echo "usage: $0 up [--hosts a,b,c] | host up|stop|cut|mend|rm NAME | swarm up|down | down | status | env" >&2; exit 2 ;;
 esac

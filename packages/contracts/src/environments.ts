@@ -28,6 +28,11 @@ export const DeployStrategy = z.object({
   onPullFailure: z.enum(['abort', 'skip-host']).default('abort'),
   /** Longest wait for a new instance to become healthy. */
   healthTimeoutSeconds: z.number().min(1).max(3600).default(60),
+  /**
+   * Swarm target: how long Swarm watches each updated batch of tasks for a failure before
+   * going on (update_config.monitor); a task that fails within it rolls the service back.
+   */
+  monitorSeconds: z.number().min(0).max(600).default(5),
 })
 export type DeployStrategy = z.infer<typeof DeployStrategy>
 

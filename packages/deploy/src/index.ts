@@ -13,5 +13,14 @@ export { type PullOutcome, prePull } from './prepull.ts'
 export { type PruneRequest, type PruneResult, pruneImages } from './prune.ts'
 export { type ReconcileResult, reconcile } from './reconcile.ts'
 export { rollout } from './rollout.ts'
+export { instancesOf, serviceName, swarmDeploy, syncGateway } from './swarm/deploy.ts'
+export {
+  type DeployTarget,
+  DockerHostsTarget,
+  type HealResult,
+  type Heartbeats,
+  SwarmTarget,
+  type TargetDeployRequest,
+} from './target.ts'
 export type * from './types.ts'
 export { mapLimit } from './util.ts'

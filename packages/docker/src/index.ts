@@ -1,4 +1,5 @@
 export * from './dockerode-host.ts'
 export * from './pool.ts'
 export * from './refs.ts'
+export * from './swarm.ts'
 export * from './types.ts'

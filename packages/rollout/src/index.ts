@@ -11,4 +11,13 @@ export {
 } from './rollback.ts'
 export { type SimulatedInstance, type Simulation, simulate } from './simulate.ts'
 export { autoBatchSize, resolveBatchSize, resolveCount } from './sizes.ts'
+export {
+  judgeSwarm,
+  type SwarmHealth,
+  type SwarmPolicy,
+  type SwarmVerdict,
+  swarmHealth,
+  swarmPolicies,
+  type TaskView,
+} from './swarm.ts'
 export * from './types.ts'
