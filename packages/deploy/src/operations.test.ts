@@ -68,9 +68,11 @@ describe('operations on prod-1..3', () => {
     db,
     testId,
   }) => {
-    const v1 = await demoImage({ ref: 'v1.0.0' })
-    // A release only prod-1 and prod-2 have: it is gone from the registry when prod-3 pulls.
-    const partial = await demoImage({ ref: 'v1.1.0', version: `2.0.0-${testId}` })
+    // `partial`: a release only prod-1 and prod-2 have: it is gone from the registry when prod-3 pulls.
+    const [v1, partial] = await Promise.all([
+      demoImage({ ref: 'v1.0.0' }),
+      demoImage({ ref: 'v1.1.0', version: `2.0.0-${testId}` }),
+    ])
     const { project, gateway, base } = await withLeases(
       db,
       await siteOn({ fleet, redis, redisPrefix, testId }, deployHosts(hostNames)),
@@ -79,8 +81,11 @@ describe('operations on prod-1..3', () => {
     try {
       expect((await rollout(demoRequest(base, { id: 'v1', image: v1.image }, 3))).status).toBe('succeeded')
       const before = await containerIds(base)
-      for (const name of ['prod-1', 'prod-2'])
-        await new DockerodeHost(name, fleetHost(name)).pull(partial.image, auth)
+      await Promise.all(
+        ['prod-1', 'prod-2'].map((name) =>
+          new DockerodeHost(name, fleetHost(name)).pull(partial.image, auth),
+        ),
+      )
       await deleteFromRegistry(fleet, partial.image)
       const release = { id: 'v2', image: partial.image }
 
@@ -286,12 +291,11 @@ describe('operations on prod-1..3', () => {
   }
 
   test('prune removes images of releases not kept, never one a container uses', async ({ fleet, testId }) => {
-    const old = await demoImage({ ref: 'v1.0.0', version: `0.9.0-${testId}` })
-    const used = await demoImage({ ref: 'v1.0.0', version: `0.9.1-${testId}` })
-    const kept = await demoImage({ ref: 'v1.0.0', version: `0.9.2-${testId}` })
+    const build = (version: string) => demoImage({ ref: 'v1.0.0', version: `${version}-${testId}` })
+    const [old, used, kept] = await Promise.all([build('0.9.0'), build('0.9.1'), build('0.9.2')])
     const host = new DockerodeHost('pre-1', fleetHost('pre-1'))
     const auth = { serveraddress: fleet.registry.url, ...fleet.registry }
-    for (const image of [old, used, kept]) await host.pull(image.image, auth)
+    await Promise.all([old, used, kept].map((image) => host.pull(image.image, auth)))
     const container = await host.run({
       name: `prune-${testId}`,
       image: used.image,
