@@ -296,6 +296,9 @@ host_net_up() {
   ip netns exec "$ns" ip -4 addr show dev eth0 | grep -q "inet $addr/" ||
     ip netns exec "$ns" ip addr add "$addr/24" dev eth0
   ip netns exec "$ns" ip route replace default via "$LAN_PREFIX.1"
+  # A host made with the address of one removed before: this side may still hold the old
+  # link's MAC for it (ARP), and packets to the new host would go nowhere for 9-23 s.
+  ip neigh flush to "$addr" 2>/dev/null || true
 }
 
 # Stops a dockerd of the old shape (a unix socket in Slipway's own namespace) left by an older fleet.

@@ -1,9 +1,14 @@
-import { DockerodeHost } from '@slipway/docker'
-import { fleetHost } from '@slipway/testing'
+import { execFile } from 'node:child_process'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { DockerodeHost, DockerodeSwarm } from '@slipway/docker'
+import { fleet, fleetHost } from '@slipway/testing'
 import { failures, freePort, startLoad } from '@slipway/testing/services'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Demo, eventually, pipelineIn, setupDemo, viaGateway } from './client.ts'
 import { type Stack, startStack } from './stack.ts'
+
+const run = promisify(execFile)
 
 type InstanceRow = {
   id: string
@@ -18,6 +23,7 @@ type InstanceRow = {
 describe('operating an environment', () => {
   let stack: Stack
   let demo: Demo
+  let waitingPipeline: { id: string; stages: { id: string; kind: string }[] }
   const pre = new DockerodeHost('pre-1', fleetHost('pre-1'))
 
   beforeAll(async () => {
@@ -35,10 +41,13 @@ describe('operating an environment', () => {
     })
     const waiting = await pipelineIn(demo.developer, started.body.id, ['waiting', 'failed'])
     expect(waiting.status).toBe('waiting')
+    waitingPipeline = waiting
   })
   afterAll(async () => {
     await stack?.stop()
+    await swarmCleanup?.()
   })
+  let swarmCleanup: (() => Promise<void>) | undefined
 
   const instances = async () =>
     (await demo.developer.get(`/api/projects/${demo.project.slug}/environments/pre-release/instances`)).body
@@ -160,6 +169,81 @@ describe('operating an environment', () => {
     )
     expect(logs.status).toBe(200)
     expect(logs.body.lines.join('\n')).toContain('demo 6.0.0 listening on 8080')
+  })
+
+  // Production moves to a Swarm before its first release: the approved release runs as one
+  // service on the 3-node swarm, the gateway routes to the tasks on their nodes' addresses.
+  it('a Swarm environment: the approved release runs as a Swarm service behind the gateway', async () => {
+    const { stdout } = await run('bash', [path.join(fleet().root, 'docker', 'fleet.sh'), 'swarm', 'up'], {
+      timeout: 180_000,
+    })
+    const endpoint = stdout.trim().split('\n').at(-1) ?? ''
+    const manager = await demo.admin.post('/api/hosts', { name: 'swarm-1', endpoint, tls: fleet().tls })
+    expect(manager.status).toBe(201)
+    const swarm = new DockerodeSwarm('swarm-1', { endpoint, tls: fleet().tls })
+    const service = `slipway-${demo.project.slug}-production`
+    swarmCleanup = async () => {
+      await swarm.removeService(service)
+      await eventually('the secrets are free', async () => {
+        const left = await swarm.secrets({ label: [`slipway.project=${demo.project.slug}`] })
+        for (const secret of left) await swarm.removeSecret(secret.id)
+        return left.length === 0 ? true : undefined
+      })
+    }
+    const hosts = (await demo.admin.get('/api/hosts')).body as { id: string; name: string }[]
+    const prod2 = hosts.find((h) => h.name === 'prod-2')!.id
+    const url = `/api/projects/${demo.project.slug}/environments/production`
+    // One host, the manager: two are refused and nothing changes.
+    const two = await demo.admin.patch(url, { target: 'swarm', hostIds: [manager.body.id, prod2] })
+    expect(two.status).toBe(400)
+    expect(two.body.error).toMatchObject({ code: 'VALIDATION_FAILED' })
+    expect(JSON.stringify(two.body.error.details)).toContain('body.hostIds')
+    expect((await demo.admin.get(url)).body.target).toBe('docker-hosts')
+    const moved = await demo.admin.patch(url, { target: 'swarm', hostIds: [manager.body.id], replicas: 3 })
+    expect(moved.status).toBe(200)
+    expect(moved.body).toMatchObject({ target: 'swarm', replicas: 3 })
+    const secret = await demo.admin.patch(
+      `/api/projects/${demo.project.slug}/environments/production/config`,
+      {
+        secrets: { API_TOKEN: 'swarm-secret-value' },
+      },
+    )
+    expect(secret.status).toBe(200)
+
+    const approval = waitingPipeline.stages.find((stage) => stage.kind === 'approval')!
+    const approved = await demo.tester.post(
+      `/api/pipelines/${waitingPipeline.id}/stages/${approval.id}/approve`,
+      {
+        comment: 'to the swarm',
+      },
+    )
+    expect(approved.status).toBe(200)
+    const done = await pipelineIn(demo.developer, waitingPipeline.id, ['succeeded', 'failed'], 180_000)
+    expect(done.status).toBe('succeeded')
+    expect((await viaGateway(demo.gatewayPorts.production)).text).toContain('demo 6.0.0')
+
+    const listed = await demo.developer.get(`${url}/instances`)
+    const rows = listed.body.instances as (InstanceRow & { containerId: string })[]
+    expect(rows).toHaveLength(3)
+    expect(new Set(rows.map((row) => row.host))).toEqual(new Set(['swarm-1', 'swarm-2', 'swarm-3']))
+    expect(rows.every((row) => row.state === 'running' && row.inGateway && row.release.number === 1)).toBe(
+      true,
+    )
+    const logs = await demo.developer.get(
+      `${url}/instances/${rows[0]!.host}/${rows[0]!.containerId}/logs?tail=20`,
+    )
+    expect(logs.status).toBe(200)
+    expect(logs.body.lines.join('\n')).toContain('demo 6.0.0 listening on 8080')
+    // The secret is a Swarm secret: in no service env, not in the stage log.
+    const stages = await stack.db.stage.findMany({
+      where: { pipelineId: waitingPipeline.id, kind: 'deploy' },
+      orderBy: { position: 'asc' },
+    })
+    const deployLog = await demo.developer.get(`/api/stages/${stages.at(-1)!.id}/logs`)
+    expect(JSON.stringify(deployLog.body)).toContain('swarm: service')
+    expect(JSON.stringify(deployLog.body)).not.toContain('swarm-secret-value')
+    const inSwarm = await swarm.secrets({ label: [`slipway.project=${demo.project.slug}`] })
+    expect(inSwarm.map((s) => s.name)).toEqual([expect.stringContaining('API_TOKEN')])
   })
 
   /** Starts a pipeline, waits for its push, cancels the rest; who ran the build and the push. */

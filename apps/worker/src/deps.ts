@@ -1,6 +1,6 @@
 import type { Logger, SecretBox } from '@slipway/core'
 import { type Db, secretContext } from '@slipway/db'
-import type { HostPorts, RegisteredInstances, TrafficSwitch } from '@slipway/deploy'
+import type { Heartbeats, HostPorts, RegisteredInstances, TrafficSwitch } from '@slipway/deploy'
 import { DockerHostPool, type HostRecord, type HostRow, hostRecordFromRow } from '@slipway/docker'
 import { createTrafficSwitch, DiscoveryRegistry } from '@slipway/gateway'
 import type { GitEnv } from '@slipway/git'
@@ -29,7 +29,7 @@ export interface WorkerDeps {
   /** Moves gateway traffic to and from instances (discovery registry + gateway agent). */
   traffic: TrafficSwitch
   /** What the discovery registry holds (a stopped bridge container's instance is found there). */
-  registry: RegisteredInstances
+  registry: RegisteredInstances & Heartbeats
   /** Host-network ports, leased per host in PostgreSQL. */
   ports: HostPorts
   /** The run lifecycle (pipelines, stages, releases): its methods commit, then publish. */

@@ -36,6 +36,14 @@ export const DeployStrategy = z.object({
 })
 export type DeployStrategy = z.infer<typeof DeployStrategy>
 
+/**
+ * What runs an environment's instances: `docker-hosts`, Slipway's own rolling engine on the
+ * environment's Docker hosts; `swarm`, a Docker Swarm whose manager is the environment's one
+ * host (Swarm places and updates the tasks; Slipway's gateway routes to them).
+ */
+export const DeployTargetKind = z.enum(['docker-hosts', 'swarm'])
+export type DeployTargetKind = z.infer<typeof DeployTargetKind>
+
 const environmentFields = {
   name: Slug,
   /** Order in the pipeline (pre-release before production). */
@@ -49,6 +57,7 @@ const environmentFields = {
   /** The gateway port on 127.0.0.1 serving this environment. */
   gatewayPort: z.number().int().min(1024).max(65535).nullable(),
   hostIds: z.array(Id).max(500),
+  target: DeployTargetKind,
 }
 
 export const CreateEnvironmentBody = z
@@ -62,6 +71,7 @@ export const CreateEnvironmentBody = z
     approvalTtlMinutes: environmentFields.approvalTtlMinutes.default(null),
     gatewayPort: environmentFields.gatewayPort.default(null),
     hostIds: environmentFields.hostIds.default([]),
+    target: DeployTargetKind.default('docker-hosts'),
   })
   .strict()
 export type CreateEnvironmentBody = z.infer<typeof CreateEnvironmentBody>
@@ -81,6 +91,7 @@ export const Environment = z.object({
   allowSelfApproval: z.boolean(),
   approvalTtlMinutes: z.number().nullable(),
   gatewayPort: z.number().nullable(),
+  target: DeployTargetKind,
   hosts: z.array(z.object({ id: Id, name: z.string(), status: z.string() })),
   /** The release serving now, if any. */
   live: z

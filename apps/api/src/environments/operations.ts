@@ -19,6 +19,7 @@ import { audit } from '../http/audit.ts'
 import { pipelineInclude, pipelineView, viewContext } from '../pipelines/view.ts'
 import { requireGranted } from '../projects/grants.ts'
 import { findEnvironment } from './routes.ts'
+import { swarmInstances, swarmTaskLogs } from './swarm.ts'
 
 const Params = z.object({ project: z.string().min(1).max(100), environment: z.string().min(1).max(100) })
 
@@ -207,6 +208,13 @@ export function environmentOperationRoutes(deps: AppDeps): FastifyPluginAsyncZod
           where: { projectId_name: { projectId: project.id, name: request.params.environment } },
           include: { hosts: { include: { host: true } }, releases: { select: { id: true, number: true } } },
         })
+        if (env.target === 'swarm') {
+          const discovery = await registry.list(project.slug, env.name).catch((error: unknown) => {
+            request.log.warn({ err: error }, 'could not list the discovery registry')
+            return []
+          })
+          return swarmInstances(deps, { project: project.slug, env }, discovery)
+        }
         // Instances are reached at their host's address ('' for a host stored without one).
         const hosts = env.hosts.map(({ host }) => ({
           name: host.name,
@@ -306,6 +314,15 @@ export function environmentOperationRoutes(deps: AppDeps): FastifyPluginAsyncZod
           where: { projectId_name: { projectId: project.id, name: request.params.environment } },
           include: { hosts: { include: { host: true } } },
         })
+        if (env.target === 'swarm')
+          return {
+            lines: await swarmTaskLogs(
+              deps,
+              { project: project.slug, env },
+              request.params.containerId,
+              request.query.tail,
+            ),
+          }
         const host = env.hosts.find(({ host }) => host.name === request.params.host)?.host
         if (!host) throw new AppError('NOT_FOUND', `host ${request.params.host} is not in ${env.name}`)
         const driver = deps.hosts.get(deps.hostRecord(host))

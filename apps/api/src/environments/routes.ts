@@ -1,4 +1,9 @@
-import { CreateEnvironmentBody, Environment, UpdateEnvironmentBody } from '@slipway/contracts'
+import {
+  CreateEnvironmentBody,
+  type DeployTargetKind,
+  Environment,
+  UpdateEnvironmentBody,
+} from '@slipway/contracts'
 import { AppError } from '@slipway/core'
 import type { Prisma } from '@slipway/db'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
@@ -21,6 +26,26 @@ async function assertHostsExist(tx: Prisma.TransactionClient, hostIds: string[])
       details: { fields: [{ path: 'body.hostIds', message: `no host with id ${missing.join(', ')}` }] },
     })
   }
+}
+
+/** The database's name of a deploy target kind. */
+function targetRow(target: DeployTargetKind): 'docker_hosts' | 'swarm' {
+  return target === 'swarm' ? 'swarm' : 'docker_hosts'
+}
+
+/** A Swarm environment has exactly its manager as host (or none yet). */
+function assertTargetHosts(target: DeployTargetKind, hostIds: readonly string[]): void {
+  if (target === 'swarm' && new Set(hostIds).size > 1)
+    throw new AppError('VALIDATION_FAILED', 'a Swarm environment has one host: its manager', {
+      details: {
+        fields: [
+          {
+            path: 'body.hostIds',
+            message: 'a Swarm environment has one host, the Swarm manager (the nodes are found through it)',
+          },
+        ],
+      },
+    })
 }
 
 export async function findEnvironment(tx: Prisma.TransactionClient, projectId: string, name: string) {
@@ -75,13 +100,15 @@ export function environmentRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           request.params.project,
           'environment.manage',
         )
-        const { hostIds, ...fields } = request.body
+        const { hostIds, target, ...fields } = request.body
+        assertTargetHosts(target, hostIds)
         const env = await deps.db.$transaction(async (tx) => {
           await assertHostsExist(tx, hostIds)
           await requireGranted(tx, request, actor, project, { hostIds, replicas: fields.replicas })
           const created = await tx.environment.create({
             data: {
               ...fields,
+              target: targetRow(target),
               projectId: project.id,
               hosts: { create: [...new Set(hostIds)].map((hostId) => ({ hostId })) },
             },
@@ -117,9 +144,21 @@ export function environmentRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           request.params.project,
           'environment.manage',
         )
-        const { hostIds, ...fields } = request.body
+        const { hostIds, target, ...fields } = request.body
         const env = await deps.db.$transaction(async (tx) => {
           const before = await findEnvironment(tx, project.id, request.params.environment)
+          const beforeTarget = environmentView(before).target
+          assertTargetHosts(target ?? beforeTarget, hostIds ?? before.hosts.map(({ host }) => host.id))
+          if (target && target !== beforeTarget && before.releases.length)
+            throw new AppError(
+              'PRECONDITION_FAILED',
+              `environment ${before.name} has a live release on ${beforeTarget}: its target cannot change while it serves`,
+              {
+                details: {
+                  fields: [{ path: 'body.target', message: 'cannot change while a release is live' }],
+                },
+              },
+            )
           if (hostIds) await assertHostsExist(tx, hostIds)
           await requireGranted(tx, request, actor, project, {
             ...(hostIds ? { hostIds } : {}),
@@ -133,7 +172,7 @@ export function environmentRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           }
           const after = await tx.environment.update({
             where: { id: before.id },
-            data: fields,
+            data: { ...fields, ...(target ? { target: targetRow(target) } : {}) },
             include: withHosts,
           })
           await audit(tx, request, {

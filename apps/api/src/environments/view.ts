@@ -29,6 +29,7 @@ export function environmentView(env: EnvironmentWithHosts): EnvironmentContract 
     allowSelfApproval: env.allowSelfApproval,
     approvalTtlMinutes: env.approvalTtlMinutes,
     gatewayPort: env.gatewayPort,
+    target: env.target === 'swarm' ? 'swarm' : 'docker-hosts',
     hosts: env.hosts.map(({ host }) => host).sort((a, b) => a.name.localeCompare(b.name)),
     live: env.releases[0]
       ? {

@@ -30,12 +30,14 @@ function draftOf(env?: Environment) {
     approvalTtlMinutes: env?.approvalTtlMinutes == null ? '' : String(env.approvalTtlMinutes),
     gatewayPort: env?.gatewayPort == null ? '' : String(env.gatewayPort),
     hostIds: env?.hosts.map((h) => h.id) ?? [],
+    target: env?.target ?? 'docker-hosts',
     batchSize: String(s?.batchSize ?? 'auto'),
     maxUnavailable: String(s?.maxUnavailable ?? 0),
     maxSurge: String(s?.maxSurge ?? '100%'),
     drainSeconds: String(s?.drainSeconds ?? 2),
     onPullFailure: s?.onPullFailure ?? 'abort',
     healthTimeoutSeconds: String(s?.healthTimeoutSeconds ?? 60),
+    monitorSeconds: String(s?.monitorSeconds ?? 5),
   }
 }
 type Draft = ReturnType<typeof draftOf>
@@ -51,6 +53,7 @@ function bodyOf(d: Draft) {
     approvalTtlMinutes: num(d.approvalTtlMinutes) ?? null,
     gatewayPort: num(d.gatewayPort) ?? null,
     hostIds: d.hostIds,
+    target: d.target,
     strategy: {
       batchSize: d.batchSize.trim() === 'auto' ? 'auto' : countOrPercent(d.batchSize),
       maxUnavailable: countOrPercent(d.maxUnavailable),
@@ -58,6 +61,7 @@ function bodyOf(d: Draft) {
       drainSeconds: num(d.drainSeconds),
       onPullFailure: d.onPullFailure,
       healthTimeoutSeconds: num(d.healthTimeoutSeconds),
+      monitorSeconds: num(d.monitorSeconds),
     },
   }
 }
@@ -97,6 +101,20 @@ function EnvironmentForm({ env, denied }: { env?: Environment; denied: string | 
           />
           <TextField label="Replicas" type="number" {...text('replicas')} error={e('replicas')} />
           <TextField label="Gateway port" type="number" {...text('gatewayPort')} error={e('gatewayPort')} />
+          <SelectField
+            label="Runs on"
+            {...text('target')}
+            error={e('target')}
+            hint={
+              d.target === 'swarm'
+                ? 'Pick one host: the Swarm manager. Swarm places and updates the tasks (secrets as /run/secrets files); the gateway routes to them.'
+                : "Slipway's rolling engine starts and health-checks every instance on the hosts below."
+            }
+            options={[
+              { value: 'docker-hosts', label: 'Docker hosts' },
+              { value: 'swarm', label: 'Docker Swarm' },
+            ]}
+          />
         </div>
         <fieldset>
           <legend>Protection</legend>
@@ -161,6 +179,13 @@ function EnvironmentForm({ env, denied }: { env?: Environment; denied: string | 
               type="number"
               {...text('healthTimeoutSeconds')}
               error={e('strategy.healthTimeoutSeconds')}
+            />
+            <TextField
+              label="Swarm monitor (s)"
+              type="number"
+              hint="Swarm only: how long each updated batch is watched before the next; a task failing in it rolls the service back."
+              {...text('monitorSeconds')}
+              error={e('strategy.monitorSeconds')}
             />
             <SelectField
               label="When a host cannot pull"

@@ -1,13 +1,14 @@
-import { reconcile } from '@slipway/deploy'
 import { DeployLeaseLost } from '@slipway/runs'
 import type { WorkerDeps } from '../deps.ts'
 import type { Processor } from '../runtime.ts'
 import { containerEnv, siteInclude, siteRequest } from './site.ts'
+import { secretKeysOf, targetFor } from './target.ts'
 
 /**
  * `environment.reconcile`: self-healing for one environment. Holds the environment's deploy
  * lease while it works (a running deploy wins: the reconcile is skipped and runs next time),
- * then converges the hosts on the live release through the health-checked rollout path. A
+ * then heals it through its deploy target (docker-hosts: converges the hosts on the live release
+ * through the health-checked rollout path; swarm: keeps the gateway on the running tasks). A
  * change is recorded in the audit log as done by the system.
  */
 export function reconcileEnvironment(deps: WorkerDeps): Processor<'environment.reconcile'> {
@@ -43,11 +44,14 @@ export function reconcileEnvironment(deps: WorkerDeps): Processor<'environment.r
         environment: site.name,
         project: site.project.slug,
       })
-      const result = await reconcile({
-        ...(await siteRequest(deps, site)),
+      const request = await siteRequest(deps, site)
+      const result = await targetFor(deps, site, request).heal({
+        ...request,
         release: { id: live.id, image: live.image },
         replicas: site.replicas,
         env,
+        secretKeys: await secretKeysOf(deps, live.configVersionId),
+        registry: deps.registry,
         traffic: deps.traffic,
         signal: AbortSignal.any([signal, lost.signal]),
         log: (line) => lines.push(line),
@@ -66,16 +70,16 @@ export function reconcileEnvironment(deps: WorkerDeps): Processor<'environment.r
               after: {
                 release: live.number,
                 status: result.status,
-                replacedUnhealthy: result.replacedUnhealthy,
+                lines: result.lines.slice(0, 50),
                 instances: result.instances.length,
-                error: result.error?.message ?? null,
+                error: result.error ?? null,
               },
             },
           }),
         )
         await deps.runs.releaseReconciled({ id: live.id, environmentId: site.id, projectId: site.projectId })
       }
-      return { changed: result.changed, status: result.status, error: result.error?.message }
+      return { changed: result.changed, status: result.status, error: result.error }
     } finally {
       clearInterval(renew)
       await deps.runs

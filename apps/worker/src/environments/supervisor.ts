@@ -96,6 +96,13 @@ export class EnvironmentSupervisor {
   }
 
   private async watch(site: SiteRow): Promise<void> {
+    // A Swarm checks its tasks' health itself: every tick heals the gateway onto its tasks.
+    if (site.target === 'swarm') {
+      await this.monitors.get(site.id)?.monitor.stop()
+      this.monitors.delete(site.id)
+      await this.queueReconcile(site.id)
+      return
+    }
     const key = JSON.stringify([
       site.project.slug,
       site.name,

@@ -1,10 +1,11 @@
 import type { TrafficReport } from '@slipway/contracts'
 import { AppError, errorMessage } from '@slipway/core'
-import { type DeployHost, pruneImages, rollout } from '@slipway/deploy'
+import { type DeployHost, pruneImages } from '@slipway/deploy'
 import { recordReleaseTraffic } from '@slipway/gateway'
 import { deployRefusal } from '@slipway/runs'
 import type { WorkerDeps } from '../deps.ts'
 import { containerEnv, siteInclude, siteRequest } from '../environments/site.ts'
+import { secretKeysOf, targetFor } from '../environments/target.ts'
 import { digestRecord, digestRefusal } from './approved-digest.ts'
 import { assertDeployGranted } from './grants.ts'
 import { permanent, type StageContext, type StageResult } from './runner.ts'
@@ -146,13 +147,20 @@ export async function deployStage(context: StageContext): Promise<StageResult> {
   )
 
   const site = await patient(() => siteRequest(deps, environment))
+  const secretKeys = await patient(() => secretKeysOf(deps, configVersionId))
+  const target = targetFor(deps, environment, site)
+  if (target.kind === 'swarm') log.write(`target: Docker Swarm, manager ${site.hosts[0]?.name}`)
   const rolloutFromMs = Date.now()
-  const result = await rollout({
+  const result = await target.deploy({
     ...site,
     release: { id: release.id, image: pipeline.imageDigest },
     replicas: environment.replicas,
     env,
+    secretKeys,
+    registry: deps.registry,
     traffic: deps.traffic,
+    // A redeploy replaces every instance even when nothing changed.
+    force: pipeline.trigger === 'redeploy',
     signal,
     log: (line) => log.write(line),
   })
@@ -177,7 +185,7 @@ export async function deployStage(context: StageContext): Promise<StageResult> {
     environment: environment.name,
     fromMs: rolloutFromMs,
   })
-  if (succeeded)
+  if (succeeded && target.kind === 'docker-hosts')
     await pruneOldImages(deps, environment.id, project.keepReleases, site.hosts, (line) => log.write(line))
   if (!succeeded) {
     const reason = result.error?.message ?? 'rollout failed'

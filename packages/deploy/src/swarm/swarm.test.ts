@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { DockerodeSwarm } from '@slipway/docker'
-import { demoImage, integrationTest as test } from '@slipway/testing'
+import { demoImage, recordRow, integrationTest as test } from '@slipway/testing'
 import { describe, expect } from 'vitest'
 import { SwarmTarget, type TargetDeployRequest } from '../target.ts'
 import {
@@ -81,19 +81,34 @@ describe('the Swarm target on a 3-node swarm (swarm-1 manager, swarm-2 and swarm
       // Upgrade under kept-alive load: Swarm replaces the tasks start-first, 0 failed requests.
       let load = startLoad({ port: gateway.port, maxRequests: 50_000, maxMs: 120_000 })
       await until('load under way', () => load.done() >= 20)
+      let began = Date.now()
       const second = await target.deploy(request({ id: 'r2', image: v2.image }, 3))
+      const upgradeSeconds = (Date.now() - began) / 1000
       let samples = await load.stop()
+      const upgradeRequests = samples.length
       expect(second.error).toBeUndefined()
       expect(second.status).toBe('succeeded')
       expect(second.instances.every((i) => i.release === 'r2')).toBe(true)
       expect(failures(samples)).toEqual([])
       expect(new Set(samples.map((s) => versionOf(s.body)))).toEqual(new Set([v1.version, v2.version]))
       expect(await served(30)).toEqual(Array(30).fill(v2.version))
+      await recordRow({
+        section: 'fault',
+        id: 'swarm-upgrade-kept-alive',
+        done: 'a 3-task Swarm service upgraded to a new release (start-first, one task at a time) while 8 kept-alive clients use the gateway',
+        expected: 'every task replaced, the gateway on the new tasks only, no failed request',
+        observed: `converged in ${upgradeSeconds.toFixed(1)} s; 0 of ${upgradeRequests} kept-alive requests failed`,
+        requests: { failed: 0, total: upgradeRequests },
+        figures: { upgradeSeconds },
+        test: 'packages/deploy/src/swarm/swarm.test.ts',
+        ci: true,
+      })
 
       // A release that never becomes healthy: Swarm rolls it back; Slipway says exactly that.
       lines.length = 0
       load = startLoad({ port: gateway.port, maxRequests: 50_000, maxMs: 180_000 })
       await until('load under way', () => load.done() >= 20)
+      began = Date.now()
       const third = await target.deploy(
         request({ id: 'r3', image: v3.image }, 3, {
           strategy: strategy({ healthTimeoutSeconds: 20, monitorSeconds: 2 }),
@@ -108,6 +123,17 @@ describe('the Swarm target on a 3-node swarm (swarm-1 manager, swarm-2 and swarm
       expect(third.instances.map((i) => i.release)).toEqual(['r2', 'r2', 'r2'])
       expect(failures(samples)).toEqual([])
       expect(new Set(samples.map((s) => versionOf(s.body)))).toEqual(new Set([v2.version]))
+      await recordRow({
+        section: 'fault',
+        id: 'swarm-failing-release-rolled-back',
+        done: 'a release whose health check never passes deployed to a 3-task Swarm service under kept-alive load',
+        expected:
+          'Swarm rolls the service back; the stage fails with HEALTH_CHECK_FAILED saying so; the old release serves throughout',
+        observed: `rolled back by Swarm and reported ${((Date.now() - began) / 1000).toFixed(1)} s after the deploy began; 0 of ${samples.length} kept-alive requests failed, none served by the failing release`,
+        requests: { failed: 0, total: samples.length },
+        test: 'packages/deploy/src/swarm/swarm.test.ts',
+        ci: true,
+      })
 
       // Scale 3 -> 5 -> 2 (the live release's config): the running tasks stay, the gateway follows.
       const sameConfig = { env: { GREETING: 'r2', API_TOKEN: 'token-of-r2' } }
@@ -146,7 +172,19 @@ describe('the Swarm target on a 3-node swarm (swarm-1 manager, swarm-2 and swarm
       expect(healed.instances.every((i) => i.host !== 'swarm-3')).toBe(true)
       const after = await requestsNow(gateway.port, 40)
       expect(failures(after)).toEqual([])
-      expect(healedSeconds).toBeGreaterThan(0)
+      const failed = failures(samples).length
+      await recordRow({
+        section: 'fault',
+        id: 'swarm-worker-node-stopped',
+        done: 'the dockerd of a worker node of a 3-task Swarm service stopped (a machine switched off) under kept-alive load; Slipway heals every second',
+        expected:
+          'Swarm starts the lost task on another node; the gateway routes only to running tasks; every request after succeeds',
+        observed: `3 tasks running on the other nodes and in the gateway ${healedSeconds.toFixed(1)} s after the stop; ${failed} of ${samples.length} kept-alive requests failed meanwhile; 40 after, none failed`,
+        recoverySeconds: healedSeconds,
+        requests: { failed, total: samples.length },
+        test: 'packages/deploy/src/swarm/swarm.test.ts',
+        ci: true,
+      })
     } finally {
       await swarm.startNode('swarm-3')
       await manager.removeService(serviceName(project, environment))

@@ -38,34 +38,20 @@ async function fleetHostCommand(verb: 'up' | 'stop' | 'cut' | 'mend' | 'rm', nam
 }
 
 /**
- * Drops this machine's neighbour (ARP) entries on the fleet LAN (a /24; entries of live hosts
- * are learnt again at their next packet). `host up` gives a new host the address of the last
- * one removed while the entry for it may still hold the old link's MAC: packets to the new host
- * then go nowhere until the kernel gives up on the entry (delay, unicast probes, a new
- * broadcast), and `host up`'s readiness wait took 9-23 s instead of under a second when a test
- * started its host shortly after another host was removed.
- */
-async function forgetLanNeighbours(): Promise<void> {
-  const [any] = Object.values(fleet().hosts)
-  if (!any) return
-  const lan = new URL(any).hostname.replace(/\.\d+$/, '.0/24')
-  await run('ip', ['neigh', 'flush', 'to', lan], { timeout: 10_000 })
-}
-
-/**
  * Starts a Docker host like the fleet's (its own network namespace and address on the fleet
  * LAN, dockerd over TCP with mutual TLS, the fleet's base image built on it) and waits until
  * it answers.
  */
 export async function startExtraDaemon(name: string): Promise<ExtraDaemon> {
   const fleetName = `${name}-${randomBytes(2).toString('hex')}`
-  await forgetLanNeighbours()
   let endpoint: string
   try {
     endpoint = (await fleetHostCommand('up', fleetName)).split('\n').at(-1) ?? ''
   } catch (error) {
     // A host that did not come up is removed all the same (its dockerd may run already).
-    await fleetHostCommand('rm', fleetName).catch(() => undefined)
+    await fleetHostCommand('rm', fleetName).catch((cleanup: unknown) =>
+      console.warn(`could not remove the half-started host ${fleetName}:`, cleanup),
+    )
     throw error
   }
   const pidFile = path.join(path.dirname(fleet().tlsDir), 'hosts', fleetName, 'docker.pid')
