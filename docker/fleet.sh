@@ -688,6 +688,9 @@ swarm_cmd() {
       log "swarm: initialising on $manager ($maddr)"
       host_docker "$manager" swarm init --advertise-addr "$maddr" --listen-addr "$maddr:2377" >/dev/null
     fi
+    # Nodes report every second (Docker's default: 5 s), so a lost node is noticed in a few
+    # seconds and its tasks start elsewhere sooner.
+    host_docker "$manager" swarm update --dispatcher-heartbeat 1s >/dev/null
     local token
     token=$(host_docker "$manager" swarm join-token -q worker)
     for n in "${SWARM_NODES[@]:1}"; do

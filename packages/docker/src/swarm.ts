@@ -50,6 +50,8 @@ export interface SwarmService {
   updateState: string | undefined
   updateMessage: string | undefined
   updateStartedAt: string | undefined
+  /** Secrets the spec and the previous spec (what Swarm rolls back to) mount. */
+  secretIds: string[]
 }
 
 /** `update_config` / `rollback_config` of a service (durations in ms). */
@@ -125,18 +127,19 @@ export class DockerodeSwarm {
 
   async nodes(options: CallOptions = {}): Promise<SwarmNode[]> {
     const rows = await this.dial<RawNode[]>('list nodes', { path: '/nodes', method: 'GET' }, options)
-    return rows.map((row) => ({
-      id: row.ID,
-      hostname: row.Description?.Hostname ?? row.ID.slice(0, 12),
-      address: canonicalIp(
-        row.ManagerStatus?.Addr?.replace(/:\d+$/, '') && row.Status?.Addr === '0.0.0.0'
-          ? row.ManagerStatus.Addr.replace(/:\d+$/, '')
-          : (row.Status?.Addr ?? ''),
-      ),
-      state: row.Status?.State ?? 'unknown',
-      availability: row.Spec?.Availability ?? 'active',
-      manager: row.Spec?.Role === 'manager',
-    }))
+    return rows.map((row) => {
+      // A manager may report 0.0.0.0 as its node address; its manager address is the real one.
+      const reported = row.Status?.Addr ?? ''
+      const asManager = row.ManagerStatus?.Addr?.replace(/:\d+$/, '')
+      return {
+        id: row.ID,
+        hostname: row.Description?.Hostname ?? row.ID.slice(0, 12),
+        address: canonicalIp(reported === '0.0.0.0' && asManager ? asManager : reported),
+        state: row.Status?.State ?? 'unknown',
+        availability: row.Spec?.Availability ?? 'active',
+        manager: row.Spec?.Role === 'manager',
+      }
+    })
   }
 
   async service(name: string, options: CallOptions = {}): Promise<SwarmService | undefined> {
@@ -361,12 +364,19 @@ interface RawNode {
   Spec?: { Availability?: string; Role?: string }
 }
 
+interface RawServiceSpec {
+  TaskTemplate?: { ContainerSpec?: { Secrets?: { SecretID: string }[] } }
+}
+
 interface RawService {
   ID: string
   Version: { Index: number }
-  Spec: {
+  PreviousSpec?: RawServiceSpec
+  Spec: RawServiceSpec & {
     Labels?: Record<string, string>
-    TaskTemplate?: { ContainerSpec?: { Image?: string; Labels?: Record<string, string> } }
+    TaskTemplate?: {
+      ContainerSpec?: { Image?: string; Labels?: Record<string, string>; Secrets?: { SecretID: string }[] }
+    }
     Mode?: { Replicated?: { Replicas?: number } }
   }
   UpdateStatus?: { State?: string; Message?: string; StartedAt?: string }
@@ -399,6 +409,9 @@ function serviceOf(raw: RawService): SwarmService {
     updateState: raw.UpdateStatus?.State,
     updateMessage: raw.UpdateStatus?.Message,
     updateStartedAt: raw.UpdateStatus?.StartedAt,
+    secretIds: [raw.Spec, raw.PreviousSpec].flatMap(
+      (spec) => spec?.TaskTemplate?.ContainerSpec?.Secrets?.map((secret) => secret.SecretID) ?? [],
+    ),
   }
 }
 

@@ -36,14 +36,21 @@ describe('swarmHealth', () => {
   const app = (healthCheck: object) => AppSpec.parse({ containerPort: 8080, healthCheck })
 
   it('checks HTTP inside the task with wget or curl, with the check timings', () => {
-    expect(swarmHealth(app({ type: 'http', path: '/ready', intervalSeconds: 0.5, retries: 4 }))).toEqual({
+    expect(
+      swarmHealth(app({ type: 'http', path: '/ready', intervalSeconds: 5, timeoutSeconds: 4, retries: 4 })),
+    ).toEqual({
       shell:
         "wget -q -O /dev/null 'http://127.0.0.1:8080/ready' || curl -fsS -o /dev/null 'http://127.0.0.1:8080/ready'",
-      intervalMs: 500,
-      timeoutMs: 2000,
+      intervalMs: 5000,
+      timeoutMs: 4000,
       retries: 4,
       startPeriodMs: 0,
     })
+  })
+
+  it('checks at most once a second, each check given at least 3 s (a check is an exec in the task)', () => {
+    const health = swarmHealth(app({ type: 'http', intervalSeconds: 0.2, timeoutSeconds: 1 }))
+    expect([health.intervalMs, health.timeoutMs]).toEqual([1000, 3000])
   })
 
   it('quotes a path with a quote in it and checks TCP with nc', () => {

@@ -42,9 +42,20 @@ export interface SwarmHealth {
 }
 
 /**
+ * Floors of a Swarm health check. Swarm runs each check as a `docker exec` in the task (a
+ * process started in its namespaces), far dearer than the rolling engine's own HTTP probe from
+ * outside: 12 tasks checked every 200 ms kept a 2-core machine so busy that checks ran past a
+ * 1 s timeout, Swarm killed healthy tasks and rolled the service back (bench/scale, 80 of 403
+ * kept-alive requests failed). At most one check a second, each given at least 3 s.
+ */
+const minIntervalMs = 1000
+const minTimeoutMs = 3000
+
+/**
  * The app's health check as a command inside the container, where Swarm runs it: an HTTP GET
  * of the path with wget or curl (whichever the image has), or a TCP connect with nc. Any 2xx
- * or 3xx answer is healthy, as with the rolling engine's own probe.
+ * or 3xx answer is healthy, as with the rolling engine's own probe. Interval and timeout are
+ * the app's, raised to the floors above.
  */
 export function swarmHealth(app: AppSpec): SwarmHealth {
   const check = app.healthCheck
@@ -56,8 +67,8 @@ export function swarmHealth(app: AppSpec): SwarmHealth {
       : `nc -z 127.0.0.1 ${app.containerPort}`
   return {
     shell,
-    intervalMs: Math.round(check.intervalSeconds * 1000),
-    timeoutMs: Math.round(check.timeoutSeconds * 1000),
+    intervalMs: Math.max(minIntervalMs, Math.round(check.intervalSeconds * 1000)),
+    timeoutMs: Math.max(minTimeoutMs, Math.round(check.timeoutSeconds * 1000)),
     retries: check.retries,
     startPeriodMs: Math.round(check.startPeriodSeconds * 1000),
   }

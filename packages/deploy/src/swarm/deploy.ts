@@ -96,8 +96,8 @@ async function nodeMap(
 }
 
 /**
- * Removes the site's secrets other than `keep` (values of earlier releases); one a service
- * still uses (the previous spec, after a rollback) stays, and the next deploy tries again.
+ * Removes the site's secrets other than `keep` (values of earlier releases); one Docker still
+ * refuses to remove (in use) stays, and the next deploy tries again.
  */
 async function pruneSecrets(
   manager: DockerodeSwarm,
@@ -259,8 +259,9 @@ export async function swarmDeploy(request: SwarmDeployRequest): Promise<RolloutR
           current: t.labels[specLabel] === taskLabels[specLabel],
         })),
       })
+      // Kept: what the spec and the previous spec (Swarm's rollback target) mount.
       if (verdict.phase === 'done' || verdict.phase === 'rolled-back')
-        await pruneSecrets(manager, labels, new Set(secrets.map((s) => s.id)), log, signal)
+        await pruneSecrets(manager, labels, new Set(service.secretIds), log, signal)
       if (verdict.phase === 'done') {
         log(`swarm: ${name} converged: ${serving.length} task(s) running and in the gateway`)
         return result({ status: 'succeeded', instances: serving })

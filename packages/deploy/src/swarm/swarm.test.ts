@@ -53,7 +53,7 @@ describe('the Swarm target on a 3-node swarm (swarm-1 manager, swarm-2 and swarm
       app: demoApp,
       env: { GREETING: release.id, API_TOKEN: `token-of-${release.id}` },
       secretKeys: new Set(['API_TOKEN']),
-      strategy: strategy({ monitorSeconds: 2 }),
+      strategy: strategy({ monitorSeconds: 1 }),
       registryAuth: { serveraddress: fleet.registry.url, ...fleet.registry },
       traffic: gateway.traffic,
       registry: gateway.registry,
@@ -111,7 +111,7 @@ describe('the Swarm target on a 3-node swarm (swarm-1 manager, swarm-2 and swarm
       began = Date.now()
       const third = await target.deploy(
         request({ id: 'r3', image: v3.image }, 3, {
-          strategy: strategy({ healthTimeoutSeconds: 20, monitorSeconds: 2 }),
+          strategy: strategy({ healthTimeoutSeconds: 20, monitorSeconds: 1 }),
         }),
       )
       samples = await load.stop()
