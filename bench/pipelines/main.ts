@@ -9,23 +9,16 @@
  *      latency of a stage printing 500 lines a second, as a build does.
  * Run: pnpm --filter @slipway/bench pipelines   (bounded: a few minutes)
  */
-import { execFile } from 'node:child_process'
-import { randomUUID } from 'node:crypto'
-import { once } from 'node:events'
-import { mkdtemp } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { promisify } from 'node:util'
 import { createLogger } from '@slipway/core'
-import { Client, eventually } from '@slipway/e2e/client'
+import { eventually } from '@slipway/e2e/client'
 import { startStack } from '@slipway/e2e/stack'
 import { StageLog } from '@slipway/runs'
 import { fleet } from '@slipway/testing/services'
 import { Queue, Worker } from 'bullmq'
 import { Redis } from 'ioredis'
+import { benchProject, runBurst } from './burst.ts'
 
-const run = promisify(execFile)
 const latencyRuns = Number(process.env.BENCH_LATENCY_RUNS ?? 40)
 const burst = Number(process.env.BENCH_BURST ?? 200)
 const logLines = Number(process.env.BENCH_LOG_LINES ?? 100_000)
@@ -62,79 +55,12 @@ async function rawBullmqLatency(prefix: string): Promise<number[]> {
 async function main() {
   const stack = await startStack({ workers: 2, workerEnv: { LOG_LEVEL: 'warn', SUPERVISE: 'false' } })
   try {
-    const f = fleet()
-    const setup = await fetch(`${stack.url}/api/auth/setup`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: 'bench@bench.test', name: 'Bench', password: 'bench password 1' }),
-    })
-    const cookie = (setup.headers.get('set-cookie') ?? '').split(';')[0] ?? ''
-    const { csrfToken } = (await setup.json()) as { csrfToken: string }
-    const token = (await (
-      await fetch(`${stack.url}/api/tokens`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', cookie, 'x-csrf-token': csrfToken },
-        body: JSON.stringify({ name: 'bench' }),
-      })
-    ).json()) as { token: string }
-    const admin = new Client(stack.url, token.token)
-    await admin.post('/api/hosts', {
-      name: 'build-1',
-      endpoint: f.hosts['build-1'],
-      agentGroup: 'default',
-      maxConcurrentBuilds: 4,
-    })
-    const registry = await admin.post('/api/registries', { name: 'local', ...f.registry })
-    // Deliveries are checked against the repository (the commit must be on the pushed
-    // branch): a copy of the demo repository with a branch per delivery, all at main.
-    const repoDir = await mkdtemp(path.join(tmpdir(), 'slipway-bench-repo-'))
-    const repo = path.join(repoDir, 'demo.git')
-    await run('git', ['clone', '--quiet', '--bare', '--', f.demoRepoUrl, repo])
-    const head = (await run('git', ['--git-dir', repo, 'rev-parse', 'refs/heads/main'])).stdout.trim()
-    const branches = [
-      ...Array.from({ length: latencyRuns }, (_, i) => `latency-${i}`),
-      ...Array.from({ length: burst }, (_, i) => `burst-${i}`),
-    ]
-    const update = execFile('git', ['--git-dir', repo, 'update-ref', '--stdin'])
-    update.stdin?.end(branches.map((name) => `create refs/heads/${name} ${head}\n`).join(''))
-    const [code] = await once(update, 'exit')
-    if (code !== 0) throw new Error(`creating the bench branches failed (git exited ${code})`)
-    const project = await admin.post('/api/projects', {
-      slug: 'bench',
-      name: 'Bench',
-      gitUrl: `file://${repo}`,
-      imageRepository: 'bench/demo',
-      registryId: registry.body.id,
-      branchRules: ['**'],
-      supersedeQueued: false,
-      webhookSecret: 'bench-secret',
-      appSpec: { containerPort: 8080, healthCheck: { type: 'http', path: '/healthz' } },
-    })
-    const sha = (await admin.post('/api/projects/bench/pipelines', { ref: 'main' })).body.commitSha as string
-    await eventually('the warm-up pipeline', async () => {
-      const list = await admin.get('/api/projects/bench/pipelines')
-      return list.body.items.every((p: { status: string }) => ['succeeded', 'failed'].includes(p.status))
-        ? true
-        : undefined
-    })
-
-    const deliver = (ref: string) =>
-      fetch(`${stack.url}/api/webhooks/gitlab/${project.body.id}`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'x-gitlab-event': 'Push Hook',
-          'x-gitlab-token': 'bench-secret',
-          'x-gitlab-event-uuid': randomUUID(),
-        },
-        body: JSON.stringify({
-          object_kind: 'push',
-          before: `${'0'.repeat(39)}1`,
-          after: sha,
-          ref: `refs/heads/${ref}`,
-          commits: [],
-        }),
-      }).then((r) => r.json() as Promise<{ pipelineId: string }>)
+    const refs = {
+      latency: Array.from({ length: latencyRuns }, (_, i) => `latency-${i}`),
+      burst: Array.from({ length: burst }, (_, i) => `burst-${i}`),
+    }
+    const project = await benchProject(stack, [...refs.latency, ...refs.burst])
+    const { deliver, token } = project
 
     // 1. Queue latency, one delivery at a time.
     const latencies: number[] = []
@@ -162,29 +88,7 @@ async function main() {
     )
 
     // 2. A burst of pipelines at once.
-    const burstStart = Date.now()
-    const ids: string[] = []
-    for (let i = 0; i < burst; i += 50) {
-      const batch = await Promise.all(
-        Array.from({ length: Math.min(50, burst - i) }, (_, j) => deliver(`burst-${i + j}`)),
-      )
-      ids.push(...batch.map((b) => b.pipelineId))
-    }
-    const finished = await eventually(
-      'the burst to finish',
-      async () => {
-        const rows = await stack.db.pipeline.findMany({
-          where: { id: { in: ids } },
-          select: { status: true },
-        })
-        return rows.every((r) => ['succeeded', 'failed', 'canceled'].includes(r.status)) ? rows : undefined
-      },
-      15 * 60_000,
-      1000,
-    ).catch(async () => stack.db.pipeline.findMany({ where: { id: { in: ids } }, select: { status: true } }))
-    const burstSeconds = (Date.now() - burstStart) / 1000
-    const byStatus: Record<string, number> = {}
-    for (const row of finished) byStatus[row.status] = (byStatus[row.status] ?? 0) + 1
+    const { ids, seconds: burstSeconds, byStatus } = await runBurst(stack, project, refs.burst)
     console.log(`${burst} pipelines at once: ${burstSeconds.toFixed(1)} s, ${JSON.stringify(byStatus)}`)
 
     // 3. Log throughput with a live SSE reader.
@@ -208,7 +112,7 @@ async function main() {
       const received: number[] = []
       const reader = (async () => {
         const response = await fetch(`${stack.url}/api/stages/${stage.id}/logs/live`, {
-          headers: { authorization: `Bearer ${token.token}` },
+          headers: { authorization: `Bearer ${token}` },
         })
         const decoder = new TextDecoder()
         let buffer = ''
@@ -320,8 +224,9 @@ async function main() {
     ]
     console.log('\n| measure | Slipway | baseline / detail |\n|---|---|---|')
     for (const row of rows) console.log(`| ${row.join(' | ')} |`)
-    const lost = burst - finished.length
-    const stuck = finished.filter((r) => !['succeeded', 'failed', 'canceled'].includes(r.status)).length
+    const ended = (byStatus.succeeded ?? 0) + (byStatus.failed ?? 0) + (byStatus.canceled ?? 0)
+    const lost = burst - Object.values(byStatus).reduce((sum, count) => sum + count, 0)
+    const stuck = burst - lost - ended
     console.log(`\nlost: ${lost}, stuck: ${stuck}`)
   } finally {
     await stack.stop()
