@@ -28,6 +28,10 @@ export interface Stack {
   killWorker(id: string): Promise<void>
   /** kill -9 the API and start it again. */
   restartApi(): Promise<void>
+  /** Another API process on the same database and Redis (as behind a load balancer): its URL. */
+  startApi(): Promise<string>
+  /** kill -9 an API started by startApi. */
+  killApi(url: string): Promise<void>
   stopWorker(id: string): Promise<void>
   stop(): Promise<void>
 }
@@ -133,6 +137,7 @@ export async function startStack(
   await waitHttp(`${url}/healthz`, api, 'the API')
 
   const workers = new Map<string, ChildProcess>()
+  const extraApis = new Map<string, ChildProcess>()
   let counter = 0
   const startWorker = async (id = `w${++counter}`, env: Record<string, string> = {}) => {
     const child = spawnApp(
@@ -176,6 +181,23 @@ export async function startStack(
       api = spawnApp('api', apiEnv, path.join(dir, 'api.log'), built)
       await waitHttp(`${url}/healthz`, api, 'the API')
     },
+    async startApi() {
+      const extraPort = await freePort()
+      const extraUrl = `http://127.0.0.1:${extraPort}`
+      const child = spawnApp(
+        'api',
+        { ...apiEnv, SLIPWAY_PORT: String(extraPort) },
+        path.join(dir, `api-${extraPort}.log`),
+        built,
+      )
+      extraApis.set(extraUrl, child)
+      await waitHttp(`${extraUrl}/healthz`, child, `the API on ${extraPort}`)
+      return extraUrl
+    },
+    async killApi(extraUrl) {
+      const child = extraApis.get(extraUrl)
+      if (child) await stopChild(child, 'SIGKILL')
+    },
     async killWorker(id) {
       const child = workers.get(id)
       if (child) await stopChild(child, 'SIGKILL')
@@ -186,6 +208,7 @@ export async function startStack(
     },
     async stop() {
       await Promise.all([...workers.values()].map((child) => stopChild(child)))
+      await Promise.all([...extraApis.values()].map((child) => stopChild(child)))
       await stopChild(api)
       await haproxy.stop()
       await db.$disconnect()

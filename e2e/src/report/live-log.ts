@@ -52,7 +52,13 @@ function parseEvent(block: string): ServerEvent {
  * server's `retry` delay with `Last-Event-ID` set to the last event's id, until the stream
  * says `end`, `close()` is called or `maxMs` passes.
  */
-export function followStageLog(client: Client, stageId: string, maxMs = 300_000): LogFollower {
+export function followStageLog(
+  client: Client,
+  stageId: string,
+  maxMs = 300_000,
+  /** The APIs to use, one after the other: a reconnection goes to the next (the last stays). */
+  urls: readonly string[] = [client.url],
+): LogFollower {
   const lines: LogLine[] = []
   const outages: Outage[] = []
   const waiting: { pattern: RegExp; resolve: (line: LogLine) => void }[] = []
@@ -98,7 +104,9 @@ export function followStageLog(client: Client, stageId: string, maxMs = 300_000)
   const ended = (async () => {
     while (!controller.signal.aborted && Date.now() < deadline) {
       try {
-        const response = await fetch(`${client.url}/api/stages/${stageId}/logs/live?after=0`, {
+        // The first stream on the first API; after each break, the next one.
+        const base = urls[Math.min(outages.length, urls.length - 1)]
+        const response = await fetch(`${base ?? client.url}/api/stages/${stageId}/logs/live?after=0`, {
           headers: {
             authorization: `Bearer ${client.token}`,
             accept: 'text/event-stream',
@@ -175,4 +183,38 @@ export function streamProblems(received: readonly LogLine[], stored: readonly Lo
   if (lost.length) problems.push(`lines lost or changed: ${lost.slice(0, 10).join(', ')}`)
   if (received.length !== stored.length) problems.push(`${received.length} received, ${stored.length} stored`)
   return problems
+}
+
+/** A project's live events (`/api/projects/:p/events`) as one client on one API receives them. */
+export interface EventFollower {
+  /** `[stream id, event data]` of every `run` event, in arrival order. */
+  readonly events: [string, unknown][]
+  close(): void
+}
+
+/** Follows a project's events on the API at `url` until closed or the stream ends. */
+export function followProjectEvents(url: string, client: Client, project: string): EventFollower {
+  const events: [string, unknown][] = []
+  const controller = new AbortController()
+  void (async () => {
+    const response = await fetch(`${url}/api/projects/${project}/events`, {
+      headers: { authorization: `Bearer ${client.token}`, accept: 'text/event-stream' },
+      signal: controller.signal,
+    })
+    if (response.status !== 200 || !response.body) throw new Error(`the events answered ${response.status}`)
+    const decoder = new TextDecoder()
+    let buffer = ''
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true })
+      for (let split = buffer.indexOf('\n\n'); split >= 0; split = buffer.indexOf('\n\n')) {
+        const event = parseEvent(buffer.slice(0, split))
+        buffer = buffer.slice(split + 2)
+        if (event.event === 'run' && event.id && event.data) events.push([event.id, JSON.parse(event.data)])
+      }
+    }
+  })().catch((error: unknown) => {
+    // The stream's end (closed, or its API killed) is the end of what this client saw.
+    if (!controller.signal.aborted && !(error instanceof TypeError)) console.warn('events stream:', error)
+  })
+  return { events, close: () => controller.abort() }
 }

@@ -6,7 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Demo, eventually, pipelineIn, setupDemo, storedLog, viaGateway } from '../client.ts'
 import { type Stack, startStack } from '../stack.ts'
 import { registryTags, removeProjectFromFleet, siteMismatches } from './fleet-truth.ts'
-import { followStageLog, type LogFollower, type LogLine, streamProblems } from './live-log.ts'
+import {
+  followProjectEvents,
+  followStageLog,
+  type LogFollower,
+  type LogLine,
+  streamProblems,
+} from './live-log.ts'
 
 /**
  * Report rows (issue 15, fault table): a Slipway process SIGKILLed at the worst moment, on the
@@ -269,6 +275,77 @@ describe('Slipway processes killed (report rows)', () => {
       })
     } finally {
       for (const follower of followers) follower.close()
+    }
+  })
+
+  // Two API processes on one database and Redis (as behind a load balancer): clients on either
+  // follow the same live log and the same project events; one API killed, its clients go on
+  // on the other with Last-Event-ID, no line lost or repeated.
+  it('two-apis-serve-one-live-log', async () => {
+    const second = await stack.startApi()
+    const ticks = 100
+    const onFirst = followProjectEvents(stack.url, demo.developer, demo.project.slug)
+    const onSecond = followProjectEvents(second, demo.developer, demo.project.slug)
+    const pipeline = await startPipeline({
+      version: '7.0.5',
+      files: {
+        Dockerfile: dockerfile.replace(
+          /^COPY www/m,
+          `RUN echo two apis ${demo.project.slug} && for i in $(seq 1 ${ticks}); do echo tick $i; sleep 0.1; done\nCOPY www`,
+        ),
+      },
+    })
+    const build = pipeline.stages.find((s) => s.kind === 'build')!
+    const tickLine = /^#\d+ [\d.]+ tick \d+$/
+    const first = Array.from({ length: 5 }, () => followStageLog(demo.developer, build.id))
+    const moves = Array.from({ length: 5 }, () =>
+      followStageLog(demo.developer, build.id, 300_000, [second, stack.url]),
+    )
+    const all = [...first, ...moves]
+    try {
+      await Promise.all(all.map((f) => f.waitFor(/ tick 30$/, 180_000)))
+      // Both APIs told their clients the same project events, in the same order, with the same ids.
+      const running = await eventually('the build running, on both APIs', async () =>
+        [onFirst, onSecond].every((f) => f.events.some(([, e]) => JSON.stringify(e).includes(build.id)))
+          ? true
+          : undefined,
+      )
+      expect(running).toBe(true)
+      const shared = Math.min(onFirst.events.length, onSecond.events.length)
+      expect(onSecond.events.slice(0, shared)).toEqual(onFirst.events.slice(0, shared))
+      const eventsBeforeKill = shared
+      const killedAt = Date.now()
+      await stack.killApi(second)
+      await Promise.all(all.map((f) => f.ended))
+      const { lines } = await storedLog(demo.developer, build.id)
+      expect(lines.filter((line) => tickLine.test(line[2]))).toHaveLength(ticks)
+      for (const follower of all) expect(streamProblems(follower.lines, lines)).toEqual([])
+      for (const follower of first) expect(follower.connects()).toBe(1)
+      // Clients of the killed API come back on the other one.
+      for (const follower of moves) {
+        expect(follower.outages).toHaveLength(1)
+        expect(follower.connects()).toBe(2)
+      }
+      const firstAfter = lines.findIndex((line) => line[1] > killedAt)
+      expect(firstAfter).toBeGreaterThan(30)
+      const without = moves.map((f) => (f.outages[0]!.backAt! - f.outages[0]!.brokeAt) / 1000)
+      expect((await demo.developer.post(`/api/pipelines/${pipeline.id}/cancel`, {})).status).toBe(200)
+      await recordRow({
+        section: 'fault',
+        id: 'two-apis-serve-one-live-log',
+        done: `two API processes on one database and Redis; 5 clients follow a build's live log on each; the second API SIGKILLed mid-build (${ticks} lines)`,
+        expected:
+          'clients on either API get the same lines and the same project events; the clients of the killed API that reconnect to the other (Last-Event-ID) end with every line exactly once, in order',
+        observed: `${eventsBeforeKill} project events identical on both APIs before the kill; all 10 clients ended with lines 1..${lines.length} once each, in order; the 5 that moved were without the stream ${round(Math.min(...without))}–${round(Math.max(...without))} s`,
+        recoverySeconds: round(Math.max(...without)),
+        figures: { clients: all.length, lines: lines.length, events: eventsBeforeKill },
+        test: testFile,
+        ci: false,
+      })
+    } finally {
+      for (const follower of all) follower.close()
+      onFirst.close()
+      onSecond.close()
     }
   })
 
