@@ -199,7 +199,12 @@ describe('operating an environment', () => {
     expect(two.body.error).toMatchObject({ code: 'VALIDATION_FAILED' })
     expect(JSON.stringify(two.body.error.details)).toContain('body.hostIds')
     expect((await demo.admin.get(url)).body.target).toBe('docker-hosts')
-    const moved = await demo.admin.patch(url, { target: 'swarm', hostIds: [manager.body.id], replicas: 3 })
+    const moved = await demo.admin.patch(url, {
+      target: 'swarm',
+      hostIds: [manager.body.id],
+      replicas: 3,
+      strategy: { drainSeconds: 0.2, healthTimeoutSeconds: 30, monitorSeconds: 1 },
+    })
     expect(moved.status).toBe(200)
     expect(moved.body).toMatchObject({ target: 'swarm', replicas: 3 })
     const secret = await demo.admin.patch(
