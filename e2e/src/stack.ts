@@ -16,6 +16,8 @@ import { aTestFailed, complaints } from './failures.ts'
 /** A running Slipway: an API process, worker processes, its own database, Redis prefix and gateway HAProxy. */
 export interface Stack {
   url: string
+  /** The stack's own database (its URL, for tools such as the migration command). */
+  databaseUrl: string
   db: Db
   redis: Redis
   prefix: string
@@ -26,8 +28,8 @@ export interface Stack {
   startWorker(id?: string, env?: Record<string, string>): Promise<string>
   /** kill -9, as a crash. */
   killWorker(id: string): Promise<void>
-  /** kill -9 the API and start it again. */
-  restartApi(): Promise<void>
+  /** Stops the API (kill -9 by default, as a crash; SIGTERM as an upgrade does) and starts it again. */
+  restartApi(signal?: NodeJS.Signals): Promise<void>
   /** Another API process on the same database and Redis (as behind a load balancer): its URL. */
   startApi(): Promise<string>
   /** kill -9 an API started by startApi. */
@@ -169,6 +171,7 @@ export async function startStack(
   redis.on('error', () => undefined)
   return {
     url,
+    databaseUrl: database.url,
     db,
     redis,
     prefix,
@@ -176,8 +179,8 @@ export async function startStack(
     gatewayDir,
     workers,
     startWorker,
-    async restartApi() {
-      await stopChild(api, 'SIGKILL')
+    async restartApi(signal = 'SIGKILL') {
+      await stopChild(api, signal)
       api = spawnApp('api', apiEnv, path.join(dir, 'api.log'), built)
       await waitHttp(`${url}/healthz`, api, 'the API')
     },
