@@ -35,6 +35,8 @@ const allowed: Record<string, string> = {
   'packages/testing/src/load.ts': 'the load generator sends to the gateway, which listens on this machine',
   'packages/testing/src/ports.ts': "freePort: free ports for tests' own listeners on this machine",
   'packages/testing/src/git-repo.ts': "tests' own password-protected git server, listening on this machine",
+  'packages/rollout/src/swarm.ts':
+    "a Swarm task's health check runs inside the task's own network namespace: its 127.0.0.1 is the container",
 }
 
 const literal = '127.0.0.1'
