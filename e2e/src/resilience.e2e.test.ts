@@ -4,6 +4,7 @@ import { promisify } from 'node:util'
 import { fleet, recordRow, secondsSince } from '@slipway/testing/services'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Demo, eventually, pipelineIn, setupDemo, storedLog, viaGateway } from './client.ts'
+import { followStageLog } from './report/live-log.ts'
 import { type Stack, startStack } from './stack.ts'
 
 type StageRow = { id: string; kind: string; status: string; attempt: number; error: string | null }
@@ -25,7 +26,9 @@ describe('pipelines survive failures', () => {
       version: '3.0.0',
       files: {
         Dockerfile:
-          'FROM slipway/busybox:1\nRUN echo long step && sleep 8\nCOPY www /www\nCOPY start.sh VERSION /app/\nENV PORT=8080\nCMD ["/app/start.sh"]\n',
+          // The project's slug makes the step new for this run: a build cache of an earlier run
+          // on the same build host would skip it (its header still names it) and end the build at once.
+          `FROM slipway/busybox:1\nRUN echo long step for ${demo.project.slug} && sleep 8\nCOPY www /www\nCOPY start.sh VERSION /app/\nENV PORT=8080\nCMD ["/app/start.sh"]\n`,
       },
     })
     const started = await demo.developer.post(`/api/projects/${demo.project.slug}/pipelines`, {
@@ -33,9 +36,13 @@ describe('pipelines survive failures', () => {
       ref: 'main',
     })
     const buildId: string = started.body.stages[0].id
-    await eventually('the build to run', async () => {
-      return (await storedLog(demo.developer, buildId)).text.includes('long step') ? true : undefined
-    })
+    // The step's own output (BuildKit: `#5 0.123 long step for ...`), from the live log.
+    const follower = followStageLog(demo.developer, buildId)
+    try {
+      await follower.waitFor(/^#\d+ [\d.]+ long step for /, 120_000)
+    } finally {
+      follower.close()
+    }
     const [first] = [...stack.workers.keys()]
     await stack.killWorker(first!)
     const killedAt = Date.now()
