@@ -1,5 +1,3 @@
-import { readFile, writeFile } from 'node:fs/promises'
-import path from 'node:path'
 import { demoImage, integrationTest as test } from '@slipway/testing'
 import { describe, expect } from 'vitest'
 import { HealthMonitor } from './monitor.ts'
@@ -10,6 +8,7 @@ import {
   demoRequest,
   deployHosts,
   failures,
+  neverHealthy,
   releasesOn,
   requestsNow,
   siteOn,
@@ -21,12 +20,6 @@ import {
 } from './test-support/index.ts'
 
 const hostNames = ['prod-1', 'prod-2', 'prod-3']
-
-/** v3: the demo with /healthz never created, so it never becomes healthy. */
-const neverHealthy = async (dir: string) => {
-  const start = path.join(dir, 'start.sh')
-  await writeFile(start, (await readFile(start, 'utf8')).replace('echo ok > /www/healthz', 'true'))
-}
 
 describe('rollout on prod-1..3 behind the real gateway', () => {
   test('v1 -> v2 under load: zero failed requests; v3 never healthy: rolled back to v2, zero failed requests', async ({

@@ -1,5 +1,3 @@
-import { readFile, writeFile } from 'node:fs/promises'
-import path from 'node:path'
 import { DockerodeSwarm } from '@slipway/docker'
 import { demoImage, recordRow, integrationTest as test } from '@slipway/testing'
 import { describe, expect } from 'vitest'
@@ -8,6 +6,7 @@ import {
   demoApp,
   failures,
   fleetSwarm,
+  neverHealthy,
   requestsNow,
   startLoad,
   startSiteGateway,
@@ -16,11 +15,6 @@ import {
   versionOf,
 } from '../test-support/index.ts'
 import { serviceName } from './deploy.ts'
-
-const neverHealthy = async (dir: string) => {
-  const start = path.join(dir, 'start.sh')
-  await writeFile(start, (await readFile(start, 'utf8')).replace('echo ok > /www/healthz', 'true'))
-}
 
 describe('the Swarm target on a 3-node swarm (swarm-1 manager, swarm-2 and swarm-3 workers)', () => {
   test('deploy, upgrade under kept-alive load, a failing release rolled back by Swarm, scale, a worker node down', async ({

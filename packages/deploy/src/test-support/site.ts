@@ -1,3 +1,5 @@
+import { readFile, writeFile } from 'node:fs/promises'
+import path from 'node:path'
 import { AppSpec, DeployStrategy } from '@slipway/contracts'
 import { DockerodeHost, type RegistryAuth } from '@slipway/docker'
 import { createHostPorts } from '@slipway/runs'
@@ -96,4 +98,10 @@ export function demoRequest(
     log: (line) => base.lines?.push(line),
     ...change,
   }
+}
+
+/** A demoImage patch: the demo with /healthz never created, so it never becomes healthy. */
+export async function neverHealthy(dir: string): Promise<void> {
+  const start = path.join(dir, 'start.sh')
+  await writeFile(start, (await readFile(start, 'utf8')).replace('echo ok > /www/healthz', 'true'))
 }
