@@ -40,3 +40,16 @@ describe('worker configuration: WORKER_BUILD_GROUPS', () => {
     )
   })
 })
+
+describe('worker configuration: GATEWAY_BIND_ADDRESS', () => {
+  it('serves this machine only by default, any IP literal when set', () => {
+    expect(loadWorkerEnv(valid).GATEWAY_BIND_ADDRESS).toBe('127.0.0.1')
+    expect(loadWorkerEnv({ ...valid, GATEWAY_BIND_ADDRESS: '0.0.0.0' }).GATEWAY_BIND_ADDRESS).toBe('0.0.0.0')
+    expect(loadWorkerEnv({ ...valid, GATEWAY_BIND_ADDRESS: '::' }).GATEWAY_BIND_ADDRESS).toBe('::')
+  })
+
+  it('names the variable when it is not an address', () => {
+    expect(issuesOf({ ...valid, GATEWAY_BIND_ADDRESS: 'gateway.lan' })).toHaveLength(1)
+    expect(issuesOf({ ...valid, GATEWAY_BIND_ADDRESS: 'gateway.lan' })[0]).toMatch(/^GATEWAY_BIND_ADDRESS: /)
+  })
+})

@@ -35,6 +35,11 @@ const workerEnvSchema = z
     SLIPWAY_PUBLIC_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:3000'),
     /** The HAProxy gateway folder this worker keeps in line with discovery (fleet: GATEWAY_DIR); unset = none. */
     GATEWAY_DIR: z.string().min(1).optional(),
+    /**
+     * The address each environment's gateway port listens on: 127.0.0.1 serves this machine only
+     * (a proxy in front, the local fleet); 0.0.0.0 every address (a server's gateway).
+     */
+    GATEWAY_BIND_ADDRESS: z.union([z.ipv4(), z.ipv6()]).default('127.0.0.1'),
     /** Prefix of every Redis key, stream and BullMQ queue (API and workers must agree). */
     SLIPWAY_REDIS_PREFIX: z
       .string()

@@ -21,7 +21,11 @@ export interface RunningGateway {
  * changes to the same HAProxy. Beside it, the traffic recorder writes what HAProxy logs of
  * every request (per site and second) for the deploys' figures; one writes at a time.
  */
-export async function startGateway(deps: WorkerDeps, dir: string): Promise<RunningGateway> {
+export async function startGateway(
+  deps: WorkerDeps,
+  dir: string,
+  bindAddress?: string,
+): Promise<RunningGateway> {
   const target = haproxyTargetAt(dir)
   const agent = new GatewayAgent({
     registry: new DiscoveryRegistry({ redis: deps.redis, prefix: deps.prefix, logger: deps.logger }),
@@ -34,6 +38,7 @@ export async function startGateway(deps: WorkerDeps, dir: string): Promise<Runni
     prefix: deps.prefix,
     logger: deps.logger,
     agentId: deps.workerId,
+    bindAddress,
     sites: async () => {
       const environments = await deps.db.environment.findMany({
         where: { gatewayPort: { not: null } },

@@ -43,6 +43,7 @@ const worker = await startWorker(deps, {
   buildGroups: env.WORKER_BUILD_GROUPS,
   publicUrl: env.SLIPWAY_PUBLIC_URL,
   gatewayDir: env.GATEWAY_DIR,
+  gatewayBindAddress: env.GATEWAY_BIND_ADDRESS,
   hostProbeIntervalMs: env.HOST_PROBE_INTERVAL_SECONDS * 1000,
   reapIntervalMs: 5000,
   supervise: env.SUPERVISE
@@ -54,7 +55,7 @@ logger.info(
   {
     concurrency: env.WORKER_CONCURRENCY,
     buildGroups: env.WORKER_BUILD_GROUPS,
-    gateway: env.GATEWAY_DIR ?? null,
+    gateway: env.GATEWAY_DIR ? { dir: env.GATEWAY_DIR, bindAddress: env.GATEWAY_BIND_ADDRESS } : null,
   },
   'worker started',
 )

@@ -27,6 +27,8 @@ export interface WorkerOptions {
   publicUrl: string
   /** Run the gateway agent and traffic recorder for the HAProxy in this folder (haproxy.cfg, sites/, admin socket). */
   gatewayDir?: string
+  /** The address the gateway's site ports listen on (default 127.0.0.1). */
+  gatewayBindAddress?: string
   hostProbeIntervalMs: number
   reapIntervalMs: number
   /** Health monitors and self-healing for live environments (one worker leads at a time). */
@@ -129,7 +131,9 @@ export async function startWorker(deps: WorkerDeps, options: WorkerOptions): Pro
     }),
   ]
   deps.outbox.start()
-  const gateway = options.gatewayDir ? await startGateway(deps, options.gatewayDir) : undefined
+  const gateway = options.gatewayDir
+    ? await startGateway(deps, options.gatewayDir, options.gatewayBindAddress)
+    : undefined
   const supervisor = options.supervise
     ? new EnvironmentSupervisor(deps, options.logger, options.supervise)
     : undefined

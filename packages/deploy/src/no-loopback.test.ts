@@ -15,20 +15,19 @@ const allowed: Record<string, string> = {
   'apps/api/src/settings.ts':
     "the API's default public URL (SLIPWAY_PUBLIC_URL) when built without one: its own listener",
   'apps/worker/src/env.ts':
-    'the default public URL of the dashboard (SLIPWAY_PUBLIC_URL), for links in notifications',
+    "the default public URL of the dashboard (SLIPWAY_PUBLIC_URL), for links in notifications, and the gateway's default bind address",
   'apps/web/src/pages/EnvironmentPage.tsx':
     "the environment's gateway port, on Slipway's machine where the gateway listens",
   'packages/contracts/src/environments.ts':
     "the gateway port's doc comment: the gateway listens on Slipway's machine",
   'packages/contracts/src/registries.ts': 'an example registry address in a doc comment (not an instance)',
-  'packages/gateway/src/agent/site-worker.ts':
-    "the site's frontend port doc: the gateway listens on Slipway's machine",
+  'packages/gateway/src/agent/agent.ts':
+    "the sites' default bind address: the gateway's own listener (GATEWAY_BIND_ADDRESS sets another)",
+  'apps/worker/src/worker.ts': "the gateway's default bind address, in a doc comment",
   'packages/gateway/src/haproxy/process.ts':
     "HAProxy's own health frontend on Slipway's machine, and its check of it",
   'packages/gateway/src/haproxy/render.ts':
-    "the sites' frontends bind on Slipway's machine (backends use instance.address)",
-  'packages/gateway/src/haproxy/applier.ts': "a site frontend's listen port, taken on Slipway's machine",
-  'packages/gateway/src/haproxy/reload.ts': "whether a frontend's port is taken on Slipway's machine",
+    "the sites' default bind address and the health frontend: the gateway's own listeners (backends use instance.address)",
   'packages/gateway/src/metrics/haproxy-fixture.ts':
     'test support outside test-support/: a private HAProxy and its node:http upstreams on this machine',
   'packages/testing/src/private-postgres.ts': "tests' own PostgreSQL, listening on this machine",

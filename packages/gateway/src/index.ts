@@ -5,7 +5,13 @@ export type { GatewaySite, SiteStatus } from './agent/site-worker.ts'
 export * from './discovery/registry.ts'
 export type { RegistryWatch, WatchOptions } from './discovery/watch.ts'
 export * from './haproxy/applier.ts'
-export { checkConfig, type HaproxyTarget, haproxyTargetAt, runHaproxy } from './haproxy/layout.ts'
+export {
+  checkConfig,
+  type HaproxyTarget,
+  haproxyStartArgs,
+  haproxyTargetAt,
+  runHaproxy,
+} from './haproxy/layout.ts'
 export * from './haproxy/process.ts'
 export {
   type RenderedSite,

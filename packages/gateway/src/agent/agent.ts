@@ -33,6 +33,11 @@ export interface GatewayAgentOptions {
   /** After this long a draining server is deleted even with requests left. Default 10 min. */
   drainLimitMs?: number
   agentId?: string
+  /**
+   * The address the sites' ports listen on: 127.0.0.1 (default) serves this machine only (a
+   * proxy in front, or the local fleet); 0.0.0.0 every address of the gateway's machine.
+   */
+  bindAddress?: string
 }
 
 /**
@@ -135,6 +140,7 @@ export class GatewayAgent {
           prefix: this.#options.prefix,
           logger: this.#logger,
           agentId: this.#options.agentId ?? `${hostname()}-${process.pid}`,
+          bindAddress: this.#options.bindAddress ?? '127.0.0.1',
           resyncMs: this.#options.resyncMs ?? 1000,
           retryMs: this.#options.retryMs ?? 2000,
           drainPollMs: this.#options.drainPollMs ?? 100,

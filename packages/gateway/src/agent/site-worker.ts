@@ -10,7 +10,7 @@ import { decideUpstream } from './decide.ts'
 export interface GatewaySite {
   project: string
   environment: string
-  /** The 127.0.0.1 port the site's frontend listens on. */
+  /** The port the site's frontend listens on (on the agent's bind address). */
   listenPort: number
 }
 
@@ -21,6 +21,8 @@ export interface SiteWorkerDeps {
   prefix: string
   logger: Logger
   agentId: string
+  /** The address every site's frontend listens on (renderSite's bindAddress). */
+  bindAddress: string
   resyncMs: number
   retryMs: number
   /** How often the sessions of draining servers are read. */
@@ -146,7 +148,13 @@ export class SiteWorker {
     try {
       const { project, environment, listenPort } = this.#site
       const decision = decideUpstream(snapshot, this.#served?.instances)
-      const rendered = renderSite({ project, environment, listenPort, instances: decision.instances })
+      const rendered = renderSite({
+        project,
+        environment,
+        listenPort,
+        bindAddress: this.#deps.bindAddress,
+        instances: decision.instances,
+      })
       const served = this.#served
       const same =
         served?.version === rendered.version &&

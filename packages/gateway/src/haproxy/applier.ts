@@ -6,7 +6,7 @@ import { leaving, mismatches, planServers, type ServerStep } from './converge.ts
 import { readOptional, replaceFile, siteFiles } from './files.ts'
 import { checkConfig, type HaproxyTarget } from './layout.ts'
 import { portTaken, type ReloadContext, reloadWithFile } from './reload.ts'
-import { managedMarker, type RenderedSite } from './render.ts'
+import { managedMarker, type RenderedSite, serverTarget } from './render.ts'
 import { adminMaint, HaproxyRuntime, type ServerState } from './runtime.ts'
 
 export interface HaproxyApplierOptions {
@@ -240,10 +240,10 @@ export class HaproxyApplier {
     const name = `${site.project}/${site.environment}`
     // A backend live without its frontend on this port: the port changed.
     const previous = (await this.runtime.servers(site.backend, signal)) ?? []
-    if (await portTaken(site.listenPort))
+    if (await portTaken(site.bindAddress, site.listenPort))
       throw new AppError(
         'VALIDATION_FAILED',
-        `the listen port of ${name}, 127.0.0.1:${site.listenPort}, is taken`,
+        `the listen port of ${name}, ${serverTarget(site.bindAddress, site.listenPort)}, is taken`,
         {
           details: { site: name, listenPort: site.listenPort },
         },

@@ -111,10 +111,10 @@ async function unlessTransient<T>(work: () => Promise<T>): Promise<T | AppError>
   }
 }
 
-/** True when something accepts connections on 127.0.0.1:port (HAProxy could not bind it). */
-export function portTaken(port: number): Promise<boolean> {
+/** True when something accepts connections on address:port (HAProxy could not bind it). */
+export function portTaken(address: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port })
+    const socket = connect({ host: address, port })
     const done = (taken: boolean) => {
       socket.destroy()
       resolve(taken)

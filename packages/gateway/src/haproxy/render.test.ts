@@ -69,6 +69,8 @@ describe('renderSite', () => {
       { ...site, instances: [{ ...one, id: 'a/b' }] },
       { ...site, instances: [{ ...one, address: 'pre-1.lan' }] },
       { ...site, instances: [{ ...one, port: 0 }] },
+      { ...site, bindAddress: 'gateway.lan' },
+      { ...site, bindAddress: '0.0.0.0:80\n  bind :81' },
     ]
     for (const config of bad) {
       const error = (() => {
@@ -80,6 +82,19 @@ describe('renderSite', () => {
       })()
       expect(isAppError(error) && error.code).toBe('VALIDATION_FAILED')
     }
+  })
+
+  test('a bind address for a gateway that serves other machines (IPv4, IPv6 in brackets)', () => {
+    const bindLine = (bindAddress: string) =>
+      renderSite({ ...site, bindAddress, instances: [one] })
+        .text.split('\n')
+        .find((line) => line.startsWith('  bind '))
+    expect(bindLine('0.0.0.0')).toBe('  bind 0.0.0.0:18001')
+    expect(bindLine('10.222.42.10')).toBe('  bind 10.222.42.10:18001')
+    expect(bindLine('::')).toBe('  bind [::]:18001')
+    expect(renderSite({ ...site, bindAddress: '0.0.0.0', instances: [one] }).version).not.toBe(
+      renderSite({ ...site, instances: [one] }).version,
+    )
   })
 
   test('names: the port is in the frontend name', () => {
@@ -99,6 +114,12 @@ describe('renderMainConfig', () => {
     expect(heredoc).toBeDefined()
     const fleet = `${heredoc?.replaceAll('$dir', '/tmp/gw').replaceAll('$GATEWAY_PORT', '8088')}\n`
     expect(renderMainConfig({ dir: '/tmp/gw', port: 8088 })).toBe(fleet)
+  })
+
+  test("is docker/gateway.cfg, the compose file's gateway (its folder, port 8088)", () => {
+    const file = readFileSync(path.resolve(import.meta.dirname, '../../../../docker/gateway.cfg'), 'utf8')
+    const config = file.replace(/^(#.*\n)+/, '')
+    expect(config).toBe(renderMainConfig({ dir: '/var/lib/slipway/gateway', port: 8088 }))
   })
 
   test('the fleet layout: admin socket in the folder, health frontend on the port', () => {

@@ -13,11 +13,13 @@ export interface SiteServer {
   port: number
 }
 
-/** What one environment's gateway serves: `listenPort` on 127.0.0.1 -> its instances. */
+/** What one environment's gateway serves: `listenPort` on `bindAddress` -> its instances. */
 export interface SiteConfig {
   project: string
   environment: string
   listenPort: number
+  /** The address the frontend listens on (an IP literal; 0.0.0.0 is every one). Default 127.0.0.1. */
+  bindAddress?: string
   instances: readonly SiteServer[]
 }
 
@@ -37,6 +39,7 @@ export interface RenderedSite extends SiteNames {
   project: string
   environment: string
   listenPort: number
+  bindAddress: string
   /** The backend's servers, validated, one per id, sorted by id. Empty: the site answers 503. */
   servers: SiteServer[]
   /** Hash of the text: the same site in any instance order has the same version. */
@@ -91,7 +94,7 @@ function emptySiteBody(project: string, environment: string): string {
 }
 
 /**
- * Renders one site: a frontend on 127.0.0.1:listenPort and a round-robin backend holding its
+ * Renders one site: a frontend on bindAddress:listenPort and a round-robin backend holding its
  * servers. Pure and deterministic. The 503 of an empty backend is HAProxy's own "no server"
  * error rewritten (`http-error`), not a rule on `nbsrv`: a worker finishing its connections
  * after a reload counts no usable server, and would answer its last requests with 503.
@@ -101,10 +104,11 @@ export function renderSite(site: SiteConfig): RenderedSite {
   const environment = assertSlug('environment', site.environment)
   const names = siteNames(project, environment, site.listenPort)
   const servers = siteServers(site.instances)
+  const bindAddress = canonicalAddress(assertAddress('bindAddress', site.bindAddress ?? '127.0.0.1'))
   const body = emptySiteBody(project, environment).replaceAll('"', '\\"')
   const lines = [
     `frontend ${names.frontend}`,
-    `  bind 127.0.0.1:${site.listenPort}`,
+    `  bind ${serverTarget(bindAddress, site.listenPort)}`,
     `  default_backend ${names.backend}`,
     '',
     `backend ${names.backend}`,
@@ -125,6 +129,7 @@ export function renderSite(site: SiteConfig): RenderedSite {
     project,
     environment,
     listenPort: site.listenPort,
+    bindAddress,
     servers,
     version,
     text: `${header.join('\n')}\n${draft}`,
