@@ -10,6 +10,8 @@
 #   docker/fleet.sh up [--hosts build-1,pre-1,...]   start what is missing (idempotent)
 #   docker/fleet.sh host up|stop|cut|mend|rm NAME    an extra host for tests
 #   docker/fleet.sh swarm up|down                    a 3-node Docker Swarm of extra hosts
+#   docker/fleet.sh node-image HOST                  Slipway's base image (node, git, docker CLI,
+#                                                    haproxy) on a host, for docker/*.Dockerfile
 #   docker/fleet.sh down                             stop what `up` started, by pid, and
 #                                                    remove its namespaces, links and bridge
 #   docker/fleet.sh status                           what runs, what does not
@@ -358,6 +360,50 @@ host_base_image() {
   if host_docker "$name" image inspect "$BASE_IMAGE" >/dev/null 2>&1; then return; fi
   DOCKER_BUILDKIT=0 host_docker "$name" build -q -t "$BASE_IMAGE" "$STATE/base" >/dev/null 2>"$STATE/hosts/$name/base-build.log" ||
     die "building $BASE_IMAGE on $name failed, see $STATE/hosts/$name/base-build.log"
+}
+
+# Slipway's own base image (docker/api.Dockerfile and worker.Dockerfile build FROM it): no
+# public image can be pulled here, so it is made from this machine's node binary, git (with its
+# helpers), the docker CLI the worker builds with and the HAProxy it checks gateway configs with
+# (and the compose file's gateway runs), each with the shared libraries it loads, on top of the
+# busybox base (a shell, wget for health checks). Tagged slipway/node:<version> and :<major>.
+node_context() {
+  local ctx=$STATE/node-base rootfs=$STATE/node-base/rootfs bin lib
+  rm -rf "$ctx"
+  mkdir -p "$rootfs/etc/ssl/certs" "$rootfs/usr/share/git-core" "$rootfs/tmp" "$rootfs/var/lib/slipway/work" "$rootfs/var/lib/slipway/gateway/sites"
+  local bins=("$(readlink -f "$(command -v node)")" /usr/bin/docker /usr/bin/git "$(command -v haproxy)")
+  mkdir -p "$rootfs/usr/lib"
+  cp -a /usr/lib/git-core "$rootfs/usr/lib/"
+  cp -a /usr/share/git-core/templates "$rootfs/usr/share/git-core/"
+  for bin in "${bins[@]}"; do install -D -m 0755 "$bin" "$rootfs/usr/bin/$(basename "$bin")"; done
+  # Every library the binaries and git's helpers load, at the path the loader looks for it.
+  for bin in "${bins[@]}" /usr/lib/git-core/git-remote-http; do
+    for lib in $(ldd "$bin" | grep -o '/[^ ]*' | sort -u); do
+      [ -e "$rootfs$lib" ] || { mkdir -p "$rootfs${lib%/*}" && cp -L "$lib" "$rootfs$lib"; }
+    done
+  done
+  cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/"
+  printf 'root:x:0:0:root:/root:/bin/sh\nslipway:x:10001:10001:Slipway:/var/lib/slipway:/bin/sh\n' >"$rootfs/etc/passwd"
+  printf 'root:x:0:\nslipway:x:10001:\n' >"$rootfs/etc/group"
+  printf 'FROM %s\nCOPY rootfs/ /\nRUN chmod 1777 /tmp && chown -R 10001:10001 /var/lib/slipway\nENV HOME=/var/lib/slipway\n' \
+    "$BASE_IMAGE" >"$ctx/Dockerfile"
+}
+
+node_image() {
+  local name=$1 version
+  version=$(node -p 'process.versions.node')
+  [ -f "$STATE/hosts/$name/docker.pid" ] || die "node-image: no host $name"
+  host_ready "$name" || die "node-image: host $name does not answer"
+  if host_docker "$name" image inspect "slipway/node:$version" >/dev/null 2>&1; then
+    echo "slipway/node:$version"
+    return
+  fi
+  node_context
+  log "building slipway/node:$version on $name (this machine's node, git and docker CLI)"
+  DOCKER_BUILDKIT=0 host_docker "$name" build -q -t "slipway/node:$version" -t "slipway/node:${version%%.*}" \
+    "$STATE/node-base" >/dev/null 2>"$STATE/hosts/$name/node-build.log" ||
+    die "building slipway/node:$version on $name failed, see $STATE/hosts/$name/node-build.log"
+  echo "slipway/node:$version"
 }
 
 # Stops the host's dockerd; its data and namespace stay (a restart finds its images).
@@ -757,8 +803,9 @@ case ${1:-} in
 up) shift; up "$@" ;;
 host) shift; host_cmd "$@" ;;
 swarm) shift; swarm_cmd "$@" ;;
+node-image) shift; node_image "${1:?node-image: which host}" ;;
 down) down ;;
 status) status ;;
 env) cat "$ENV_FILE" ;;
-*) echo "usage: $0 up [--hosts a,b,c] | host up|stop|cut|mend|rm NAME | swarm up|down | down | status | env" >&2; exit 2 ;;
+*) echo "usage: $0 up [--hosts a,b,c] | host up|stop|cut|mend|rm NAME | swarm up|down | node-image HOST | down | status | env" >&2; exit 2 ;;
 esac

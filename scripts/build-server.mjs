@@ -6,14 +6,21 @@
 // node_modules can move as one, into a container image say), and loads from there as it
 // does in development (packages that read files beside them keep working).
 // Usage: node scripts/build-server.mjs [api|worker ...] [--outdir <dir>]   (default: both)
-import { rm } from 'node:fs/promises'
+import { rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { build } from 'esbuild'
 
 const root = path.resolve(import.meta.dirname, '..')
 const entries = {
-  api: ['src/main.ts', 'src/seed.ts', 'src/backup/main.ts'],
-  worker: ['src/main.ts'],
+  // Each entry lands in dist/ itself (dist/<name>.mjs): the relative imports of installed
+  // packages are computed from dist/, so no entry may sit in a folder below it.
+  api: {
+    main: 'src/main.ts',
+    seed: 'src/seed.ts',
+    backup: 'src/backup/main.ts',
+    migrate: 'src/migrate/main.ts',
+  },
+  worker: { main: 'src/main.ts' },
 }
 
 const args = process.argv.slice(2)
@@ -61,9 +68,10 @@ for (const app of apps) {
   const appDir = path.join(root, 'apps', app)
   const outdir = outdirArg ? path.resolve(outdirArg, app) : path.join(appDir, 'dist')
   await rm(outdir, { recursive: true, force: true })
-  await build({
-    entryPoints: entries[app].map((entry) => path.join(appDir, entry)),
-    outbase: path.join(appDir, 'src'),
+  const result = await build({
+    entryPoints: Object.fromEntries(
+      Object.entries(entries[app]).map(([name, entry]) => [name, path.join(appDir, entry)]),
+    ),
     outdir,
     outExtension: { '.js': '.mjs' },
     bundle: true,
@@ -73,7 +81,16 @@ for (const app of apps) {
     target: 'node20',
     sourcemap: true,
     plugins: [installedPackagesOutside(outdir)],
+    metafile: true,
     logLevel: 'warning',
   })
+  // The installed files the bundle imports, for scripts/pack-server.mjs (what a server needs).
+  const installed = new Set()
+  for (const output of Object.values(result.metafile.outputs)) {
+    for (const imported of output.imports) {
+      if (imported.external && imported.path.startsWith('.')) installed.add(imported.path)
+    }
+  }
+  await writeFile(path.join(outdir, 'installed.json'), `${JSON.stringify([...installed].sort(), null, 2)}\n`)
   process.stdout.write(`[build] ${app}: ${path.relative(root, outdir)} in ${Date.now() - started} ms\n`)
 }

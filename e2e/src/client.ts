@@ -87,7 +87,7 @@ const password = 'e2e password 1234'
  * with each role.
  */
 export async function setupDemo(
-  stack: Stack,
+  stack: Pick<Stack, 'url' | 'dir'>,
   options: { prodHosts?: string[]; prodReplicas?: number; preReplicas?: number } = {},
 ): Promise<Demo> {
   const { url } = stack

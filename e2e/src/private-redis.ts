@@ -13,11 +13,23 @@ export class PrivateRedis {
   constructor(
     readonly port: number,
     private readonly dir: string,
-    private readonly options: { persist?: boolean } = {},
+    /**
+     * `lan`: also on that address of the fleet LAN, for the machines there, and then with a
+     * password for every client (Redis has no per-address trust).
+     */
+    private readonly options: { persist?: boolean; lan?: { address: string; password: string } } = {},
   ) {}
 
   get url() {
-    return `redis://127.0.0.1:${this.port}`
+    const auth = this.options.lan ? `:${encodeURIComponent(this.options.lan.password)}@` : ''
+    return `redis://${auth}127.0.0.1:${this.port}`
+  }
+
+  /** Redis as the LAN's machines reach it (with `lan` only). */
+  get lanUrl() {
+    const lan = this.options.lan
+    if (!lan) throw new Error('this Redis does not listen on the LAN')
+    return `redis://:${encodeURIComponent(lan.password)}@${lan.address}:${this.port}`
   }
 
   async start() {
@@ -26,7 +38,19 @@ export class PrivateRedis {
       : ['--appendonly', 'no']
     this.child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', this.dir],
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        ...(this.options.lan ? [this.options.lan.address] : []),
+        ...(this.options.lan ? ['--requirepass', this.options.lan.password] : []),
+        '--save',
+        '',
+        ...persistence,
+        '--dir',
+        this.dir,
+      ],
       { stdio: 'ignore' },
     )
     await eventually('redis', async () => {

@@ -121,3 +121,16 @@ export function loadOpsEnv(
 ): z.infer<typeof opsEnvSchema> {
   return parseEnv(opsEnvSchema, source)
 }
+
+const migrateEnvSchema = z.object({
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }),
+  /** Where the migrations are (default: the checkout's or the server tree's prisma/migrations). */
+  SLIPWAY_MIGRATIONS_DIR: z.string().min(1).optional(),
+})
+
+/** What `migrate` needs: the database. */
+export function loadMigrateEnv(
+  source: Record<string, string | undefined> = process.env,
+): z.infer<typeof migrateEnvSchema> {
+  return parseEnv(migrateEnvSchema, source)
+}

@@ -36,6 +36,8 @@ export interface Fleet {
   gatewayDir: string
   gatewayPort: number
   demoRepoUrl: string
+  /** This machine's address on the fleet LAN (.1 of FLEET_LAN): what the hosts reach it at. */
+  lanAddress: string
   root: string
 }
 
@@ -100,6 +102,7 @@ export function fleet(): Fleet {
     gatewayDir: need('GATEWAY_DIR'),
     gatewayPort: Number(need('GATEWAY_PORT')),
     demoRepoUrl: need('DEMO_REPO_URL'),
+    lanAddress: need('FLEET_LAN').replace(/\.0\/24$/, '.1'),
     root,
   }
   return cached
@@ -120,9 +123,13 @@ export function fleetHost(name: string): FleetHost {
 
 /** A plain dockerode client for a fleet host (over TCP with the fleet's TLS), for fixtures. */
 export function dockerClient(name: string): Docker {
-  const host = fleetHost(name)
-  const url = new URL(host.endpoint)
-  return new Docker({ host: url.hostname, port: Number(url.port), protocol: 'https', ...host.tls })
+  return dockerAt(fleetHost(name).endpoint)
+}
+
+/** A client for the Docker host at `endpoint` on the fleet LAN (the fleet's or an extra one). */
+export function dockerAt(endpoint: string): Docker {
+  const url = new URL(endpoint)
+  return new Docker({ host: url.hostname, port: Number(url.port), protocol: 'https', ...fleet().tls })
 }
 
 /** Seals a secret for one column (a `SecretBox`'s `encrypt`). */
