@@ -23,6 +23,11 @@ export const Instance = z.object({
   /** Port on `address`: the published port (bridge network) or the one it listens on (host). */
   port: z.number().int().min(1).max(65535),
   containerId: z.string(),
+  /**
+   * The gateway's weight for this instance against the site's others (HAProxy's server weight,
+   * 0..256; absent: 1, an equal share). A canary gives the new and the old version theirs.
+   */
+  weight: z.number().int().min(0).max(256).optional(),
 })
 export type Instance = z.infer<typeof Instance>
 

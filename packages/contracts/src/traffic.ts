@@ -28,6 +28,18 @@ export const TrafficTotals = z.object({
 })
 export type TrafficTotals = z.infer<typeof TrafficTotals>
 
+const LatencyMs = z.object({ p50: z.number().nullable(), p99: z.number().nullable() })
+
+/** What one release's servers answered in the window: a canary's figures per version. */
+export const ReleaseTraffic = z.object({
+  /** Requests that reached a server of the release. */
+  requests: Count,
+  /** Connection errors and 5xx among them. */
+  errors: Count,
+  latencyMs: LatencyMs,
+})
+export type ReleaseTraffic = z.infer<typeof ReleaseTraffic>
+
 /** One step of the series (`stepSeconds` long, starting at `t`). */
 export const TrafficPoint = z.object({
   /** Start of the step, unix ms. */
@@ -52,7 +64,9 @@ export const TrafficReport = z.object({
   stepSeconds: z.number().int().min(1),
   totals: TrafficTotals,
   /** HAProxy's `%Ta` (first request byte to last response byte), client aborts excluded; ~5% precision. */
-  latencyMs: z.object({ p50: z.number().nullable(), p99: z.number().nullable() }),
+  latencyMs: LatencyMs,
+  /** By release id (`unknown` when the recorder could not tell); empty in reports made before it was recorded. */
+  releases: z.record(z.string(), ReleaseTraffic).default({}),
   /** Every step of the window, zeros included. */
   series: z.array(TrafficPoint),
   /** Unix ms up to which the recorder had written when the report was read (null: never). */

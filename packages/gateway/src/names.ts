@@ -34,6 +34,13 @@ export function assertPort(field: string, value: unknown): number {
   return value
 }
 
+/** HAProxy's server weight: an integer 0..256. */
+export function assertWeight(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 256)
+    reject(field, value, 'expected an integer weight between 0 and 256')
+  return value
+}
+
 /** An IPv4 or IPv6 literal (no names: HAProxy would resolve them once, at load time). */
 export function assertAddress(field: string, value: unknown): string {
   if (typeof value !== 'string' || isIP(value) === 0) reject(field, value, 'expected an IPv4 or IPv6 address')

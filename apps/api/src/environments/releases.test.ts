@@ -18,6 +18,10 @@ const traffic: TrafficReport = {
     retried: 0,
   },
   latencyMs: { p50: 3.4, p99: 48.1 },
+  releases: {
+    old: { requests: 80, errors: 0, latencyMs: { p50: 3.1, p99: 20.4 } },
+    new: { requests: 40, errors: 2, latencyMs: { p50: 3.9, p99: 48.1 } },
+  },
   series: [
     { t: at, byRelease: { old: 60 }, failed: 0 },
     { t: at + 1000, byRelease: { old: 20, new: 40 }, failed: 3 },

@@ -23,6 +23,7 @@ function report(series: TrafficReport['series'], stepSeconds = 1): TrafficReport
       retried: 0,
     },
     latencyMs: { p50: 2, p99: 30 },
+    releases: {},
     series,
     recordedUntilMs: at + series.length * 1000,
     complete: true,

@@ -17,6 +17,7 @@ const report = (change: Partial<TrafficReport['totals']>, complete = true): Traf
       ...change,
     },
     latencyMs: { p50: 3.2, p99: 41.7 },
+    releases: {},
     series: [],
     recordedUntilMs: 1000,
     complete,

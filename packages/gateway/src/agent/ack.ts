@@ -10,6 +10,8 @@ export interface ServedInstance {
   /** The IP literal HAProxy connects to. */
   address: string
   port: number
+  /** HAProxy's server weight (absent: 1). */
+  weight?: number
 }
 
 /**

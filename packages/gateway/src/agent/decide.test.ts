@@ -54,4 +54,19 @@ describe('decideUpstream', () => {
       failStatic: false,
     })
   })
+
+  test('a weight other than 1 is carried to the upstream (a canary), 1 is the default', () => {
+    const decided = decideUpstream(
+      {
+        entries: [
+          { ...a, weight: 95 },
+          { ...b, weight: 1 },
+          { ...c, weight: 5 },
+        ],
+        expired: [],
+      },
+      undefined,
+    )
+    expect(decided.instances).toEqual([{ ...a, weight: 95 }, b, { ...c, weight: 5 }])
+  })
 })

@@ -14,6 +14,13 @@ interface RegistryView {
   expired: readonly string[]
 }
 
+/** What the gateway needs of an instance (the weight only when it is not the default). */
+function upstreamOf({ id, host, address, port, weight }: ServedInstance): ServedInstance {
+  return weight === undefined || weight === 1
+    ? { id, host, address, port }
+    : { id, host, address, port, weight }
+}
+
 function byId(a: ServedInstance, b: ServedInstance): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : a.port - b.port
 }
@@ -29,13 +36,13 @@ export function decideUpstream(
   served: readonly ServedInstance[] | undefined,
 ): UpstreamDecision {
   if (registry.entries.length > 0) {
-    const instances = registry.entries.map(({ id, host, address, port }) => ({ id, host, address, port }))
+    const instances = registry.entries.map(upstreamOf)
     return { instances: instances.sort(byId), failStatic: false }
   }
   const expired = new Set(registry.expired)
   const kept = (served ?? []).filter((instance) => expired.has(`${instance.host}-${instance.port}`))
   return {
-    instances: kept.map(({ id, host, address, port }) => ({ id, host, address, port })).sort(byId),
+    instances: kept.map(upstreamOf).sort(byId),
     failStatic: kept.length > 0,
   }
 }

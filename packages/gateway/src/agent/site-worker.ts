@@ -186,7 +186,8 @@ export class SiteWorker {
             listenPort,
             version: rendered.version,
             instances: rendered.servers.map(
-              ({ id, host, address, port }): ServedInstance => ({ id, host, address, port }),
+              ({ id, host, address, port, weight }): ServedInstance =>
+                weight === undefined ? { id, host, address, port } : { id, host, address, port, weight },
             ),
             failStatic: decision.failStatic,
             appliedAt: new Date().toISOString(),

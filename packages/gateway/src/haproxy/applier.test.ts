@@ -21,6 +21,60 @@ async function failure(work: Promise<unknown>): Promise<{ code: string; message:
 }
 
 describe('HaproxyApplier on a private HAProxy', () => {
+  test('weights shape each server’s share of requests, changed in place (a canary’s steps, no reload)', async ({
+    haproxy,
+    redis,
+    redisPrefix,
+  }) => {
+    const applier = new HaproxyApplier({
+      target: haproxy.target,
+      lease: { redis, key: `${redisPrefix}/gateway/lock` },
+    })
+    const runtime = new HaproxyRuntime(haproxy.target)
+    const listenPort = await freePort()
+    const [old, canary] = [await upstream('old'), await upstream('new')]
+    const site = (oldWeight: number, newWeight: number) =>
+      renderSite({
+        project: 'demo',
+        environment: 'wt',
+        listenPort,
+        instances: [
+          { ...server('old', old.port), weight: oldWeight },
+          { ...server('new', canary.port), weight: newWeight },
+        ],
+      })
+    /** Of `count` requests on fresh connections, those the new server answered. */
+    const newShare = async (count: number) => {
+      let answered = 0
+      for (let i = 0; i < count; i++) if ((await get(listenPort)).body === 'new\n') answered++
+      return answered / count
+    }
+    try {
+      expect(await applier.apply(site(19, 1))).toMatchObject({ reloaded: true })
+      const reloads = (await runtime.processes()).reloads
+      expect((await runtime.servers('be_demo_wt'))?.map((s) => [s.name, s.weight])).toEqual([
+        ['new', 1],
+        ['old', 19],
+      ])
+      // Round robin by weight: 1 in 20 exactly over whole cycles.
+      expect(await newShare(200)).toBeCloseTo(0.05, 2)
+
+      expect(await applier.apply(site(1, 1))).toMatchObject({
+        reloaded: false,
+        commands: ['set server be_demo_wt/old weight 1'],
+      })
+      expect(await newShare(200)).toBeCloseTo(0.5, 2)
+      expect(await applier.apply(site(1, 0))).toMatchObject({
+        reloaded: false,
+        commands: ['set server be_demo_wt/new weight 0'],
+      })
+      expect(await newShare(50)).toBe(0)
+      expect((await runtime.processes()).reloads).toBe(reloads)
+    } finally {
+      await Promise.all([old.close(), canary.close()])
+    }
+  })
+
   test('a new site reloads once; instance changes go through the Runtime API; the same site is a no-op', async ({
     haproxy,
     redis,

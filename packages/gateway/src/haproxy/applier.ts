@@ -219,14 +219,17 @@ export class HaproxyApplier {
     const runtime = this.runtime
     switch (step.kind) {
       case 'add': {
-        const { id, address, port } = step.server
-        await runtime.addServer(backend, id, address, port, signal)
+        const { id, address, port, weight } = step.server
+        await runtime.addServer(backend, id, address, port, signal, weight)
         await runtime.enableServer(backend, id, signal)
         return [`add server ${backend}/${id}`, `enable server ${backend}/${id}`]
       }
       case 'address':
         await runtime.setAddress(backend, step.server.id, step.server.address, step.server.port, signal)
         return [`set server ${backend}/${step.server.id} addr`]
+      case 'weight':
+        await runtime.setWeight(backend, step.name, step.weight, signal)
+        return [`set server ${backend}/${step.name} weight ${step.weight}`]
       case 'ready':
         await runtime.setState(backend, step.name, 'ready', signal)
         return [`set server ${backend}/${step.name} state ready`]

@@ -5,6 +5,7 @@ import { adminDrain, adminMaint, type ServerState } from './runtime.ts'
 export type ServerStep =
   | { kind: 'add'; server: SiteServer }
   | { kind: 'address'; server: SiteServer }
+  | { kind: 'weight'; name: string; weight: number }
   | { kind: 'ready'; name: string }
   | { kind: 'drain'; name: string }
 
@@ -26,6 +27,8 @@ export function planServers(wanted: readonly SiteServer[], live: readonly Server
     }
     if (canonicalAddress(current.address) !== server.address || current.port !== server.port)
       steps.push({ kind: 'address', server })
+    if (current.weight !== (server.weight ?? 1))
+      steps.push({ kind: 'weight', name: server.id, weight: server.weight ?? 1 })
     if (current.admin & (adminMaint | adminDrain)) steps.push({ kind: 'ready', name: server.id })
   }
   for (const server of live) {
@@ -45,6 +48,8 @@ export function mismatches(wanted: readonly SiteServer[], live: readonly ServerS
     if (!current) problems.push(`${server.id} is missing`)
     else if (canonicalAddress(current.address) !== server.address || current.port !== server.port)
       problems.push(`${server.id} is at ${current.address}:${current.port}`)
+    else if (current.weight !== (server.weight ?? 1))
+      problems.push(`${server.id} has weight ${current.weight}, not ${server.weight ?? 1}`)
     else if (current.admin !== 0) problems.push(`${server.id} is not ready (admin state ${current.admin})`)
   }
   for (const server of live)

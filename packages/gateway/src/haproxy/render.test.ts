@@ -132,12 +132,13 @@ describe('renderMainConfig', () => {
 })
 
 describe('planServers', () => {
-  const live = (name: string, admin = 0, address = '10.222.42.3', port = 32001) => ({
+  const live = (name: string, admin = 0, address = '10.222.42.3', port = 32001, weight = 1) => ({
     name,
     address,
     port,
     operational: 2,
     admin,
+    weight,
   })
 
   test('adds and readies before it drains: a swap never empties the backend', () => {
@@ -156,5 +157,37 @@ describe('planServers', () => {
 
   test('a server at another address is moved', () => {
     expect(planServers([one], [live('one', 0, '10.222.42.9')])).toEqual([{ kind: 'address', server: one }])
+  })
+
+  test('weights follow what is wanted, in place (a canary moving its share); absent means 1', () => {
+    const heavy = { ...one, weight: 95 }
+    const light = { ...two, weight: 5 }
+    expect(planServers([heavy, light], [live('one'), live('two', 0, '10.222.42.4', 32002)])).toEqual([
+      { kind: 'weight', name: 'one', weight: 95 },
+      { kind: 'weight', name: 'two', weight: 5 },
+    ])
+    expect(planServers([one], [live('one', 0, '10.222.42.3', 32001, 95)])).toEqual([
+      { kind: 'weight', name: 'one', weight: 1 },
+    ])
+    expect(planServers([heavy], [live('one', 0, '10.222.42.3', 32001, 95)])).toEqual([])
+    // A new server is added with its weight (one command).
+    expect(planServers([light], [])).toEqual([{ kind: 'add', server: light }])
+  })
+})
+
+describe('renderSite: weights', () => {
+  test('a server line carries its weight unless it is 1; out of range is refused', () => {
+    const lines = renderSite({
+      ...site,
+      instances: [
+        { ...one, weight: 1 },
+        { ...two, weight: 0 },
+      ],
+    })
+      .text.split('\n')
+      .filter((line) => line.startsWith('  server '))
+    expect(lines).toEqual(['  server one 10.222.42.3:32001', '  server two 10.222.42.4:32002 weight 0'])
+    for (const weight of [-1, 257, 1.5])
+      expect(() => renderSite({ ...site, instances: [{ ...one, weight }] })).toThrow(/weight/)
   })
 })

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { isIP } from 'node:net'
-import { assertAddress, assertPort, assertSlug, assertToken, siteKey } from '../names.ts'
+import { assertAddress, assertPort, assertSlug, assertToken, assertWeight, siteKey } from '../names.ts'
 
 /** One instance in a site's backend. */
 export interface SiteServer {
@@ -11,6 +11,8 @@ export interface SiteServer {
   /** The IP literal HAProxy connects to (the instance's Docker host). */
   address: string
   port: number
+  /** HAProxy's server weight, 0..256 (absent: 1, an equal share). */
+  weight?: number
 }
 
 /** What one environment's gateway serves: `listenPort` on `bindAddress` -> its instances. */
@@ -83,6 +85,9 @@ function siteServers(instances: readonly SiteServer[]): SiteServer[] {
     host: assertToken(`instances[${index}].host`, instance.host),
     address: canonicalAddress(assertAddress(`instances[${index}].address`, instance.address)),
     port: assertPort(`instances[${index}].port`, instance.port),
+    ...(instance.weight === undefined || instance.weight === 1
+      ? {}
+      : { weight: assertWeight(`instances[${index}].weight`, instance.weight) }),
   }))
   valid.sort((a, b) => compare(a.id, b.id) || compare(a.host, b.host) || a.port - b.port)
   return valid.filter((server, index) => index === 0 || valid[index - 1]?.id !== server.id)
@@ -114,7 +119,10 @@ export function renderSite(site: SiteConfig): RenderedSite {
     `backend ${names.backend}`,
     '  balance roundrobin',
     `  http-error status 503 content-type application/json hdr Retry-After ${retryAfterSeconds} string "${body}"`,
-    ...servers.map((server) => `  server ${server.id} ${serverTarget(server.address, server.port)}`),
+    ...servers.map(
+      (server) =>
+        `  server ${server.id} ${serverTarget(server.address, server.port)}${server.weight === undefined ? '' : ` weight ${server.weight}`}`,
+    ),
     '',
   ]
   const draft = lines.join('\n')

@@ -50,8 +50,8 @@ describe('HaproxyRuntime on a private HAProxy', () => {
       await runtime.addServer(site.backend, 'two', '127.0.0.1', two.port)
       await runtime.enableServer(site.backend, 'two')
       expect(await runtime.servers(site.backend)).toEqual([
-        { name: 'one', address: '127.0.0.1', port: one.port, operational: 2, admin: 0 },
-        { name: 'two', address: '127.0.0.1', port: two.port, operational: 2, admin: 0 },
+        { name: 'one', address: '127.0.0.1', port: one.port, operational: 2, admin: 0, weight: 1 },
+        { name: 'two', address: '127.0.0.1', port: two.port, operational: 2, admin: 0, weight: 1 },
       ])
 
       // A slow request on `one`, then drain: it finishes there, no new request goes there.

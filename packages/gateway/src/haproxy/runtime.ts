@@ -66,6 +66,8 @@ export interface ServerState {
   operational: number
   /** Bit field: 0x01 forced maintenance, 0x08 forced drain (0: ready). */
   admin: number
+  /** The weight set by config or the Runtime API (`srv_uweight`). */
+  weight: number
 }
 
 export const adminMaint = 0x01
@@ -111,9 +113,16 @@ export class HaproxyRuntime {
     return cliCommand(this.masterSocket, command, { signal, timeoutMs: this.#timeoutMs })
   }
 
-  async addServer(backend: string, name: string, address: string, port: number, signal?: AbortSignal) {
+  async addServer(
+    backend: string,
+    name: string,
+    address: string,
+    port: number,
+    signal?: AbortSignal,
+    weight?: number,
+  ) {
     await this.#expect(
-      `add server ${backend}/${name} ${serverTarget(address, port)}`,
+      `add server ${backend}/${name} ${serverTarget(address, port)}${weight === undefined ? '' : ` weight ${weight}`}`,
       /^New server registered\.$/,
       signal,
     )
@@ -125,6 +134,10 @@ export class HaproxyRuntime {
 
   async setState(backend: string, name: string, state: 'ready' | 'drain' | 'maint', signal?: AbortSignal) {
     await this.#expect(`set server ${backend}/${name} state ${state}`, /^$/, signal)
+  }
+
+  async setWeight(backend: string, name: string, weight: number, signal?: AbortSignal) {
+    await this.#expect(`set server ${backend}/${name} weight ${weight}`, /^$/, signal)
   }
 
   async setAddress(backend: string, name: string, address: string, port: number, signal?: AbortSignal) {
@@ -160,6 +173,7 @@ export class HaproxyRuntime {
         port: Number(column(row, 'srv_port')),
         operational: Number(column(row, 'srv_op_state')),
         admin: Number(column(row, 'srv_admin_state')),
+        weight: Number(column(row, 'srv_uweight')),
       }
     })
   }

@@ -149,6 +149,15 @@ describe('TrafficRecorder against a real HAProxy', () => {
         for (const [release, count] of Object.entries(point.byRelease))
           byRelease[release] = (byRelease[release] ?? 0) + count
       expect(byRelease).toEqual({ 'release-a': servedBy(a), 'release-b': servedBy(b) })
+      // Each release's own figures (a canary's per version): its requests, its errors, its p99.
+      const of = (u: Upstream) => ({ requests: servedBy(u), errors: u.served.get('/fail') ?? 0 })
+      expect(report.releases['release-a']).toMatchObject(of(a))
+      expect(report.releases['release-b']).toMatchObject(of(b))
+      const slowest = [a, b].find((u) => (u.served.get('/slow') ?? 0) > 0)
+      const slowRelease = slowest === a ? 'release-a' : 'release-b'
+      expect(report.releases[slowRelease]?.latencyMs.p99).toBeGreaterThanOrEqual(
+        slowMs * (1 - histogramRelativeError),
+      )
       expect(report.series.reduce((sum, point) => sum + point.failed, 0)).toBe(10)
       expect(report.latencyMs.p99).toBeGreaterThanOrEqual(slowMs * (1 - histogramRelativeError))
       expect(report.complete).toBe(true)

@@ -45,6 +45,7 @@ export async function readTraffic(
     number
   >
   const latency = new LatencyHistogram()
+  const releases = new Map<string, { requests: number; errors: number; latency: LatencyHistogram }>()
 
   let start = `${from}-0`
   // A window holds at most `streamMaxLength` seconds: that many pages at most.
@@ -59,6 +60,13 @@ export async function readTraffic(
       const record = parseRecord(key, id, fields)
       for (const name of counters) totals[name] += record[name]
       latency.merge(LatencyHistogram.fromPairs(record.latency))
+      for (const [release, figures] of Object.entries(record.releases ?? {})) {
+        const into = releases.get(release) ?? { requests: 0, errors: 0, latency: new LatencyHistogram() }
+        into.requests += figures.requests
+        into.errors += figures.errors
+        into.latency.merge(LatencyHistogram.fromPairs(figures.latency))
+        releases.set(release, into)
+      }
       const point = series[Math.floor((secondMs - from) / stepMs)]
       if (!point) continue
       point.failed += record.connection + record.gateway5xx + record.app5xx
@@ -86,6 +94,19 @@ export async function readTraffic(
       retried: totals.retried,
     },
     latencyMs: { p50: round(latency.percentile(0.5)), p99: round(latency.percentile(0.99)) },
+    releases: Object.fromEntries(
+      [...releases].map(([release, figures]) => [
+        release,
+        {
+          requests: figures.requests,
+          errors: figures.errors,
+          latencyMs: {
+            p50: round(figures.latency.percentile(0.5)),
+            p99: round(figures.latency.percentile(0.99)),
+          },
+        },
+      ]),
+    ),
     series,
     recordedUntilMs,
     complete: recordedUntilMs !== null && recordedUntilMs >= to,
@@ -138,7 +159,16 @@ function parseRecord(key: string, id: string, fields: string[]): SecondRecord {
     counters.every((name) => Number.isInteger(record[name])) &&
     typeof record.byRelease === 'object' &&
     record.byRelease !== null &&
-    Array.isArray(record.latency)
+    Array.isArray(record.latency) &&
+    (record.releases === undefined ||
+      (typeof record.releases === 'object' &&
+        record.releases !== null &&
+        Object.values(record.releases).every(
+          (figures) =>
+            Number.isInteger(figures?.requests) &&
+            Number.isInteger(figures?.errors) &&
+            Array.isArray(figures?.latency),
+        )))
   if (!valid) throw corrupt(key, id)
   return record as SecondRecord
 }

@@ -112,6 +112,68 @@ describe('TrafficSwitch + agent + HAProxy under kept-alive load', () => {
     }
   })
 
+  test('weights move the new version’s share in place under 8 kept-alive clients (a canary’s steps): no failed request, no reload', async ({
+    haproxy,
+    redis,
+    redisPrefix,
+    annotate,
+  }) => {
+    const listenPort = await freePort()
+    const h = harness(redis, redisPrefix, haproxy, [
+      { project: 'demo', environment: 'pre-release', listenPort },
+    ])
+    const runtime = new HaproxyRuntime(haproxy.target)
+    const [old, canary] = [await upstream('old'), await upstream('new')]
+    const oldInstance = instance('old', old.port, { release: 'r1' })
+    const newInstance = instance('new', canary.port, { release: 'r2', weight: 0 })
+    try {
+      await h.agent().start()
+      const traffic = createTrafficSwitch({ redis, prefix: redisPrefix, ttlSeconds: 120 })
+      const signal = AbortSignal.timeout(110_000)
+      await traffic.add(oldInstance, signal)
+      await traffic.add(newInstance, signal)
+      const before = await runtime.processes()
+      const load = startLoad({ port: listenPort, concurrency: 8, maxRequests: 500_000, maxMs: 100_000 })
+      /** The new version's share of the next `count` requests the two upstreams got. */
+      const shareOfNext = async (count: number) => {
+        const [o, n] = [old.arrivals.length, canary.arrivals.length]
+        await until(
+          `${count} requests`,
+          async () => old.arrivals.length - o + canary.arrivals.length - n >= count,
+        )
+        return (canary.arrivals.length - n) / (old.arrivals.length - o + canary.arrivals.length - n)
+      }
+      expect(await shareOfNext(200)).toBe(0)
+      const shares: string[] = []
+      for (const [oldWeight, newWeight, expected] of [
+        [19, 1, 0.05],
+        [3, 1, 0.25],
+        [1, 1, 0.5],
+        [0, 1, 1],
+      ] as const) {
+        await traffic.weigh(
+          [
+            { ...oldInstance, weight: oldWeight },
+            { ...newInstance, weight: newWeight },
+          ],
+          signal,
+        )
+        const share = await shareOfNext(400)
+        shares.push(`${oldWeight}:${newWeight} -> ${(share * 100).toFixed(1)}%`)
+        expect(Math.abs(share - expected)).toBeLessThan(0.04)
+      }
+      const samples = await load.stop()
+      expect(samples.filter((sample) => sample.status !== 200)).toEqual([])
+      expect(await runtime.processes()).toMatchObject({ reloads: before.reloads, workers: before.workers })
+      await annotate(
+        `new version's share by weights (old:new): ${shares.join(', ')}; ${rate(samples)}, 0 failed`,
+      )
+    } finally {
+      await h.close()
+      await Promise.all([old.close(), canary.close()])
+    }
+  })
+
   test('new sites (config + reload) and a removed one while a site serves 8 kept-alive clients: no failed request', async ({
     haproxy,
     redis,

@@ -45,6 +45,19 @@ export interface GatewayTrafficSwitch {
     removing: readonly Instance[],
     signal: AbortSignal,
   ): Promise<TrafficChange>
+  /**
+   * Gives instances of one site that the gateway routes to the weights they carry (absent:
+   * 1) in one gateway change; resolves once HAProxy routes by them (through the Runtime API, no
+   * reload). A canary's steps move the new version's share this way.
+   */
+  weigh(instances: readonly Instance[], signal: AbortSignal): Promise<void>
+}
+
+/** Whether the ack's servers include the instance at its weight. */
+function weighs(ack: GatewayAck | undefined, instance: Instance): boolean {
+  return !!ack?.instances.some(
+    (served) => served.id === instance.id && (served.weight ?? 1) === (instance.weight ?? 1),
+  )
 }
 
 /** A change that took nothing out. */
@@ -156,6 +169,17 @@ export function createTrafficSwitch(options: TrafficSwitchOptions): GatewayTraff
         signal,
       )
       return changeOf(instance, ack)
+    },
+    async weigh(instances, signal) {
+      const site = instances[0]
+      if (!site) return
+      await registry.swap(instances, [], ttlSeconds, { signal })
+      await waitFor(
+        site,
+        (ack) => instances.every((i) => weighs(ack, i)),
+        `weigh ${instances.map((i) => `${i.id} ${i.weight ?? 1}`).join(', ')}`,
+        signal,
+      )
     },
     async swap(adding, removing, signal) {
       const site = adding[0] ?? removing[0]
