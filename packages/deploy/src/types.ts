@@ -19,6 +19,8 @@ export interface TrafficSwitch {
     removing: readonly Instance[],
     signal: AbortSignal,
   ): Promise<TrafficChange>
+  /** Resolves once the gateway routes to these instances by the weights they carry (absent: 1). */
+  weigh(instances: readonly Instance[], signal: AbortSignal): Promise<void>
 }
 
 /** A gateway change that took instances out. */

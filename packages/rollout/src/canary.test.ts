@@ -83,4 +83,32 @@ describe('canaryServerWeights', () => {
       ),
     )
   })
+
+  it('a new version starved of its share (HAProxy retried its requests elsewhere) fails, before any minimum', () => {
+    const verdict = judgeCanaryStep({
+      step: { weight: 10, holdSeconds: 30, holdRequests: 100, manual: false },
+      elapsedMs: 2000,
+      newer: { requests: 3, errors: 0, p99Ms: 5 },
+      older: { requests: 900, errors: 0, p99Ms: 5 },
+      thresholds,
+      share: 0.1,
+      retried: 87,
+    })
+    expect(verdict).toEqual({
+      decision: 'fail',
+      reason:
+        'the new version answered 3 requests where its 10.00% share meant about 90; HAProxy retried 87 requests on other servers (connections refused or closed unanswered)',
+    })
+    // Too few requests overall to expect its minimum: it holds; at its share it is judged as usual.
+    expect(
+      judgeCanaryStep({
+        step: { weight: 10, holdSeconds: 30, holdRequests: 100, manual: false },
+        elapsedMs: 2000,
+        newer: { requests: 0, errors: 0, p99Ms: null },
+        older: { requests: 100, errors: 0, p99Ms: 5 },
+        thresholds,
+        share: 0.1,
+      }).decision,
+    ).toBe('hold')
+  })
 })

@@ -57,8 +57,22 @@ export function judgeCanaryStep(input: {
   newer: VersionFigures
   older: VersionFigures
   thresholds: CanaryThresholds
+  /**
+   * The new version's intended share of requests (0..1) and the requests HAProxy retried on
+   * another server over the window: a new version that refuses connections or closes them
+   * unanswered gets its requests retried elsewhere (users see nothing) and would otherwise
+   * only ever wait for its minimum of requests.
+   */
+  share?: number
+  retried?: number
 }): StepVerdict {
   const { step, newer, older, thresholds: t } = input
+  const expected = (newer.requests + older.requests) * (input.share ?? 0)
+  if (expected >= t.minRequests && newer.requests < expected / 4)
+    return {
+      decision: 'fail',
+      reason: `the new version answered ${newer.requests} requests where its ${percent(input.share ?? 0)} share meant about ${Math.round(expected)}; HAProxy retried ${input.retried ?? 0} requests on other servers (connections refused or closed unanswered)`,
+    }
   if (newer.requests < t.minRequests)
     return {
       decision: 'hold',

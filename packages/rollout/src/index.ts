@@ -1,3 +1,11 @@
+export {
+  type CanaryStep,
+  type CanaryThresholds,
+  canaryServerWeights,
+  judgeCanaryStep,
+  type StepVerdict,
+  type VersionFigures,
+} from './canary.ts'
 export { placeReplicas } from './placement.ts'
 export { planRollout } from './plan.ts'
 export {

@@ -9,6 +9,7 @@ import {
   GatewayAgent,
   HaproxyApplier,
   HaproxyProcess,
+  TrafficRecorder,
   type TrafficSwitchOptions,
 } from '@slipway/gateway'
 import type { Fleet } from '@slipway/testing'
@@ -25,6 +26,8 @@ export function openRedis(url: string): Redis {
 export interface SiteGateway {
   /** The 127.0.0.1 port the site is served on. */
   port: number
+  /** The private HAProxy's folder (its Runtime API socket is admin.sock there). */
+  dir: string
   traffic: TrafficSwitch
   registry: DiscoveryRegistry
   close(): Promise<void>
@@ -38,6 +41,8 @@ export interface SiteGatewayOptions {
   environment: string
   /** TTL of registrations; the health monitor's heartbeats refresh it. */
   ttlSeconds?: number
+  /** Also run the traffic recorder (what the gateway saw, per second and release, in Redis). */
+  record?: boolean
 }
 
 /**
@@ -83,11 +88,22 @@ export async function startSiteGateway(options: SiteGatewayOptions): Promise<Sit
     prefix: options.prefix,
     ttlSeconds: options.ttlSeconds ?? 60,
   })
+  const recorder = options.record
+    ? new TrafficRecorder({
+        adminSocket: haproxy.target.adminSocket,
+        redis: options.redis,
+        prefix: options.prefix,
+        logger,
+      })
+    : undefined
+  recorder?.start()
   return {
     port,
+    dir,
     traffic,
     registry,
     async close() {
+      await recorder?.stop()
       await agent.stop()
       registry.close()
       await haproxy.stop()
@@ -111,7 +127,7 @@ export interface SiteFixtures {
 export async function siteOn(
   fixtures: SiteFixtures,
   hosts: DeployHost[],
-  options: { ttlSeconds?: number } = {},
+  options: { ttlSeconds?: number; record?: boolean } = {},
 ): Promise<{
   project: string
   environment: string
@@ -126,6 +142,7 @@ export async function siteOn(
     project,
     environment,
     ttlSeconds: options.ttlSeconds,
+    record: options.record,
   })
   const base = {
     project,
