@@ -27,11 +27,9 @@ describe('operating an environment', () => {
   const pre = new DockerodeHost('pre-1', fleetHost('pre-1'))
 
   beforeAll(async () => {
-    // This file runs the production build (plain node, no tsx), as `./slipway start` does.
     stack = await startStack({
       workers: 1,
       workerEnv: { RECONCILE_INTERVAL_SECONDS: '5' },
-      production: true,
     })
     demo = await setupDemo(stack, { preReplicas: 2, prodReplicas: 1, prodHosts: ['prod-1'] })
     const sha = await demo.commit({ version: '6.0.0' })

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, rmSync } from 'node:fs'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -78,6 +78,21 @@ async function buildServer(outdir: string): Promise<string> {
   return outdir
 }
 
+let shared: Promise<string> | undefined
+
+/**
+ * The production build every stack of this test process runs (built on first use, ~1 s;
+ * removed when the process exits). Starting the API and workers from it takes about half the
+ * time tsx takes, for every process a test starts.
+ */
+function sharedBuild(): Promise<string> {
+  shared ??= mkdtemp(path.join(tmpdir(), 'slipway-e2e-build-')).then((dir) => {
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
+    return buildServer(dir)
+  })
+  return shared
+}
+
 async function waitHttp(url: string, child: ChildProcess, what: string, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms
   while (Date.now() < deadline) {
@@ -111,7 +126,10 @@ export async function startStack(
     redisUrl?: string
     /** A database with the schema that the test owns (default: a fresh one on the fleet's server). */
     databaseUrl?: string
-    /** Run the production build (scripts/build-server.mjs, made for this stack) instead of the sources. */
+    /**
+     * Run the production build (scripts/build-server.mjs, as `./slipway start` and servers do;
+     * made once per test process): the default. false: the sources, through tsx.
+     */
     production?: boolean
   } = {},
 ): Promise<Stack> {
@@ -121,7 +139,7 @@ export async function startStack(
     ? { url: options.databaseUrl, drop: async () => undefined }
     : await createTestDatabase()
   const prefix = `e2e${randomBytes(4).toString('hex')}`
-  const built = options.production ? await buildServer(path.join(dir, 'dist')) : undefined
+  const built = options.production === false ? undefined : await sharedBuild()
   const gatewayDir = path.join(dir, 'gateway')
   await mkdir(gatewayDir, { recursive: true })
   const haproxy = await HaproxyProcess.start({ dir: gatewayDir, port: await freePort() })
