@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import type { Instance } from '@slipway/contracts'
 import { readTraffic } from '@slipway/gateway'
 import type { VersionFigures } from '@slipway/rollout'
 import { demoImage, integrationTest as test } from '@slipway/testing'
@@ -79,6 +80,18 @@ describe('canary releases on prod-1 and prod-2 behind the real gateway, judged b
       const { hosts: _, replicas: __, release: ___, ...rest } = request(release)
       return { ...rest, app: demoApp }
     }
+    /** The canary of `release` on hosts[host], beside `live`. */
+    const canaryOf = (release: { id: string; image: string }, host: 0 | 1, live: Instance[]) =>
+      canaryRelease({
+        site: site(release),
+        host: hosts[host] as (typeof hosts)[number],
+        release,
+        live,
+        plan,
+        figures,
+        pollMs: 500,
+        signal: AbortSignal.timeout(90_000),
+      })
     try {
       const first = await rollout(request({ id: 'v1', image: v1.image }))
       expect(first.status).toBe('succeeded')
@@ -86,16 +99,7 @@ describe('canary releases on prod-1 and prod-2 behind the real gateway, judged b
       // A healthy release under 8 kept-alive clients: every step passes, then the rolling
       // completion; not one failed request.
       const load = startLoad({ port: gateway.port, concurrency: 8, maxRequests: 200_000, maxMs: 120_000 })
-      const good = await canaryRelease({
-        site: site({ id: 'v2', image: v2.image }),
-        host: hosts[0] as (typeof hosts)[number],
-        release: { id: 'v2', image: v2.image },
-        live: first.instances,
-        plan,
-        figures,
-        pollMs: 500,
-        signal: AbortSignal.timeout(90_000),
-      })
+      const good = await canaryOf({ id: 'v2', image: v2.image }, 0, first.instances)
       expect(good.outcome, base.lines.join('\n')).toBe('promoted')
       expect(good.steps.map((step) => [step.weight, step.verdict.decision])).toEqual([
         [10, 'pass'],
@@ -122,16 +126,7 @@ describe('canary releases on prod-1 and prod-2 behind the real gateway, judged b
       // A release answering 500 to half its requests: the first step (10%) fails on its error
       // rate and the old version serves alone again; only requests the canary answered failed.
       const second = startLoad({ port: gateway.port, concurrency: 8, maxRequests: 200_000, maxMs: 120_000 })
-      const bad = await canaryRelease({
-        site: site({ id: 'v3', image: v3.image }),
-        host: hosts[1] as (typeof hosts)[number],
-        release: { id: 'v3', image: v3.image },
-        live: completed.instances,
-        plan,
-        figures,
-        pollMs: 500,
-        signal: AbortSignal.timeout(90_000),
-      })
+      const bad = await canaryOf({ id: 'v3', image: v3.image }, 1, completed.instances)
       expect(bad.outcome, base.lines.join('\n')).toBe('rolled-back')
       expect(bad.steps).toHaveLength(1)
       expect(bad.steps[0]?.verdict.decision).toBe('fail')
