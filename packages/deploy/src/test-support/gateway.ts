@@ -26,8 +26,6 @@ export function openRedis(url: string): Redis {
 export interface SiteGateway {
   /** The 127.0.0.1 port the site is served on. */
   port: number
-  /** The private HAProxy's folder (its Runtime API socket is admin.sock there). */
-  dir: string
   traffic: TrafficSwitch
   registry: DiscoveryRegistry
   close(): Promise<void>
@@ -99,7 +97,6 @@ export async function startSiteGateway(options: SiteGatewayOptions): Promise<Sit
   recorder?.start()
   return {
     port,
-    dir,
     traffic,
     registry,
     async close() {
