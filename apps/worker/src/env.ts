@@ -1,6 +1,7 @@
 import { hostname } from 'node:os'
 import { Slug } from '@slipway/contracts'
 import { gitEnvOf, keyringSpecSchema, parseEnv } from '@slipway/core'
+import { defaultBindAddress } from '@slipway/gateway'
 import { z } from 'zod'
 
 const workerEnvSchema = z
@@ -39,7 +40,7 @@ const workerEnvSchema = z
      * The address each environment's gateway port listens on: 127.0.0.1 serves this machine only
      * (a proxy in front, the local fleet); 0.0.0.0 every address (a server's gateway).
      */
-    GATEWAY_BIND_ADDRESS: z.union([z.ipv4(), z.ipv6()]).default('127.0.0.1'),
+    GATEWAY_BIND_ADDRESS: z.union([z.ipv4(), z.ipv6()]).default(defaultBindAddress),
     /** Prefix of every Redis key, stream and BullMQ queue (API and workers must agree). */
     SLIPWAY_REDIS_PREFIX: z
       .string()

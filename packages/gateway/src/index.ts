@@ -14,6 +14,7 @@ export {
 } from './haproxy/layout.ts'
 export * from './haproxy/process.ts'
 export {
+  defaultBindAddress,
   type RenderedSite,
   renderMainConfig,
   renderSite,

@@ -3,6 +3,7 @@ import { errorMessage, type Logger } from '@slipway/core'
 import type { Redis } from 'ioredis'
 import type { DiscoveryRegistry } from '../discovery/registry.ts'
 import type { HaproxyApplier } from '../haproxy/applier.ts'
+import { defaultBindAddress } from '../haproxy/render.ts'
 import { assertPort, siteKey } from '../names.ts'
 import { bounded } from '../support/bounded.ts'
 import { deleteAck } from './ack.ts'
@@ -140,7 +141,7 @@ export class GatewayAgent {
           prefix: this.#options.prefix,
           logger: this.#logger,
           agentId: this.#options.agentId ?? `${hostname()}-${process.pid}`,
-          bindAddress: this.#options.bindAddress ?? '127.0.0.1',
+          bindAddress: this.#options.bindAddress ?? defaultBindAddress,
           resyncMs: this.#options.resyncMs ?? 1000,
           retryMs: this.#options.retryMs ?? 2000,
           drainPollMs: this.#options.drainPollMs ?? 100,

@@ -15,6 +15,12 @@ export interface SiteServer {
   weight?: number
 }
 
+/**
+ * Where the sites' ports listen unless the gateway is given another address: the gateway's own
+ * machine only (a proxy in front, the local fleet). The one owner of that default.
+ */
+export const defaultBindAddress = '127.0.0.1'
+
 /** What one environment's gateway serves: `listenPort` on `bindAddress` -> its instances. */
 export interface SiteConfig {
   project: string
@@ -109,7 +115,7 @@ export function renderSite(site: SiteConfig): RenderedSite {
   const environment = assertSlug('environment', site.environment)
   const names = siteNames(project, environment, site.listenPort)
   const servers = siteServers(site.instances)
-  const bindAddress = canonicalAddress(assertAddress('bindAddress', site.bindAddress ?? '127.0.0.1'))
+  const bindAddress = canonicalAddress(assertAddress('bindAddress', site.bindAddress ?? defaultBindAddress))
   const body = emptySiteBody(project, environment).replaceAll('"', '\\"')
   const lines = [
     `frontend ${names.frontend}`,
