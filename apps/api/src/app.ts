@@ -25,6 +25,7 @@ import { documentErrors, transformRoute } from './http/openapi.ts'
 import { liveRoutes } from './live/routes.ts'
 import { notificationRoutes } from './notifications/routes.ts'
 import { pipelineActionRoutes } from './pipelines/actions.ts'
+import { canaryRoutes } from './pipelines/canary.ts'
 import { logRoutes } from './pipelines/logs.ts'
 import { pipelineRoutes } from './pipelines/routes.ts'
 import { memberRoutes } from './projects/members.ts'
@@ -128,6 +129,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
     registryRoutes,
     pipelineRoutes,
     pipelineActionRoutes,
+    canaryRoutes,
     logRoutes,
     environmentOperationRoutes,
     notificationRoutes,

@@ -8,6 +8,69 @@ export const CountOrPercent = z.union([
 ])
 export type CountOrPercent = z.infer<typeof CountOrPercent>
 
+/** One canary step: the new release's share of requests, held for a time and a number of requests. */
+export const CanaryStep = z
+  .object({
+    /** Percent of requests to the new release (1..99; 100 is the rolling completion). */
+    weight: z.number().int().min(1).max(99),
+    /** Least time the step lasts before it may pass. */
+    holdSeconds: z.number().int().min(0).max(86_400).default(60),
+    /** Least requests to the new release before the step may pass. */
+    holdRequests: z.number().int().min(0).max(1_000_000).default(100),
+    /** Once the step passed, wait for a person (tester or maintainer) to promote or abort. */
+    manual: z.boolean().default(false),
+  })
+  .strict()
+export type CanaryStep = z.infer<typeof CanaryStep>
+
+/** What every canary step is judged by, from the gateway's counters for each version. */
+export const CanaryThresholds = z
+  .object({
+    /** No verdict on fewer requests to the new release than this (the step waits). */
+    minRequests: z.number().int().min(1).max(1_000_000).default(20),
+    /** Highest error rate (connection errors and 5xx) of the new release, 0..1. */
+    maxErrorRate: z.number().min(0).max(1).default(0.01),
+    /** Highest error rate relative to the old release's over the same window (when it erred too). */
+    maxErrorRateRatio: z.number().min(1).max(1000).default(2),
+    /** Highest p99 latency of the new release in ms; null: no absolute bound. */
+    maxP99Ms: z.number().int().min(1).max(600_000).nullable().default(null),
+    /** Highest p99 relative to the old release's over the same window. */
+    maxP99Ratio: z.number().min(1).max(1000).default(2),
+  })
+  .strict()
+export type CanaryThresholds = z.infer<typeof CanaryThresholds>
+
+/**
+ * The canary strategy: one instance of the new release beside the old ones, given each step's
+ * share of requests by gateway weights (in place), each step judged on what the gateway
+ * measured of both versions; a failed step rolls back at once, the last one passed completes
+ * the release by the rolling strategy. Docker-hosts environments only.
+ */
+export const CanaryStrategy = z
+  .object({
+    steps: z
+      .array(CanaryStep)
+      .min(1)
+      .max(10)
+      .default([{ weight: 5 }, { weight: 25 }, { weight: 50 }].map((step) => CanaryStep.parse(step)))
+      .superRefine((steps, context) => {
+        for (const [index, step] of steps.entries()) {
+          const before = steps[index - 1]
+          if (before && step.weight <= before.weight)
+            context.addIssue({
+              code: 'custom',
+              path: [index, 'weight'],
+              message: `each step gives the new release more than the one before (${step.weight}% after ${before.weight}%)`,
+            })
+        }
+      }),
+    thresholds: CanaryThresholds.default(CanaryThresholds.parse({})),
+    /** A cookie keeps each client on the instance (so the version) that first answered it. */
+    sticky: z.boolean().default(false),
+  })
+  .strict()
+export type CanaryStrategy = z.infer<typeof CanaryStrategy>
+
 /**
  * How a rollout replaces instances. The default follows article 000: fewer than 8 target
  * instances -> one at a time; otherwise ceil(n / 8) at a time.
@@ -33,6 +96,11 @@ export const DeployStrategy = z.object({
    * going on (update_config.monitor); a task that fails within it rolls the service back.
    */
   monitorSeconds: z.number().min(0).max(600).default(5),
+  /**
+   * Canary steps before the rolling replacement (null: straight to it). Used for deploys of a
+   * new release over a live one on docker-hosts; rollbacks, scaling and redeploys roll at once.
+   */
+  canary: CanaryStrategy.nullable().default(null),
 })
 export type DeployStrategy = z.infer<typeof DeployStrategy>
 

@@ -23,6 +23,7 @@ export const errorCodes = [
   'PULL_FAILED',
   'CONTAINER_FAILED',
   'HEALTH_CHECK_FAILED',
+  'CANARY_FAILED',
   'TIMEOUT',
   'CANCELED',
   'INTERNAL',
@@ -100,6 +101,12 @@ export const errorTable = {
     meaning: 'creating, starting or stopping a container failed',
   },
   HEALTH_CHECK_FAILED: { status: 502, retryable: false, meaning: 'a new container never became healthy' },
+  CANARY_FAILED: {
+    status: 502,
+    retryable: false,
+    meaning:
+      'a canary step crossed its thresholds (error rate, p99) as the gateway measured them; the old release serves again',
+  },
   TIMEOUT: { status: 504, retryable: true, meaning: 'a remote call ran past its time limit' },
   CANCELED: { status: 409, retryable: false, meaning: 'the work was canceled by a person or superseded' },
   INTERNAL: { status: 500, retryable: false, meaning: 'a bug; the log has the details under the request id' },

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { CommitSha, GitRef, Id, PageQuery, Timestamp } from './common.ts'
+import { CanaryState } from './releases.ts'
 
 export const pipelineStatuses = ['queued', 'running', 'waiting', 'succeeded', 'failed', 'canceled'] as const
 export const PipelineStatus = z.enum(pipelineStatuses)
@@ -55,6 +56,8 @@ export const Stage = z.object({
   finishedAt: Timestamp.nullable(),
   /** For a queued stage: 1 = next to run among stages waiting for the same resource. */
   queuePosition: z.number().nullable(),
+  /** For a deploy stage run as a canary: its release's canary as it stands. */
+  canary: CanaryState.nullable(),
 })
 export type Stage = z.infer<typeof Stage>
 

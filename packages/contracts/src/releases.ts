@@ -3,6 +3,91 @@ import { Id, Timestamp } from './common.ts'
 import { DiscoveryEntry } from './discovery.ts'
 import { TrafficReport } from './traffic.ts'
 
+/** What the gateway measured of one version over a canary step (so far). */
+export const CanaryFigures = z.object({
+  requests: z.number().int().min(0),
+  /** Connection errors and 5xx. */
+  errors: z.number().int().min(0),
+  p99Ms: z.number().nullable(),
+})
+export type CanaryFigures = z.infer<typeof CanaryFigures>
+
+const ServerWeights = z.object({
+  /** HAProxy weight of the canary instance. */
+  newer: z.number().int().min(0).max(256),
+  /** HAProxy weight of each instance of the old release. */
+  older: z.number().int().min(0).max(256),
+})
+
+/** A judged canary step: its weights, the verdict and the figures it was judged on. */
+export const CanaryStepReport = z.object({
+  weight: z.number(),
+  weights: ServerWeights,
+  verdict: z.object({ decision: z.enum(['hold', 'pass', 'fail']), reason: z.string() }),
+  newer: CanaryFigures,
+  older: CanaryFigures,
+  elapsedMs: z.number(),
+})
+export type CanaryStepReport = z.infer<typeof CanaryStepReport>
+
+export const CanaryPhase = z.enum(['starting', 'judging', 'waiting', 'promoted', 'rolled-back'])
+export type CanaryPhase = z.infer<typeof CanaryPhase>
+
+/** A person's command to a canary, as recorded. */
+export const CanaryCommandRecord = z.object({
+  action: z.enum(['promote', 'abort']),
+  /** The person's email. */
+  by: z.string(),
+  /** The step it was given at (0-based). */
+  step: z.number().int().min(0),
+  at: Timestamp,
+})
+export type CanaryCommandRecord = z.infer<typeof CanaryCommandRecord>
+
+/** A release's canary as it stands (stored on the release while it runs and after). */
+export const CanaryState = z.object({
+  phase: CanaryPhase,
+  /** The step judged or waited on (0-based); the steps' count once promoted. */
+  step: z.number().int().min(0),
+  /** The new release's share of requests now, percent. */
+  weight: z.number(),
+  weights: ServerWeights,
+  /** The steps and thresholds this canary runs by (the environment's at its start). */
+  plan: z.object({
+    steps: z.array(
+      z.object({
+        weight: z.number(),
+        holdSeconds: z.number(),
+        holdRequests: z.number(),
+        manual: z.boolean(),
+      }),
+    ),
+    thresholds: z.object({
+      minRequests: z.number(),
+      maxErrorRate: z.number(),
+      maxErrorRateRatio: z.number(),
+      maxP99Ms: z.number().nullable(),
+      maxP99Ratio: z.number(),
+    }),
+  }),
+  steps: z.array(CanaryStepReport),
+  /** The current step's verdict while it holds. */
+  holding: z.string().nullable(),
+  /** Why it was rolled back. */
+  reason: z.string().nullable(),
+  /** Each version's figures over the current step so far, once a second: the pipeline page's chart. */
+  samples: z.array(
+    z.object({ t: z.number().int(), step: z.number().int(), newer: CanaryFigures, older: CanaryFigures }),
+  ),
+  /** The last command a person gave, if any. */
+  command: CanaryCommandRecord.nullable(),
+  updatedAt: Timestamp,
+})
+export type CanaryState = z.infer<typeof CanaryState>
+
+/** Promote or abort a canary: an optional word for the audit log. */
+export const CanaryCommandBody = z.object({ comment: z.string().max(2000).optional() }).strict()
+
 export const ReleaseStatus = z.enum(['pending', 'deploying', 'live', 'failed', 'rolled_back', 'superseded'])
 
 export const Release = z.object({

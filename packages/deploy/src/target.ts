@@ -1,5 +1,6 @@
 import type { AppSpec, DeployStrategy, Instance } from '@slipway/contracts'
 import type { DockerodeSwarm, RegistryAuth } from '@slipway/docker'
+import { type CanaryHooks, canaryDeploy } from './canary.ts'
 import { discoverSite } from './discover.ts'
 import { type ReconcileResult, reconcile } from './reconcile.ts'
 import { rollout } from './rollout.ts'
@@ -23,6 +24,11 @@ export interface TargetDeployRequest {
   registry: RegisteredInstances & Heartbeats
   /** Replace every instance though nothing changed (a redeploy). */
   force?: boolean
+  /**
+   * Run the environment's canary strategy, if it has one (a deploy of a new release; not a
+   * rollback, scale or redeploy): how the gateway's figures and people's commands are read.
+   */
+  canary?: CanaryHooks
   signal: AbortSignal
   log(line: string): void
 }
@@ -78,7 +84,8 @@ export class DockerHostsTarget implements DeployTarget {
   ) {}
 
   deploy(request: TargetDeployRequest): Promise<RolloutResult> {
-    return rollout({ ...request, ...this.site })
+    const { canary, ...rest } = request
+    return canary ? canaryDeploy({ ...rest, ...this.site }, canary) : rollout({ ...rest, ...this.site })
   }
 
   async instances(site: { project: string; environment: string }, signal: AbortSignal): Promise<Instance[]> {

@@ -1,3 +1,4 @@
+export * from './canary.ts'
 export * from './credentials.ts'
 export * from './grants.ts'
 export * from './protected.ts'

@@ -25,6 +25,7 @@ const expected: Record<ProjectAction, Record<Role, boolean>> = {
   'pipeline.retry': { admin: true, maintainer: true, developer: true, tester: false, viewer: false },
   deploy: { admin: true, maintainer: true, developer: true, tester: false, viewer: false },
   'approval.decide': { admin: true, maintainer: true, developer: false, tester: true, viewer: false },
+  'canary.decide': { admin: true, maintainer: true, developer: true, tester: true, viewer: false },
   'audit.read': { admin: true, maintainer: true, developer: false, tester: false, viewer: false },
   'webhook.manage': { admin: true, maintainer: true, developer: false, tester: false, viewer: false },
 }
@@ -66,6 +67,17 @@ describe('project permissions', () => {
     const developer = protectedDeploy('developer')
     expect(developer.allowed).toBe(false)
     if (!developer.allowed) expect(developer.reason).toMatch(/on a protected environment/)
+  })
+})
+
+describe('canary decisions', () => {
+  it('are for testers and maintainers on a protected environment, not developers', () => {
+    const decide = (role: Role) =>
+      decideProject({ isAdmin: false, role }, 'canary.decide', { environmentProtected: true })
+    expect(roles.filter((role) => decide(role).allowed)).toEqual(['admin', 'maintainer', 'tester'])
+    const developer = decide('developer')
+    expect(developer.allowed).toBe(false)
+    if (!developer.allowed) expect(developer.reason).toMatch(/canary.decide on a protected environment/)
   })
 })
 

@@ -20,6 +20,8 @@ export const projectActions = [
   'pipeline.retry',
   'deploy',
   'approval.decide',
+  /** Promoting a canary past a manual step, or aborting it. */
+  'canary.decide',
   'audit.read',
   'webhook.manage',
 ] as const
@@ -78,6 +80,11 @@ function rolesFor(action: ProjectAction, context: ProjectContext): readonly Role
     case 'approval.decide':
       // Segregation of duties: testers approve; developers do not, whatever their rank.
       return ['admin', 'maintainer', 'tester']
+    case 'canary.decide':
+      // Those who approve releases there decide canaries, and, where developers deploy, they too.
+      return context.environmentProtected
+        ? ['admin', 'maintainer', 'tester']
+        : ['admin', 'maintainer', 'developer', 'tester']
     default: {
       const unknown: never = action
       throw new Error(`unknown action ${String(unknown)}`)
@@ -95,7 +102,10 @@ export function decideProject(
   if (!subject.role) return deny('you are not a member of this project')
   if (allowed.includes(subject.role)) return allow
   const needed = allowed.join(', ')
-  const where = action === 'deploy' && context.environmentProtected ? ' on a protected environment' : ''
+  const where =
+    (action === 'deploy' || action === 'canary.decide') && context.environmentProtected
+      ? ' on a protected environment'
+      : ''
   return deny(`${action}${where} needs one of the roles ${needed}; you are ${subject.role}`)
 }
 

@@ -1,42 +1,13 @@
 /**
- * Canary analysis (issue 17, the decision only; not yet wired to a deploy): whether one step of
- * a canary release passes, fails or must wait, from what the gateway counted for each version
- * over the same window.
+ * Canary analysis: whether one step of a canary release passes, fails or must wait, from what
+ * the gateway counted for each version over the same window.
  */
 
+import type { CanaryFigures, CanaryStep, CanaryThresholds } from '@slipway/contracts'
+
 /** What the gateway saw of one version over the step's window. */
-export interface VersionFigures {
-  requests: number
-  /** Connection errors and 5xx answers. */
-  errors: number
-  /** p99 latency in ms; null when there was no request. */
-  p99Ms: number | null
-}
-
-/** An environment's thresholds for its canary steps. */
-export interface CanaryThresholds {
-  /** No verdict on fewer requests to the new version than this (it waits instead). */
-  minRequests: number
-  /** Highest error rate of the new version, absolute (0.01 = 1%). */
-  maxErrorRate: number
-  /** Highest error rate relative to the old version's (2 = twice the old rate). */
-  maxErrorRateRatio: number
-  /** Highest p99 of the new version in ms, absolute; null: no absolute bound. */
-  maxP99Ms: number | null
-  /** Highest p99 relative to the old version's (1.5 = half as slow again). */
-  maxP99Ratio: number
-}
-
-/** One step: the new version's share of traffic, held for a time and a number of requests. */
-export interface CanaryStep {
-  /** Percent of requests to the new version (1..100). */
-  weight: number
-  holdSeconds: number
-  /** Requests to the new version before the step may pass (at least the thresholds' minimum). */
-  holdRequests: number
-  /** After passing, wait for a person to promote (or abort). */
-  manual: boolean
-}
+export type VersionFigures = CanaryFigures
+export type { CanaryStep, CanaryThresholds }
 
 export type StepVerdict =
   | { decision: 'hold'; reason: string }

@@ -1,5 +1,6 @@
 import {
   CreateEnvironmentBody,
+  type DeployStrategy,
   type DeployTargetKind,
   Environment,
   UpdateEnvironmentBody,
@@ -33,19 +34,34 @@ function targetRow(target: DeployTargetKind): 'docker_hosts' | 'swarm' {
   return target === 'swarm' ? 'swarm' : 'docker_hosts'
 }
 
-/** A Swarm environment has exactly its manager as host (or none yet). */
-function assertTargetHosts(target: DeployTargetKind, hostIds: readonly string[]): void {
+/**
+ * What a target kind allows: a Swarm environment has exactly its manager as host (or none
+ * yet), and no canary strategy (Swarm rolls the service itself).
+ */
+function assertTargetFits(
+  target: DeployTargetKind,
+  hostIds: readonly string[],
+  strategy: Pick<DeployStrategy, 'canary'>,
+): void {
+  const fields: { path: string; message: string }[] = []
   if (target === 'swarm' && new Set(hostIds).size > 1)
-    throw new AppError('VALIDATION_FAILED', 'a Swarm environment has one host: its manager', {
-      details: {
-        fields: [
-          {
-            path: 'body.hostIds',
-            message: 'a Swarm environment has one host, the Swarm manager (the nodes are found through it)',
-          },
-        ],
-      },
+    fields.push({
+      path: 'body.hostIds',
+      message: 'a Swarm environment has one host, the Swarm manager (the nodes are found through it)',
     })
+  if (target === 'swarm' && strategy.canary)
+    fields.push({
+      path: 'body.strategy.canary',
+      message: 'canary steps run on docker-hosts environments; Swarm rolls its service itself',
+    })
+  if (fields.length)
+    throw new AppError(
+      'VALIDATION_FAILED',
+      fields.length > 1 || fields[0]?.path === 'body.hostIds'
+        ? 'a Swarm environment has one host: its manager'
+        : 'a Swarm environment has no canary strategy',
+      { details: { fields } },
+    )
 }
 
 export async function findEnvironment(tx: Prisma.TransactionClient, projectId: string, name: string) {
@@ -101,7 +117,7 @@ export function environmentRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           'environment.manage',
         )
         const { hostIds, target, ...fields } = request.body
-        assertTargetHosts(target, hostIds)
+        assertTargetFits(target, hostIds, fields.strategy)
         const env = await deps.db.$transaction(async (tx) => {
           await assertHostsExist(tx, hostIds)
           await requireGranted(tx, request, actor, project, { hostIds, replicas: fields.replicas })
@@ -148,7 +164,11 @@ export function environmentRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         const env = await deps.db.$transaction(async (tx) => {
           const before = await findEnvironment(tx, project.id, request.params.environment)
           const beforeTarget = environmentView(before).target
-          assertTargetHosts(target ?? beforeTarget, hostIds ?? before.hosts.map(({ host }) => host.id))
+          assertTargetFits(
+            target ?? beforeTarget,
+            hostIds ?? before.hosts.map(({ host }) => host.id),
+            fields.strategy ?? environmentView(before).strategy,
+          )
           if (target && target !== beforeTarget && before.releases.length)
             throw new AppError(
               'PRECONDITION_FAILED',

@@ -1,9 +1,11 @@
-import type {
-  Pipeline as PipelineContract,
-  PipelineTrigger,
-  Stage as StageContract,
+import {
+  CanaryCommandRecord,
+  CanaryState,
+  type Pipeline as PipelineContract,
+  type PipelineTrigger,
+  type Stage as StageContract,
 } from '@slipway/contracts'
-import type { Db, Environment, Pipeline, Stage } from '@slipway/db'
+import { type Db, type Environment, type Pipeline, Prisma, type Stage } from '@slipway/db'
 
 export type PipelineRow = Pipeline & {
   stages: (Stage & { environment: Pick<Environment, 'id' | 'name'> | null })[]
@@ -18,6 +20,32 @@ export interface ViewContext {
   names: Map<string, string>
   /** stage id -> position among queued stages waiting for the same resource */
   queue: Map<string, number>
+  /** `${pipelineId} ${environmentId}` -> the canary of the release its deploy made */
+  canaries: Map<string, CanaryState>
+}
+
+/**
+ * The canaries of these pipelines' deploys: each release's stored state with the last command
+ * a person gave it (a release whose state does not parse is shown without one).
+ */
+async function canaries(db: Db, rows: PipelineRow[]): Promise<Map<string, CanaryState>> {
+  if (!rows.some((row) => row.stages.some((stage) => stage.kind === 'deploy'))) return new Map()
+  const releases = await db.release.findMany({
+    where: { pipelineId: { in: rows.map((row) => row.id) }, canary: { not: Prisma.DbNull } },
+    orderBy: { number: 'asc' },
+    select: { pipelineId: true, environmentId: true, canary: true, canaryCommand: true },
+  })
+  const found = new Map<string, CanaryState>()
+  for (const release of releases) {
+    const state = CanaryState.safeParse(release.canary)
+    if (!state.success) continue
+    const command = CanaryCommandRecord.safeParse(release.canaryCommand)
+    found.set(`${release.pipelineId} ${release.environmentId}`, {
+      ...state.data,
+      command: command.success ? command.data : null,
+    })
+  }
+  return found
 }
 
 /** Position of each queued stage: builds share the build queue, deploys queue per environment. */
@@ -38,7 +66,12 @@ async function queuePositions(db: Db, rows: PipelineRow[]): Promise<Map<string, 
 
 /** Who acted (emails) and queue positions, for viewing these pipelines. */
 export async function viewContext(db: Db, rows: PipelineRow[]): Promise<ViewContext> {
-  return { names: await actorNames(db, rows), queue: await queuePositions(db, rows) }
+  const [names, queue, canaryStates] = await Promise.all([
+    actorNames(db, rows),
+    queuePositions(db, rows),
+    canaries(db, rows),
+  ])
+  return { names, queue, canaries: canaryStates }
 }
 
 /** Emails of the users named on these pipelines and stages, to show who acted. */
@@ -54,7 +87,10 @@ async function actorNames(db: Db, rows: PipelineRow[]): Promise<Map<string, stri
   return new Map(users.map((user) => [user.id, user.email]))
 }
 
-function stageView(stage: PipelineRow['stages'][number], { names, queue }: ViewContext): StageContract {
+function stageView(
+  stage: PipelineRow['stages'][number],
+  { names, queue, canaries: canaryStates }: ViewContext,
+): StageContract {
   return {
     id: stage.id,
     position: stage.position,
@@ -69,6 +105,10 @@ function stageView(stage: PipelineRow['stages'][number], { names, queue }: ViewC
     startedAt: stage.startedAt,
     finishedAt: stage.finishedAt,
     queuePosition: queue.get(stage.id) ?? null,
+    canary:
+      stage.kind === 'deploy' && stage.environmentId
+        ? (canaryStates.get(`${stage.pipelineId} ${stage.environmentId}`) ?? null)
+        : null,
   }
 }
 

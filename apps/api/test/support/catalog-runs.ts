@@ -74,6 +74,85 @@ const approvalCase = (decision: 'approve' | 'reject', ownPipeline: boolean): Rou
   },
 })
 
+/**
+ * A pipeline whose deploy to `environmentId` runs a canary waiting for a person at its first
+ * step (the release row as the worker writes it).
+ */
+async function canaryWaiting(ctx: CaseContext, environmentId: string) {
+  const pipeline = await makePipeline(
+    ctx,
+    'running',
+    [
+      { kind: 'build', status: 'succeeded' },
+      { kind: 'push', status: 'succeeded' },
+      { kind: 'deploy', status: 'running', environmentId },
+    ],
+    ctx.world.target.id,
+  )
+  const last = await ctx.db.release.findFirst({ where: { environmentId }, orderBy: { number: 'desc' } })
+  const figures = { requests: 120, errors: 0, p99Ms: 12 }
+  await ctx.db.release.create({
+    data: {
+      environmentId,
+      number: (last?.number ?? 0) + 1,
+      pipelineId: pipeline.id,
+      kind: 'deploy',
+      image: '127.0.0.1:5999/test/app@sha256:0000',
+      digest: 'sha256:0000',
+      replicas: 2,
+      status: 'deploying',
+      canary: {
+        phase: 'waiting',
+        step: 0,
+        weight: 5,
+        weights: { newer: 1, older: 38 },
+        plan: {
+          steps: [{ weight: 5, holdSeconds: 60, holdRequests: 100, manual: true }],
+          thresholds: {
+            minRequests: 20,
+            maxErrorRate: 0.01,
+            maxErrorRateRatio: 2,
+            maxP99Ms: null,
+            maxP99Ratio: 2,
+          },
+        },
+        steps: [
+          {
+            weight: 5,
+            weights: { newer: 1, older: 38 },
+            verdict: { decision: 'pass', reason: 'error rate 0.00%' },
+            newer: figures,
+            older: figures,
+            elapsedMs: 60_000,
+          },
+        ],
+        holding: null,
+        reason: null,
+        samples: [],
+        command: null,
+        updatedAt: new Date().toISOString(),
+      },
+    },
+  })
+  return pipeline
+}
+
+/** Promote or abort a canary, on the unprotected and on the protected environment. */
+function canaryCases(action: 'promote' | 'abort'): RouteCase[] {
+  return [false, true].map((isProtected) => ({
+    label: isProtected ? 'protected environment' : 'unprotected environment',
+    rule: { kind: 'project', action: 'canary.decide', context: { environmentProtected: isProtected } },
+    prepare: async (ctx) => {
+      const env = isProtected ? ctx.world.production : ctx.world.environment
+      const pipeline = await canaryWaiting(ctx, env.id)
+      return {
+        url: `/api/pipelines/${pipeline.id}/stages/${pipeline.stageIds[2]}/canary/${action}`,
+        body: { comment: `${action} after watching the canary's figures` },
+      }
+    },
+  }))
+}
+
 /** Rollback, scale and redeploy, on the unprotected and on the protected environment. */
 function operationCases(kind: 'rollback' | 'scale' | 'redeploy'): RouteCase[] {
   const body = () => (kind === 'scale' ? { replicas: 1 + (unique() % 4) } : {})
@@ -144,6 +223,8 @@ export const runCatalog: Record<string, RouteCase | RouteCase[]> = {
     approvalCase('reject', false),
     approvalCase('reject', true),
   ],
+  'POST /api/pipelines/:id/stages/:stageId/canary/promote': canaryCases('promote'),
+  'POST /api/pipelines/:id/stages/:stageId/canary/abort': canaryCases('abort'),
   'POST /api/projects/:project/environments/:environment/rollback': operationCases('rollback'),
   'POST /api/projects/:project/environments/:environment/scale': operationCases('scale'),
   'POST /api/projects/:project/environments/:environment/redeploy': operationCases('redeploy'),

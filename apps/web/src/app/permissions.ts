@@ -57,6 +57,7 @@ const actionWords: Record<string, string> = {
   'pipeline.retry': 'Retrying stages',
   deploy: 'Deploying',
   'approval.decide': 'Approving or rejecting',
+  'canary.decide': 'Promoting or aborting a canary',
   'audit.read': 'Reading the audit log',
   'webhook.manage': 'Managing webhooks',
   'project.create': 'Creating projects',

@@ -7,6 +7,7 @@ import type { WorkerDeps } from '../deps.ts'
 import { containerEnv, siteInclude, siteRequest } from '../environments/site.ts'
 import { secretKeysOf, targetFor } from '../environments/target.ts'
 import { digestRecord, digestRefusal } from './approved-digest.ts'
+import { canaryHooks } from './canary.ts'
 import { assertDeployGranted } from './grants.ts'
 import { permanent, type StageContext, type StageResult } from './runner.ts'
 
@@ -150,6 +151,23 @@ export async function deployStage(context: StageContext): Promise<StageResult> {
   const secretKeys = await patient(() => secretKeysOf(deps, configVersionId))
   const target = targetFor(deps, environment, site)
   if (target.kind === 'swarm') log.write(`target: Docker Swarm, manager ${site.hosts[0]?.name}`)
+  // A new release over a live one goes through the environment's canary steps, if it has
+  // any; a rollback, a scale and a redeploy roll at once.
+  const canaryPlan =
+    site.strategy.canary && !['rollback', 'scale', 'redeploy'].includes(pipeline.trigger)
+      ? site.strategy.canary
+      : null
+  if (canaryPlan && target.kind === 'swarm')
+    log.write('canary: not run on a Swarm target (Swarm rolls the service itself): rolling at once')
+  const canary =
+    canaryPlan && target.kind === 'docker-hosts'
+      ? canaryHooks(context, {
+          project: project.slug,
+          environment: environment.name,
+          releaseId: release.id,
+          plan: { steps: canaryPlan.steps, thresholds: canaryPlan.thresholds },
+        })
+      : undefined
   const rolloutFromMs = Date.now()
   const result = await target.deploy({
     ...site,
@@ -161,10 +179,12 @@ export async function deployStage(context: StageContext): Promise<StageResult> {
     traffic: deps.traffic,
     // A redeploy replaces every instance even when nothing changed.
     force: pipeline.trigger === 'redeploy',
+    canary,
     signal,
     log: (line) => log.write(line),
   })
 
+  await canary?.flush()
   const succeeded = result.status === 'succeeded'
   // The containers have changed: the release's outcome is recorded even across a restart.
   await patient(() =>
