@@ -65,8 +65,6 @@ export const CanaryStrategy = z
         }
       }),
     thresholds: CanaryThresholds.default(CanaryThresholds.parse({})),
-    /** A cookie keeps each client on the instance (so the version) that first answered it. */
-    sticky: z.boolean().default(false),
   })
   .strict()
 export type CanaryStrategy = z.infer<typeof CanaryStrategy>

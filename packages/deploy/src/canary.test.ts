@@ -1,17 +1,17 @@
-import { readFile, writeFile } from 'node:fs/promises'
-import path from 'node:path'
-import type { Instance } from '@slipway/contracts'
-import { readTraffic } from '@slipway/gateway'
-import type { VersionFigures } from '@slipway/rollout'
 import { demoImage, integrationTest as test } from '@slipway/testing'
 import { describe, expect } from 'vitest'
-import { type CanaryPlan, canaryRelease } from './canary.ts'
+import { type CanaryPlan, type CanaryProgress, type CanaryRequest, canaryRelease } from './canary.ts'
 import { rollout } from './rollout.ts'
 import {
+  answersSlowly,
   demoApp,
   demoRequest,
   deployHosts,
+  failsHalf,
   failures,
+  recordedFigures,
+  releasesOn,
+  type SiteFixtures,
   siteOn,
   startLoad,
   strategy,
@@ -19,27 +19,59 @@ import {
   withLeases,
 } from './test-support/index.ts'
 
-/** A demoImage patch: the demo answering 500 to every other request (a counter in /app/n). */
-async function failsHalf(dir: string): Promise<void> {
-  const index = path.join(dir, 'www', 'cgi-bin', 'index.cgi')
-  const text = await readFile(index, 'utf8')
-  await writeFile(
-    index,
-    // A function as the replacement: a replacement string would read `$(` patterns specially.
-    text.replace(
-      "printf 'Content-Type: text/plain\\r\\n\\r\\n'",
-      (line) =>
-        `n=$(( $(cat /app/n 2>/dev/null || echo 0) + 1 )); echo $n > /app/n\nif [ $(( n % 2 )) -eq 0 ]; then printf 'Status: 500 Internal Server Error\\r\\nContent-Type: text/plain\\r\\n\\r\\nbroken\\n'; exit 0; fi\n${line}`,
-    ),
-  )
-}
-
 const plan: CanaryPlan = {
   steps: [
     { weight: 10, holdSeconds: 3, holdRequests: 40, manual: false },
     { weight: 50, holdSeconds: 3, holdRequests: 40, manual: false },
   ],
   thresholds: { minRequests: 20, maxErrorRate: 0.05, maxErrorRateRatio: 2, maxP99Ms: null, maxP99Ratio: 10 },
+}
+
+type Release = { id: string; image: string }
+
+/**
+ * A site of the test's own on prod-1 and prod-2 behind the real gateway with its recorder on,
+ * v1.0.0 live on 2 instances; `canaryOf` starts a canary beside them, `load` 8 kept-alive
+ * clients. The caller closes `gateway`.
+ */
+async function liveSite(fixtures: SiteFixtures & { db: Parameters<typeof withLeases>[0] }) {
+  const hosts = deployHosts(['prod-1', 'prod-2'])
+  const { project, environment, gateway, base } = await withLeases(
+    fixtures.db,
+    await siteOn(fixtures, hosts, { record: true, ttlSeconds: 600 }),
+  )
+  const figures = recordedFigures(fixtures.redis, fixtures.redisPrefix, project, environment)
+  const request = (release: Release) => demoRequest(base, release, 2, { strategy: strategy() })
+  try {
+    const first = await rollout(request({ id: 'v1', image: (await demoImage({ ref: 'v1.0.0' })).image }))
+    expect(first.status, base.lines.join('\n')).toBe('succeeded')
+    /** The canary of `release` on hosts[host], beside `live` (default: the v1 instances). */
+    const canaryOf = (release: Release, host: 0 | 1, change: Partial<CanaryRequest> = {}) => {
+      const { hosts: _, replicas: __, release: ___, ...rest } = request(release)
+      return canaryRelease({
+        site: { ...rest, app: demoApp },
+        host: hosts[host] as (typeof hosts)[number],
+        release,
+        live: first.instances,
+        plan,
+        figures,
+        pollMs: 500,
+        signal: AbortSignal.timeout(90_000),
+        ...change,
+      })
+    }
+    const load = () => startLoad({ port: gateway.port, concurrency: 8, maxRequests: 200_000, maxMs: 120_000 })
+    return { hosts, project, environment, gateway, base, request, canaryOf, load }
+  } catch (error) {
+    await gateway.close()
+    throw error
+  }
+}
+
+/** The load's samples, after 1 s more of it. */
+async function afterCalm(load: ReturnType<typeof startLoad>) {
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  return load.stop()
 }
 
 describe('canary releases on prod-1 and prod-2 behind the real gateway, judged by what it measured', () => {
@@ -50,56 +82,23 @@ describe('canary releases on prod-1 and prod-2 behind the real gateway, judged b
     db,
     testId,
   }) => {
-    const [v1, v2, v3] = await Promise.all([
-      demoImage({ ref: 'v1.0.0' }),
+    const images = Promise.all([
       demoImage({ ref: 'v1.1.0' }),
       demoImage({ ref: 'v1.1.0', version: '3.0.0', patch: failsHalf }),
     ])
-    const hosts = deployHosts(['prod-1', 'prod-2'])
-    const fixtures = { fleet, redis, redisPrefix, testId }
-    const { project, environment, gateway, base } = await withLeases(
+    const { gateway, base, request, canaryOf, load } = await liveSite({
+      fleet,
+      redis,
+      redisPrefix,
       db,
-      await siteOn(fixtures, hosts, { record: true, ttlSeconds: 600 }),
-    )
-    /** What the gateway measured since `fromMs`: per release, and the requests HAProxy retried. */
-    const figures = async (fromMs: number, signal: AbortSignal) => {
-      const report = await readTraffic(redis, redisPrefix, project, environment, fromMs, Date.now(), {
-        signal,
-      })
-      const releases: Record<string, VersionFigures> = Object.fromEntries(
-        Object.entries(report.releases).map(([release, seen]) => [
-          release,
-          { requests: seen.requests, errors: seen.errors, p99Ms: seen.latencyMs.p99 },
-        ]),
-      )
-      return { releases, retried: report.totals.retried }
-    }
-    const request = (release: { id: string; image: string }) =>
-      demoRequest(base, release, 2, { strategy: strategy() })
-    const site = (release: { id: string; image: string }) => {
-      const { hosts: _, replicas: __, release: ___, ...rest } = request(release)
-      return { ...rest, app: demoApp }
-    }
-    /** The canary of `release` on hosts[host], beside `live`. */
-    const canaryOf = (release: { id: string; image: string }, host: 0 | 1, live: Instance[]) =>
-      canaryRelease({
-        site: site(release),
-        host: hosts[host] as (typeof hosts)[number],
-        release,
-        live,
-        plan,
-        figures,
-        pollMs: 500,
-        signal: AbortSignal.timeout(90_000),
-      })
+      testId,
+    })
     try {
-      const first = await rollout(request({ id: 'v1', image: v1.image }))
-      expect(first.status).toBe('succeeded')
-
+      const [v2, v3] = await images
       // A healthy release under 8 kept-alive clients: every step passes, then the rolling
       // completion; not one failed request.
-      const load = startLoad({ port: gateway.port, concurrency: 8, maxRequests: 200_000, maxMs: 120_000 })
-      const good = await canaryOf({ id: 'v2', image: v2.image }, 0, first.instances)
+      const clients = load()
+      const good = await canaryOf({ id: 'v2', image: v2.image }, 0)
       expect(good.outcome, base.lines.join('\n')).toBe('promoted')
       expect(good.steps.map((step) => [step.weight, step.verdict.decision])).toEqual([
         [10, 'pass'],
@@ -116,8 +115,7 @@ describe('canary releases on prod-1 and prod-2 behind the real gateway, judged b
       expect(completed.status).toBe('succeeded')
       expect(completed.instances.map((instance) => instance.release)).toEqual(['v2', 'v2'])
       const completedAt = Date.now()
-      await new Promise((resolve) => setTimeout(resolve, 1000))
-      const calm = await load.stop()
+      const calm = await afterCalm(clients)
       expect(failures(calm)).toEqual([])
       const after = calm.filter((sample) => sample.start > completedAt)
       expect(after.length).toBeGreaterThan(0)
@@ -125,15 +123,14 @@ describe('canary releases on prod-1 and prod-2 behind the real gateway, judged b
 
       // A release answering 500 to half its requests: the first step (10%) fails on its error
       // rate and the old version serves alone again; only requests the canary answered failed.
-      const second = startLoad({ port: gateway.port, concurrency: 8, maxRequests: 200_000, maxMs: 120_000 })
-      const bad = await canaryOf({ id: 'v3', image: v3.image }, 1, completed.instances)
+      const second = load()
+      const bad = await canaryOf({ id: 'v3', image: v3.image }, 1, { live: completed.instances })
       expect(bad.outcome, base.lines.join('\n')).toBe('rolled-back')
       expect(bad.steps).toHaveLength(1)
       expect(bad.steps[0]?.verdict.decision).toBe('fail')
       expect(bad.outcome === 'rolled-back' && bad.reason).toMatch(/step 1 \(10%\) failed: error rate/)
       const afterRollback = Date.now()
-      await new Promise((resolve) => setTimeout(resolve, 1000))
-      const samples = await second.stop()
+      const samples = await afterCalm(second)
       const failed = failures(samples)
       // Every failure is the canary's 500; none after the rollback; the 3.0.0 version answered
       // a bounded share (the step's 10%, held only until judged).
@@ -148,6 +145,105 @@ describe('canary releases on prod-1 and prod-2 behind the real gateway, judged b
       )
       process.stdout.write(
         `[canary] healthy: ${calm.length} requests, 0 failed, first step ${(share * 100).toFixed(1)}% new; bad: ${bad.steps[0]?.verdict.reason}; ${sawCanary.length} of ${samples.length} requests saw 3.0.0 (${failed.length} failed)\n`,
+      )
+    } finally {
+      await gateway.close()
+    }
+  })
+
+  test('a slow release (its p99 over the threshold) is rolled back at the first step', async ({
+    fleet,
+    redis,
+    redisPrefix,
+    db,
+    testId,
+  }) => {
+    // Every answer 300 ms late: slow, never failed.
+    const image = demoImage({ ref: 'v1.1.0', version: '3.1.0', patch: answersSlowly(300) })
+    const { gateway, base, canaryOf, load } = await liveSite({ fleet, redis, redisPrefix, db, testId })
+    try {
+      const slow = await image
+      const clients = load()
+      const result = await canaryOf({ id: 'v3', image: slow.image }, 0, {
+        plan: { ...plan, thresholds: { ...plan.thresholds, maxP99Ms: 150 } },
+      })
+      expect(result.outcome, base.lines.join('\n')).toBe('rolled-back')
+      expect(result.steps).toHaveLength(1)
+      expect(result.steps[0]?.verdict.decision).toBe('fail')
+      expect(result.outcome === 'rolled-back' && result.reason).toMatch(
+        /step 1 \(10%\) failed: p99 \d+ ms above 150 ms/,
+      )
+      const afterRollback = Date.now()
+      const samples = await afterCalm(clients)
+      // A slow answer is not a failure; the slow version answered a bounded share, and nothing
+      // after the rollback.
+      expect(failures(samples)).toEqual([])
+      const sawCanary = samples.filter((sample) => versionOf(sample.body) === '3.1.0')
+      expect(sawCanary.length).toBeGreaterThan(0)
+      expect(sawCanary.length / samples.length).toBeLessThan(0.15)
+      expect(sawCanary.filter((sample) => sample.start > afterRollback)).toEqual([])
+      process.stdout.write(
+        `[canary] slow: ${result.steps[0]?.verdict.reason} after ${(result.steps[0]?.elapsedMs ?? 0) / 1000} s; ${sawCanary.length} of ${samples.length} requests saw 3.1.0, 0 failed\n`,
+      )
+    } finally {
+      await gateway.close()
+    }
+  })
+
+  test('a person aborting mid-canary restores the old version with 0 failed requests', async ({
+    fleet,
+    redis,
+    redisPrefix,
+    db,
+    testId,
+  }) => {
+    const image = demoImage({ ref: 'v1.1.0' })
+    const { hosts, project, environment, gateway, base, canaryOf, load } = await liveSite({
+      fleet,
+      redis,
+      redisPrefix,
+      db,
+      testId,
+    })
+    try {
+      const v2 = await image
+      // The step holds 30 s; the person aborts 2 s after it began being judged.
+      const phases: CanaryProgress['phase'][] = []
+      let judgingSince: number | undefined
+      const clients = load()
+      const result = await canaryOf({ id: 'v2', image: v2.image }, 0, {
+        plan: { ...plan, steps: [{ weight: 25, holdSeconds: 30, holdRequests: 40, manual: false }] },
+        progress: (state) => {
+          if (phases.at(-1) !== state.phase) phases.push(state.phase)
+          if ((state.phase === 'judging' || state.phase === 'waiting') && judgingSince === undefined)
+            judgingSince = Date.now()
+        },
+        command: async () =>
+          judgingSince !== undefined && Date.now() > judgingSince + 2000
+            ? { action: 'abort', by: 'tester@example.com' }
+            : null,
+      })
+      expect(result.outcome, base.lines.join('\n')).toBe('rolled-back')
+      expect(result.outcome === 'rolled-back' && result.reason).toMatch(
+        /aborted by tester@example\.com at step 1 \(25%\)/,
+      )
+      expect(result.steps).toEqual([])
+      expect(phases).toEqual(['judging', 'rolled-back'])
+      const afterRollback = Date.now()
+      const samples = await afterCalm(clients)
+      // Not one failed request; the canary served before the abort, the old version alone after.
+      expect(failures(samples)).toEqual([])
+      const sawCanary = samples.filter((sample) => versionOf(sample.body) === '1.1.0')
+      expect(sawCanary.length).toBeGreaterThan(0)
+      const after = samples.filter((sample) => sample.start > afterRollback)
+      expect(after.length).toBeGreaterThan(0)
+      expect(new Set(after.map((sample) => versionOf(sample.body)))).toEqual(new Set(['1.0.0']))
+      // The canary's container is gone from its host: only the old instance runs there.
+      expect(await releasesOn((hosts[0] as (typeof hosts)[number]).driver, project, environment)).toEqual([
+        'running:v1',
+      ])
+      process.stdout.write(
+        `[canary] aborted: ${result.outcome === 'rolled-back' && result.reason}; ${sawCanary.length} of ${samples.length} requests saw 1.1.0, 0 failed, ${after.length} after the rollback all 1.0.0\n`,
       )
     } finally {
       await gateway.close()

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { Instance } from '@slipway/contracts'
+import type { CanaryStepReport, Instance } from '@slipway/contracts'
 import { errorMessage } from '@slipway/core'
 import {
   type CanaryStep,
@@ -19,17 +19,6 @@ import { seconds } from './util.ts'
 export interface CanaryPlan {
   steps: CanaryStep[]
   thresholds: CanaryThresholds
-}
-
-/** How one step went: its weights, the figures it was judged on and the verdict. */
-export interface CanaryStepReport {
-  weight: number
-  /** HAProxy weights given to the new and to each old server. */
-  weights: { newer: number; older: number }
-  verdict: StepVerdict
-  newer: VersionFigures
-  older: VersionFigures
-  elapsedMs: number
 }
 
 export interface CanaryRequest {

@@ -1,4 +1,4 @@
-export type { CanaryCommand, CanaryHooks, CanaryProgress } from './canary.ts'
+export { type CanaryCommand, type CanaryHooks, type CanaryProgress, canaryRelease } from './canary.ts'
 export { discoverSite, type HostInventory } from './discover.ts'
 export { type ProbeOutcome, probeHttp, probeTcp } from './health/probe.ts'
 export { probeOnce, type WaitHealthyOptions, waitHealthy } from './health/wait.ts'

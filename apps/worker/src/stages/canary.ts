@@ -1,6 +1,6 @@
 import { CanaryCommandRecord, type CanaryState } from '@slipway/contracts'
 import type { CanaryHooks, CanaryProgress } from '@slipway/deploy'
-import { readTraffic } from '@slipway/gateway'
+import { readReleaseFigures } from '@slipway/gateway'
 import type { StageContext } from './runner.ts'
 
 /** The most chart samples a canary keeps (one a second: 20 min). */
@@ -33,26 +33,7 @@ export function canaryHooks(
   }
 
   return {
-    async figures(fromMs, signal) {
-      const report = await readTraffic(
-        deps.redis,
-        deps.prefix,
-        site.project,
-        site.environment,
-        fromMs,
-        Date.now(),
-        {
-          signal,
-        },
-      )
-      const releases = Object.fromEntries(
-        Object.entries(report.releases).map(([release, seen]) => [
-          release,
-          { requests: seen.requests, errors: seen.errors, p99Ms: seen.latencyMs.p99 },
-        ]),
-      )
-      return { releases, retried: report.totals.retried }
-    },
+    figures: (fromMs, signal) => readReleaseFigures(deps.redis, deps.prefix, site, fromMs, { signal }),
 
     async command() {
       const row = await deps.db.release.findUnique({

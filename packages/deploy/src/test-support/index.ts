@@ -1,4 +1,5 @@
 export { failures, type LoadRun, requestsNow, type Sample, startLoad } from '@slipway/testing/services'
+export * from './canary.ts'
 export * from './checks.ts'
 export * from './daemon.ts'
 export * from './gateway.ts'

@@ -8,5 +8,5 @@ export {
 } from './record-release.ts'
 export { TrafficRecorder, type TrafficRecorderOptions } from './recorder.ts'
 export { type RegistryReleaseOfOptions, type ReleaseOf, registryReleaseOf } from './release-of.ts'
-export { readTraffic, trafficRecordedUntil, waitForTraffic } from './report.ts'
+export { readReleaseFigures, readTraffic, trafficRecordedUntil, waitForTraffic } from './report.ts'
 export { trafficKeys } from './store.ts'

@@ -1,4 +1,4 @@
-import type { TrafficPoint, TrafficReport } from '@slipway/contracts'
+import type { CanaryFigures, TrafficPoint, TrafficReport } from '@slipway/contracts'
 import { AppError } from '@slipway/core'
 import type { Redis } from 'ioredis'
 import { sleep } from '../support/bounded.ts'
@@ -175,4 +175,25 @@ function parseRecord(key: string, id: string, fields: string[]): SecondRecord {
 
 function corrupt(key: string, id: string, cause?: unknown): AppError {
   return new AppError('INTERNAL', `traffic entry ${key} ${id} is not a recorder's second`, { cause })
+}
+
+/**
+ * What a canary is judged on: each release's requests, errors and p99 from `fromMs` until now,
+ * and the requests HAProxy retried on another server in that window.
+ */
+export async function readReleaseFigures(
+  redis: Redis,
+  prefix: string,
+  site: { project: string; environment: string },
+  fromMs: number,
+  options: CallOptions = {},
+): Promise<{ releases: Record<string, CanaryFigures>; retried: number }> {
+  const report = await readTraffic(redis, prefix, site.project, site.environment, fromMs, Date.now(), options)
+  const releases = Object.fromEntries(
+    Object.entries(report.releases).map(([release, seen]) => [
+      release,
+      { requests: seen.requests, errors: seen.errors, p99Ms: seen.latencyMs.p99 },
+    ]),
+  )
+  return { releases, retried: report.totals.retried }
 }
