@@ -1,5 +1,7 @@
 import { failures, type Sample, startLoad } from '@slipway/testing/services'
+import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ensureDashboardBuilt, launchBrowser, signedIn } from './browser/browser.ts'
 import { type Demo, eventually, pipelineIn, setupDemo, storedLog } from './client.ts'
 import { type Stack, startStack } from './stack.ts'
 
@@ -41,6 +43,7 @@ async function canaryOf(demo: Demo, pipelineId: string, ready: (stage: StageView
 describe('a canary release through the product: the environment setting, the deploy, a person deciding', () => {
   let stack: Stack
   let demo: Demo
+  let browser: Browser
   let port: number
   const strategy = {
     drainSeconds: 0.2,
@@ -79,11 +82,14 @@ describe('a canary release through the product: the environment setting, the dep
   ]
 
   beforeAll(async () => {
+    process.env.E2E_WEB_DIST = await ensureDashboardBuilt()
     stack = await startStack({ workers: 1 })
     demo = await setupDemo(stack, { preReplicas: 2 })
     port = demo.gatewayPorts['pre-release']
-  })
+    browser = await launchBrowser()
+  }, 180_000)
   afterAll(async () => {
+    await browser?.close()
     await stack?.stop()
   })
 
@@ -123,10 +129,21 @@ describe('a canary release through the product: the environment setting, the dep
     expect(waitingStep.canary?.steps[0]?.verdict.decision).toBe('pass')
     expect(waitingStep.canary?.samples.length).toBeGreaterThan(0)
     const route = `/api/pipelines/${id}/stages/${waitingStep.id}/canary/promote`
-    // A viewer may not; the tester may.
+    // A viewer may not; the tester does, from the pipeline page in a browser.
     expect((await demo.viewer.post(route, {})).status).toBe(403)
-    const promoted = await demo.tester.post(route, { comment: 'checked the new checkout page' })
-    expect(promoted.status).toBe(200)
+    const { context, page } = await signedIn(browser, stack.url, 'tester')
+    try {
+      await page.goto(`${stack.url}/p/${demo.project.slug}/pipelines/${id}`)
+      const panel = page.getByRole('region', { name: 'Canary on pre-release' })
+      await panel.getByText('waiting for a person').first().waitFor({ timeout: 30_000 })
+      // The step's verdict and both versions' figures are on the page.
+      await panel.getByText('pass', { exact: false }).first().waitFor()
+      await panel.getByLabel('Comment (optional)').fill('checked the new checkout page')
+      await panel.getByRole('button', { name: 'Promote' }).click()
+      await panel.getByText('promoted: every step passed').waitFor({ timeout: 60_000 })
+    } finally {
+      await context.close()
+    }
     const done = await pipelineIn(demo.developer, id, ['waiting', 'failed'])
     expect(done.status).toBe('waiting')
     const samples = await stopped(runs)

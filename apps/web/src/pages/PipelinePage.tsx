@@ -1,9 +1,12 @@
 import { Pipeline, type Stage } from '@slipway/contracts'
 import { api } from '../api/client.ts'
+import { usePolling } from '../api/live.ts'
 import { usePipeline } from '../api/queries.ts'
 import { invalidate, prime } from '../api/resource.ts'
 import { reasonIfDenied, usePermissions } from '../app/permissions.ts'
 import { navigate, useQuery } from '../app/router.tsx'
+import { CanaryPanel } from '../canary/CanaryPanel.tsx'
+import { canaryNeedsPolling, canaryPollMs } from '../canary/shape.ts'
 import { LogViewer } from '../logs/LogViewer.tsx'
 import { useStageLog } from '../logs/useStageLog.ts'
 import { StageTraffic } from '../traffic/StageTraffic.tsx'
@@ -60,6 +63,8 @@ function PipelineView({ pipeline }: { pipeline: Pipeline }) {
   }
   const queue = queueText(pipeline)
   useTick(1000, active.has(pipeline.status))
+  // A canary's state changes every second or so without a live event: polled while it may run.
+  usePolling(canaryNeedsPolling(pipeline.stages) ? `pipeline:${pipeline.id}` : null, canaryPollMs)
 
   return (
     <>
@@ -141,6 +146,11 @@ function PipelineView({ pipeline }: { pipeline: Pipeline }) {
       {approvalStage ? (
         <ApprovalPanel pipeline={pipeline} stage={approvalStage} previousEnv={previousEnv} />
       ) : null}
+      {pipeline.stages.map((stage) =>
+        stage.kind === 'deploy' && stage.canary ? (
+          <CanaryPanel key={stage.id} pipeline={pipeline} stage={stage} state={stage.canary} />
+        ) : null,
+      )}
       {selected ? <StageTraffic stage={selected} pipeline={pipeline} projectId={project.id} /> : null}
       {selected ? (
         <Section title={`Log: ${stageName(selected)}`} id="stage-log">

@@ -39,6 +39,7 @@ function pipeline(statuses: string[], queuePosition: number | null = null) {
       startedAt: ['running', 'succeeded', 'failed', 'waiting'].includes(status) ? at : null,
       finishedAt: null,
       queuePosition: status === 'queued' ? queuePosition : null,
+      canary: null,
     })),
   })
 }

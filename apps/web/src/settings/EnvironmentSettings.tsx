@@ -9,6 +9,8 @@ import { api } from '../api/client.ts'
 import { useEnvironments } from '../api/queries.ts'
 import { invalidate } from '../api/resource.ts'
 import { reasonIfDenied, usePermissions } from '../app/permissions.ts'
+import { CanaryFields } from '../canary/CanaryFields.tsx'
+import { canaryBody, canaryDraftOf, canaryUnavailable } from '../canary/draft.ts'
 import { useProjectScope } from '../pages/project-scope.tsx'
 import { Alert, Async } from '../ui/Async.tsx'
 import { ActionButton, Button } from '../ui/Button.tsx'
@@ -38,6 +40,7 @@ function draftOf(env?: Environment) {
     onPullFailure: s?.onPullFailure ?? 'abort',
     healthTimeoutSeconds: String(s?.healthTimeoutSeconds ?? 60),
     monitorSeconds: String(s?.monitorSeconds ?? 5),
+    canary: canaryDraftOf(s?.canary),
   }
 }
 type Draft = ReturnType<typeof draftOf>
@@ -62,6 +65,7 @@ function bodyOf(d: Draft) {
       onPullFailure: d.onPullFailure,
       healthTimeoutSeconds: num(d.healthTimeoutSeconds),
       monitorSeconds: num(d.monitorSeconds),
+      canary: canaryBody(d.canary, !canaryUnavailable(d.target)),
     },
   }
 }
@@ -78,7 +82,7 @@ function EnvironmentForm({ env, denied }: { env?: Environment; denied: string | 
     }
     invalidate(`envs:${project.id}`)
   })
-  const text = (key: keyof Draft) => ({
+  const text = (key: Exclude<keyof Draft, 'canary'>) => ({
     value: String(d[key]),
     onChange: (event: ChangeEvent<HTMLInputElement | HTMLSelectElement>) =>
       setDraft({ ...d, [key]: event.target.value }),
@@ -197,6 +201,12 @@ function EnvironmentForm({ env, denied }: { env?: Environment; denied: string | 
             />
           </div>
         </fieldset>
+        <CanaryFields
+          draft={d.canary}
+          onChange={(canary) => setDraft({ ...d, canary })}
+          error={e}
+          target={d.target}
+        />
       </fieldset>
       <div className="form-actions">
         <Button type="submit" variant="primary" busy={form.busy} disabledReason={denied}>

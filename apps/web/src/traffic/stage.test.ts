@@ -35,6 +35,7 @@ const pipeline = Pipeline.parse({
       startedAt: at,
       finishedAt: at,
       queuePosition: null,
+      canary: null,
     },
   ],
 })
