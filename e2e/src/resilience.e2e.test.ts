@@ -7,6 +7,12 @@ import { type Demo, eventually, pipelineIn, setupDemo, storedLog, viaGateway } f
 import { followStageLog } from './report/live-log.ts'
 import { type Stack, startStack } from './stack.ts'
 
+/**
+ * The workers' stage lease here: a dead worker's stage is taken over once it expires (30 s by
+ * default; shorter keeps the takeover test short, still three heartbeats long).
+ */
+const leaseSeconds = 10
+
 type StageRow = { id: string; kind: string; status: string; attempt: number; error: string | null }
 
 describe('pipelines survive failures', () => {
@@ -14,7 +20,7 @@ describe('pipelines survive failures', () => {
   let demo: Demo
 
   beforeAll(async () => {
-    stack = await startStack({ workers: 1 })
+    stack = await startStack({ workers: 1, workerEnv: { STAGE_LEASE_SECONDS: String(leaseSeconds) } })
     demo = await setupDemo(stack, { prodReplicas: 1, prodHosts: ['prod-1'] })
   })
   afterAll(async () => {
@@ -66,8 +72,7 @@ describe('pipelines survive failures', () => {
       section: 'fault',
       id: 'worker-killed-during-build',
       done: 'SIGKILL of the only worker during a build step (an 8 s RUN); a new worker started',
-      expected:
-        'the new worker takes the build over as attempt 2 (after the dead worker’s 30 s lease), the pipeline reaches pre-release, every log line is kept (numbered without gaps) and names both attempts',
+      expected: `the new worker takes the build over as attempt 2 (after the dead worker’s ${leaseSeconds} s lease), the pipeline reaches pre-release, every log line is kept (numbered without gaps) and names both attempts`,
       observed: `attempt 2 began on w2 ${takeoverSeconds} s after the kill; the pipeline waited for its production approval ${recoverySeconds} s after the kill with pre-release on 3.0.0; ${lines.length} log lines numbered 1..${lines.length}`,
       recoverySeconds,
       figures: { takeoverSeconds },

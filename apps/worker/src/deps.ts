@@ -51,6 +51,8 @@ export function createWorkerDeps(options: {
   workDir: string
   logLimits?: LogLimits
   gitEnv?: GitEnv
+  /** How long stage and deploy leases live without renewal (default 30 s). */
+  leaseMs?: number
 }): WorkerDeps {
   const { db, redis, prefix, secrets, logger } = options
   const queues = new Queues(redis, prefix, logger)
@@ -68,6 +70,11 @@ export function createWorkerDeps(options: {
     traffic: createTrafficSwitch({ redis, prefix, logger }),
     registry: new DiscoveryRegistry({ redis, prefix, logger }),
     ports: createHostPorts(db),
-    runs: createRuns({ db, publish: publisher(redis, prefix, outbox, logger), log: logger }),
+    runs: createRuns({
+      db,
+      publish: publisher(redis, prefix, outbox, logger),
+      log: logger,
+      leaseMs: options.leaseMs,
+    }),
   }
 }

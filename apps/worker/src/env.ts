@@ -51,6 +51,11 @@ const workerEnvSchema = z
       .enum(['true', 'false', '1', '0'])
       .default('true')
       .transform((value) => value === 'true' || value === '1'),
+    /**
+     * Seconds a stage's lease (and its deploy lease) lives without a heartbeat: how soon another
+     * worker takes over the stages of a worker that died. Heartbeats come every third of it.
+     */
+    STAGE_LEASE_SECONDS: z.coerce.number().int().min(3).max(600).default(30),
     /** Seconds between routine reconciles of each live environment. */
     RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(5).max(3600).default(30),
     /** Lines one attempt of a stage keeps in its log; past them (or the bytes) one "truncated" line. */

@@ -1,3 +1,4 @@
+import { DeployStrategy } from '@slipway/contracts'
 import {
   DiscoveryRegistry,
   GatewayAgent,
@@ -48,6 +49,7 @@ export async function startGateway(
         project: env.project.slug,
         environment: env.name,
         listenPort: env.gatewayPort!,
+        sticky: DeployStrategy.parse(env.strategy).canary?.sticky === true,
       }))
     },
   })

@@ -36,6 +36,7 @@ const deps = createWorkerDeps({
   gitEnv: loadGitEnv(),
   workDir: env.WORKER_WORK_DIR ?? path.join(tmpdir(), 'slipway-work'),
   logLimits: { lines: env.STAGE_LOG_MAX_LINES, bytes: env.STAGE_LOG_MAX_BYTES },
+  leaseMs: env.STAGE_LEASE_SECONDS * 1000,
 })
 
 const worker = await startWorker(deps, {

@@ -19,7 +19,7 @@ import {
   startRelease,
 } from './releases/records.ts'
 import { ConcurrentChange } from './stages/apply.ts'
-import { type Claim, claimStage, renewLease } from './stages/claim.ts'
+import { type Claim, claimStage, leaseMs, renewLease } from './stages/claim.ts'
 import {
   type DeployLeaseTake,
   dropDeployLease,
@@ -38,6 +38,8 @@ export interface RunsDeps {
   /** Publishes a committed change: live events, cancel signals, outbox kick (see `publisher`). */
   publish(change: Change): Promise<void>
   log: Logger
+  /** How long this process's stage and deploy leases live without renewal (default 30 s). */
+  leaseMs?: number
 }
 
 /** Work done in the same transaction as a lifecycle change (an audit row, a webhook delivery). */
@@ -120,7 +122,7 @@ export type Runs = ReturnType<typeof createRuns>
  * retry, approvals), stages (claim and lease, outcome, reaping) and releases. Every method
  * commits, then publishes what changed; no caller publishes by hand.
  */
-export function createRuns({ db, publish, log }: RunsDeps) {
+export function createRuns({ db, publish, log, leaseMs: lease = leaseMs }: RunsDeps) {
   const serial = keyedSerial()
 
   async function publishAll(changes: Change[]): Promise<void> {
@@ -197,6 +199,8 @@ export function createRuns({ db, publish, log }: RunsDeps) {
 
   return {
     transaction,
+    /** How long this process's leases live without renewal; heartbeats renew every third of it. */
+    leaseMs: lease,
 
     // ── pipelines ──────────────────────────────────────────────────────────────────────
     /** Creates a pipeline (numbered, superseding older queued ones of its ref when asked). */
@@ -259,7 +263,7 @@ export function createRuns({ db, publish, log }: RunsDeps) {
     ): Promise<Exclude<Claim, { kind: 'exhausted' }> | { kind: 'failed'; reason: string }> {
       let claim: Claim
       try {
-        claim = await transaction(({ tx }) => claimStage(tx, stageId, attempt, workerId))
+        claim = await transaction(({ tx }) => claimStage(tx, stageId, attempt, workerId, lease))
       } catch (error) {
         if (!isAppError(error) || error.code !== 'PRECONDITION_FAILED') throw error
         await this.failStage(stageId, error.message)
@@ -294,7 +298,7 @@ export function createRuns({ db, publish, log }: RunsDeps) {
      * environment.
      */
     renewLease(stage: Stage, workerId: string, deployLease?: string) {
-      return transaction(({ tx }) => renewLease(tx, stage, workerId, deployLease))
+      return transaction(({ tx }) => renewLease(tx, stage, workerId, deployLease, lease))
     },
 
     /** The stage's work succeeded. */
@@ -366,12 +370,12 @@ export function createRuns({ db, publish, log }: RunsDeps) {
      * unless another live holder has it (then: until when).
      */
     takeDeployLease(environmentId: string, holder: string, owner: string): Promise<DeployLeaseTake> {
-      return transaction(({ tx }) => takeDeployLease(tx, environmentId, holder, owner))
+      return transaction(({ tx }) => takeDeployLease(tx, environmentId, holder, owner, new Date(), lease))
     },
 
     /** Extends a deploy lease still held with this token; false when it was lost. */
     renewDeployLease(environmentId: string, token: string): Promise<boolean> {
-      return transaction(({ tx }) => renewDeployLease(tx, environmentId, token))
+      return transaction(({ tx }) => renewDeployLease(tx, environmentId, token, lease))
     },
 
     /** Gives a deploy lease back (only while this token holds it). */

@@ -10,7 +10,6 @@ import {
   cancelChannel,
   classifyFailure,
   DeployLeaseLost,
-  leaseMs,
   maxAttempts,
   type RunnableKind,
   StageLog,
@@ -152,7 +151,7 @@ export function runStage(deps: WorkerDeps, handlers: StageHandlers): Processor<'
           } else if (requested) cancel.abort('canceled')
         })
         .catch((error) => log.warn({ err: error }, 'lease renewal failed'))
-    }, leaseMs / 3)
+    }, deps.runs.leaseMs / 3)
 
     // The work is done once; recording its outcome waits out a database restart (the heartbeat
     // keeps the lease meanwhile) instead of leaving the stage to the reaper.

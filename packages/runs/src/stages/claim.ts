@@ -68,7 +68,13 @@ async function markWaiting(tx: Tx, stageId: string, now: number): Promise<void> 
  * running stage whose lease expired is taken over as a new attempt, anything else is a
  * duplicate or stale delivery and is skipped.
  */
-export async function claimStage(tx: Tx, stageId: string, attempt: number, workerId: string): Promise<Claim> {
+export async function claimStage(
+  tx: Tx,
+  stageId: string,
+  attempt: number,
+  workerId: string,
+  ms = leaseMs,
+): Promise<Claim> {
   // The pipeline first, then the stage: the order every change of a pipeline locks in.
   const found = await tx.stage.findUnique({ where: { id: stageId }, select: { pipelineId: true } })
   if (!found) return { kind: 'skip', reason: 'stage no longer exists' }
@@ -140,7 +146,7 @@ export async function claimStage(tx: Tx, stageId: string, attempt: number, worke
     const build = await tx.stage.findFirst({ where: { pipelineId: stage.pipelineId, kind: 'build' } })
     hostName = build?.hostName ?? null
   } else if (stage.environmentId) {
-    const lease = await takeDeployLease(tx, stage.environmentId, stage.id, workerId, new Date(now))
+    const lease = await takeDeployLease(tx, stage.environmentId, stage.id, workerId, new Date(now), ms)
     if ('heldUntil' in lease) {
       await markWaiting(tx, stageId, now)
       return {
@@ -155,7 +161,7 @@ export async function claimStage(tx: Tx, stageId: string, attempt: number, worke
   await applyStageEvent(tx, stage, 'start', {
     attempt,
     leaseOwner: workerId,
-    leaseExpiresAt: new Date(now + leaseMs),
+    leaseExpiresAt: new Date(now + ms),
     hostName,
     error: null,
   })
@@ -186,15 +192,16 @@ export async function renewLease(
   stage: Stage,
   workerId: string,
   deployLease?: string,
+  ms = leaseMs,
 ): Promise<{ ours: boolean; cancel: boolean; deployLeaseLost: boolean }> {
-  const until = new Date(Date.now() + leaseMs)
+  const until = new Date(Date.now() + ms)
   const updated = await tx.stage.updateMany({
     where: { id: stage.id, status: 'running', attempt: stage.attempt, leaseOwner: workerId },
     data: { leaseExpiresAt: until },
   })
   const deployLeaseLost =
     stage.kind === 'deploy' && stage.environmentId && deployLease
-      ? !(await renewDeployLease(tx, stage.environmentId, deployLease))
+      ? !(await renewDeployLease(tx, stage.environmentId, deployLease, ms))
       : false
   const current = await tx.stage.findUnique({ where: { id: stage.id }, select: { cancelRequested: true } })
   return { ours: updated.count === 1, cancel: current?.cancelRequested ?? false, deployLeaseLost }

@@ -3,7 +3,10 @@ import type { Prisma } from '@slipway/db'
 
 type Tx = Prisma.TransactionClient
 
-/** How long a lease (stage or deploy) lives without renewal; heartbeats renew it every third of that. */
+/**
+ * How long a lease (stage or deploy) lives without renewal unless the worker is given another
+ * (STAGE_LEASE_SECONDS); heartbeats renew it every third of that.
+ */
 export const leaseMs = 30_000
 
 /**
@@ -34,8 +37,9 @@ export async function takeDeployLease(
   holder: string,
   owner: string,
   now = new Date(),
+  ms = leaseMs,
 ): Promise<DeployLeaseTake> {
-  const expiresAt = new Date(now.getTime() + leaseMs)
+  const expiresAt = new Date(now.getTime() + ms)
   const taken = await tx.$queryRaw<{ token: string }[]>`
     INSERT INTO "DeployLease" ("environmentId", holder, owner, "expiresAt", "acquiredAt", token)
     VALUES (${environmentId}::uuid, ${holder}, ${owner}, ${expiresAt}, ${now}, gen_random_uuid())
@@ -55,9 +59,14 @@ export async function takeDeployLease(
 }
 
 /** Extends a deploy lease that is still this token's; false when it was lost. */
-export async function renewDeployLease(tx: Tx, environmentId: string, token: string): Promise<boolean> {
+export async function renewDeployLease(
+  tx: Tx,
+  environmentId: string,
+  token: string,
+  ms = leaseMs,
+): Promise<boolean> {
   const renewed = await tx.$executeRaw`
-    UPDATE "DeployLease" SET "expiresAt" = ${new Date(Date.now() + leaseMs)}
+    UPDATE "DeployLease" SET "expiresAt" = ${new Date(Date.now() + ms)}
     WHERE "environmentId" = ${environmentId}::uuid AND token = ${token}::uuid`
   return renewed === 1
 }
