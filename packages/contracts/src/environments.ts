@@ -65,6 +65,11 @@ export const CanaryStrategy = z
         }
       }),
     thresholds: CanaryThresholds.default(CanaryThresholds.parse({})),
+    /**
+     * A cookie keeps each client on the instance, so the version, that first answered it;
+     * without it each request is balanced by weight alone.
+     */
+    sticky: z.boolean().default(false),
   })
   .strict()
 export type CanaryStrategy = z.infer<typeof CanaryStrategy>

@@ -41,6 +41,13 @@ export function assertWeight(field: string, value: unknown): number {
   return value
 }
 
+/** A secret as the gateway keeps one: lowercase hex, 32 to 128 digits. */
+export function assertSecret(field: string, value: unknown): string {
+  if (typeof value !== 'string' || !/^[0-9a-f]{32,128}$/.test(value))
+    reject(field, '(hidden)', 'expected 32 to 128 lowercase hex digits')
+  return value
+}
+
 /** An IPv4 or IPv6 literal (no names: HAProxy would resolve them once, at load time). */
 export function assertAddress(field: string, value: unknown): string {
   if (typeof value !== 'string' || isIP(value) === 0) reject(field, value, 'expected an IPv4 or IPv6 address')

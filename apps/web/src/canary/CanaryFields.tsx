@@ -30,7 +30,7 @@ export function CanaryFields({
 }) {
   const unavailable = canaryUnavailable(target)
   const on = draft.enabled && !unavailable
-  const text = (key: Exclude<keyof CanaryDraft, 'enabled' | 'steps'>) => ({
+  const text = (key: Exclude<keyof CanaryDraft, 'enabled' | 'steps' | 'sticky'>) => ({
     value: draft[key],
     onChange: (event: ChangeEvent<HTMLInputElement>) => onChange({ ...draft, [key]: event.target.value }),
   })
@@ -149,6 +149,13 @@ export function CanaryFields({
               Add a step
             </Button>
           </div>
+          <CheckboxField
+            label="Sticky sessions"
+            checked={draft.sticky}
+            onChange={(event) => onChange({ ...draft, sticky: event.target.checked })}
+            hint="A gateway cookie keeps each client on the instance, so the version, that first answered it (the app never sees it). Without it every request is balanced by the step's weights alone. Changing it reloads the gateway once."
+            error={error(`${field}.sticky`)}
+          />
           <fieldset>
             <legend>Thresholds (every step)</legend>
             <div className="form-grid">

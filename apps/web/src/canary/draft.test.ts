@@ -22,10 +22,12 @@ describe('canary draft', () => {
     const strategy = CanaryStrategy.parse({
       steps: [{ weight: 10, manual: true }, { weight: 40 }],
       thresholds: { maxErrorRate: 0.015, maxP99Ms: 250 },
+      sticky: true,
     })
     const draft = canaryDraftOf(strategy)
     expect(draft.enabled).toBe(true)
     expect(draft.maxErrorRatePercent).toBe('1.5')
+    expect(draft.sticky).toBe(true)
     expect(CanaryStrategy.parse(canaryBody(draft))).toEqual(strategy)
   })
 

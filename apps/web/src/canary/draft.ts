@@ -21,6 +21,8 @@ export interface CanaryDraft {
   /** Empty: no absolute bound. */
   maxP99Ms: string
   maxP99Ratio: string
+  /** A cookie keeps each client on the version that first answered it. */
+  sticky: boolean
 }
 
 /** Why an environment cannot run canaries, or undefined. */
@@ -59,6 +61,7 @@ export function canaryDraftOf(canary: CanaryStrategy | null | undefined): Canary
     maxErrorRateRatio: String(t.maxErrorRateRatio),
     maxP99Ms: t.maxP99Ms === null ? '' : String(t.maxP99Ms),
     maxP99Ratio: String(t.maxP99Ratio),
+    sticky: strategy.sticky,
   }
 }
 
@@ -80,6 +83,7 @@ export function canaryBody(draft: CanaryDraft, allowed = true) {
       maxP99Ms: num(draft.maxP99Ms) ?? null,
       maxP99Ratio: num(draft.maxP99Ratio),
     },
+    sticky: draft.sticky,
   }
 }
 

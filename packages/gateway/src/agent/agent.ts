@@ -130,6 +130,7 @@ export class GatewayAgent {
       const worker = this.#workers.get(key)
       if (worker) {
         worker.setListenPort(site.listenPort)
+        worker.setSticky(site.sticky === true)
         void worker.verify()
         continue
       }

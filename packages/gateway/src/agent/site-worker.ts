@@ -12,6 +12,8 @@ export interface GatewaySite {
   environment: string
   /** The port the site's frontend listens on (on the agent's bind address). */
   listenPort: number
+  /** Sticky sessions: a cookie keeps each client on the instance that first answered it. */
+  sticky?: boolean
 }
 
 export interface SiteWorkerDeps {
@@ -110,6 +112,13 @@ export class SiteWorker {
     void this.kick()
   }
 
+  /** Turning it on or off changes the backend's config: the applier reloads HAProxy once. */
+  setSticky(sticky: boolean): void {
+    if (sticky === (this.#site.sticky === true)) return
+    this.#site = { ...this.#site, sticky }
+    void this.kick()
+  }
+
   /** Re-reads what HAProxy serves for the site and converges if it drifted. */
   verify(): Promise<void> {
     this.#confirmed = false
@@ -146,7 +155,7 @@ export class SiteWorker {
     if (!snapshot) return
     const signal = this.#controller.signal
     try {
-      const { project, environment, listenPort } = this.#site
+      const { project, environment, listenPort, sticky } = this.#site
       const decision = decideUpstream(snapshot, this.#served?.instances)
       const rendered = renderSite({
         project,
@@ -154,6 +163,7 @@ export class SiteWorker {
         listenPort,
         bindAddress: this.#deps.bindAddress,
         instances: decision.instances,
+        ...(sticky ? { sticky: { secret: await this.#deps.applier.cookieSecret() } } : {}),
       })
       const served = this.#served
       const same =

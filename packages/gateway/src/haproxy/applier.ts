@@ -3,7 +3,7 @@ import { AppError, type Logger } from '@slipway/core'
 import { siteKey } from '../names.ts'
 import { type LeaseOptions, withLease } from '../support/lease.ts'
 import { leaving, mismatches, planServers, type ServerStep } from './converge.ts'
-import { readOptional, replaceFile, siteFiles } from './files.ts'
+import { readOptional, readOrCreateSecret, replaceFile, siteFiles } from './files.ts'
 import { checkConfig, type HaproxyTarget } from './layout.ts'
 import { portTaken, type ReloadContext, reloadWithFile } from './reload.ts'
 import { managedMarker, type RenderedSite, serverTarget } from './render.ts'
@@ -22,7 +22,7 @@ export interface ApplyResult {
   version: string
   /** False when HAProxy already served exactly this site: nothing was sent. */
   changed: boolean
-  /** True when the change needed the config (new site, changed listen port) and a reload. */
+  /** True when the change needed the config (new site, changed listen port or stickiness) and a reload. */
   reloaded: boolean
   /** From `reload` to the new worker confirmed, when there was a reload. */
   reloadMs?: number
@@ -44,8 +44,8 @@ const siteFile = new RegExp(`^(${slug})_(${slug})\\.cfg$`)
 /**
  * Puts rendered sites into one HAProxy. Instance changes inside a live site go only through
  * the Runtime API (add + enable, drain; `finishDrain` later sets maintenance and deletes) and
- * the site file follows without a reload. Only a new site, a changed listen port or a removed
- * site touch the config: checked whole with `haproxy -c`, moved in, seamless reload,
+ * the site file follows without a reload. Only a new site, a changed listen port, sticky
+ * sessions turned on or off (the backend's cookie lines) or a removed site touch the config: checked whole with `haproxy -c`, moved in, seamless reload,
  * confirmed on the Runtime API. Changes are serialised per applier (use one per HAProxy per
  * process) and, with `lease`, across processes.
  */
@@ -56,6 +56,7 @@ export class HaproxyApplier {
   readonly #lease: LeaseOptions | undefined
   readonly #confirmTimeoutMs: number
   #queue: Promise<unknown> = Promise.resolve()
+  #secret: Promise<string> | undefined
 
   constructor(options: HaproxyApplierOptions) {
     this.target = options.target
@@ -84,6 +85,19 @@ export class HaproxyApplier {
       const current = await this.#liveSite(site, signal)
       return current ? this.#converge(site, current, signal) : this.#reloadSite(site, signal)
     })
+  }
+
+  /**
+   * The secret that keys this HAProxy's sticky cookies (renderSite's `sticky.secret`):
+   * `DIR/cookie.key`, made once (random, mode 600) by whichever agent needs it first, so
+   * every agent of this HAProxy and every reload give an instance the same cookie.
+   */
+  cookieSecret(): Promise<string> {
+    this.#secret ??= readOrCreateSecret(path.join(this.target.dir, 'cookie.key')).catch((error: unknown) => {
+      this.#secret = undefined
+      throw error
+    })
+    return this.#secret
   }
 
   /** Takes a site out of HAProxy: its file removed, reload, its frontend and backend gone. */
@@ -174,10 +188,14 @@ export class HaproxyApplier {
     return next
   }
 
-  /** The backend's servers when the site's frontend (on its port) and backend are live. */
+  /**
+   * The backend's servers when the site's frontend (on its port) and backend are live, the
+   * backend with the sticky cookie as rendered (or none when the site is not sticky).
+   */
   async #liveSite(site: RenderedSite, signal?: AbortSignal): Promise<ServerState[] | undefined> {
     const servers = await this.runtime.servers(site.backend, signal)
     if (!servers || !(await this.runtime.hasProxy(site.frontend, signal))) return undefined
+    if ((await this.runtime.cookies(site.backend, signal))?.name !== (site.cookie ?? '')) return undefined
     return servers
   }
 
@@ -185,10 +203,15 @@ export class HaproxyApplier {
     const started = performance.now()
     const steps = planServers(site.servers, live)
     const commands: string[] = []
-    for (const step of steps) commands.push(...(await this.#run(site.backend, step, signal)))
+    for (const step of steps) commands.push(...(await this.#run(site, step, signal)))
     await this.#writeSiteFile(site)
     const after = (await this.runtime.servers(site.backend, signal)) ?? []
     const problems = mismatches(site.servers, after)
+    if (site.cookie && commands.length > 0) {
+      const cookies = (await this.runtime.cookies(site.backend, signal))?.servers
+      for (const server of site.servers)
+        if (!cookies?.get(server.id)) problems.push(`${server.id} has no sticky cookie`)
+    }
     if (problems.length > 0)
       throw new AppError(
         'DEPENDENCY_UNAVAILABLE',
@@ -215,14 +238,21 @@ export class HaproxyApplier {
     }
   }
 
-  async #run(backend: string, step: ServerStep, signal?: AbortSignal): Promise<string[]> {
+  async #run(site: RenderedSite, step: ServerStep, signal?: AbortSignal): Promise<string[]> {
     const runtime = this.runtime
+    const backend = site.backend
     switch (step.kind) {
       case 'add': {
         const { id, address, port, weight } = step.server
         await runtime.addServer(backend, id, address, port, signal, weight)
+        // Added in maintenance; its sticky cookie before it takes a request (see renderSite).
+        if (site.cookie) await runtime.enableDynamicCookies(backend, signal)
         await runtime.enableServer(backend, id, signal)
-        return [`add server ${backend}/${id}`, `enable server ${backend}/${id}`]
+        return [
+          `add server ${backend}/${id}`,
+          ...(site.cookie ? [`enable dynamic-cookie backend ${backend}`] : []),
+          `enable server ${backend}/${id}`,
+        ]
       }
       case 'address':
         await runtime.setAddress(backend, step.server.id, step.server.address, step.server.port, signal)
@@ -233,17 +263,27 @@ export class HaproxyApplier {
       case 'ready':
         await runtime.setState(backend, step.name, 'ready', signal)
         return [`set server ${backend}/${step.name} state ready`]
-      case 'drain':
-        await runtime.setState(backend, step.name, 'drain', signal)
-        return [`set server ${backend}/${step.name} state drain`]
+      case 'drain': {
+        // HAProxy still sends a draining server the clients whose cookie names it, for as long
+        // as they come (it could never be idle): on a sticky site the server goes straight to
+        // maintenance, which sends them to another server; requests in flight finish either way.
+        const state = site.cookie ? 'maint' : 'drain'
+        await runtime.setState(backend, step.name, state, signal)
+        return [`set server ${backend}/${step.name} state ${state}`]
+      }
     }
   }
 
   async #reloadSite(site: RenderedSite, signal?: AbortSignal): Promise<ApplyResult> {
     const name = `${site.project}/${site.environment}`
-    // A backend live without its frontend on this port: the port changed.
+    // A backend live without its frontend on this port (the port changed) or with another
+    // cookie line (sticky turned on or off, rare: an operator's setting). The reload costs a
+    // new worker (tens of ms, confirmed before this returns); the old one finishes its
+    // connections; the servers, weights included, come from the file, which followed them.
     const previous = (await this.runtime.servers(site.backend, signal)) ?? []
-    if (await portTaken(site.bindAddress, site.listenPort))
+    // The site's own frontend on this port (sticky changed) holds it; the reload passes it on.
+    const ours = await this.runtime.hasProxy(site.frontend, signal)
+    if (!ours && (await portTaken(site.bindAddress, site.listenPort)))
       throw new AppError(
         'VALIDATION_FAILED',
         `the listen port of ${name}, ${serverTarget(site.bindAddress, site.listenPort)}, is taken`,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import { copyFile, mkdtemp, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises'
+import { copyFile, link, mkdtemp, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises'
 import path from 'node:path'
+import { AppError } from '@slipway/core'
 
 export async function readOptional(file: string): Promise<string | undefined> {
   try {
@@ -31,6 +32,44 @@ export async function replaceFile(file: string, text: string | undefined): Promi
     await handle.close()
   }
   await rename(candidate, file)
+}
+
+/**
+ * The secret kept in `file` (64 hex digits), made when missing: written under a hidden name
+ * (mode 600) and linked in, so of two processes making it at once one wins and both read it.
+ */
+export async function readOrCreateSecret(file: string): Promise<string> {
+  const existing = await readOptional(file)
+  if (existing === undefined) {
+    const candidate = path.join(
+      path.dirname(file),
+      `.${path.basename(file)}.${randomBytes(4).toString('hex')}`,
+    )
+    const handle = await open(candidate, 'wx', 0o600)
+    try {
+      await handle.writeFile(`${randomBytes(32).toString('hex')}\n`, 'utf8')
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    try {
+      await link(candidate, file)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    } finally {
+      await unlink(candidate)
+    }
+  }
+  const secret = (existing ?? (await readFile(file, 'utf8'))).trim()
+  if (!/^[0-9a-f]{64}$/.test(secret))
+    throw new AppError(
+      'VALIDATION_FAILED',
+      `${file} does not hold a secret (64 hex digits); remove it to make one`,
+      {
+        details: { file },
+      },
+    )
+  return secret
 }
 
 /** The site files HAProxy loads from a folder: `*.cfg`, not hidden. */

@@ -10,6 +10,7 @@ import { AppError } from '@slipway/core'
  *   DIR/haproxy.pid    the master's pid
  *   DIR/admin.sock     the Runtime API (level admin, expose-fd listeners)
  *   DIR/master.sock    the master CLI (`reload`, `show proc`, `@!<pid> <command>`)
+ *   DIR/cookie.key     the sticky cookies' secret, made by the first agent that needs it
  *
  * started as `haproxy -W -D -f DIR/haproxy.cfg -f DIR/sites -p DIR/haproxy.pid -S DIR/master.sock`.
  */

@@ -191,3 +191,59 @@ describe('renderSite: weights', () => {
       expect(() => renderSite({ ...site, instances: [{ ...one, weight }] })).toThrow(/weight/)
   })
 })
+
+describe('renderSite: sticky sessions', () => {
+  const secret = 'ab'.repeat(32)
+  const backendLines = (rendered: { text: string }) =>
+    rendered.text
+      .slice(rendered.text.indexOf('\nbackend ') + 1)
+      .split('\n')
+      .filter(Boolean)
+
+  test('an inserted, indirect dynamic cookie named after the site, keyed by the secret; server lines unchanged', () => {
+    const rendered = renderSite({ ...site, instances: [one, { ...two, weight: 3 }], sticky: { secret } })
+    expect(rendered.cookie).toMatch(/^SLIPWAY_[0-9a-f]{8}$/)
+    const lines = backendLines(rendered)
+    expect(lines[0]).toBe('backend be_demo_pre-release')
+    expect(lines[1]).toBe('  balance roundrobin')
+    expect(lines[2]).toBe(`  cookie ${rendered.cookie} insert indirect nocache httponly dynamic`)
+    expect(lines[3]).toMatch(/^ {2}dynamic-cookie-key [0-9a-f]{64}$/)
+    expect(lines.slice(-2)).toEqual([
+      '  server one 10.222.42.3:32001',
+      '  server two 10.222.42.4:32002 weight 3',
+    ])
+    // Nothing of the secret, the project or the environment in what a client sees.
+    expect(rendered.text).not.toContain(secret)
+    expect(rendered.cookie).not.toContain('demo')
+  })
+
+  test('stable per site and secret; another site, another secret or no sticky: another version', () => {
+    const sticky = renderSite({ ...site, instances: [one], sticky: { secret } })
+    expect(renderSite({ ...site, instances: [one], sticky: { secret } }).text).toBe(sticky.text)
+    const plain = renderSite({ ...site, instances: [one] })
+    expect(plain.cookie).toBeUndefined()
+    expect(plain.text).not.toContain('cookie')
+    expect(plain.version).not.toBe(sticky.version)
+    const other = renderSite({ ...site, environment: 'production', instances: [one], sticky: { secret } })
+    expect(other.cookie).not.toBe(sticky.cookie)
+    const key = (rendered: { text: string }) => /dynamic-cookie-key (\w+)/.exec(rendered.text)?.[1]
+    expect(key(other)).not.toBe(key(sticky))
+    expect(key(renderSite({ ...site, instances: [one], sticky: { secret: 'cd'.repeat(32) } }))).not.toBe(
+      key(sticky),
+    )
+  })
+
+  test('a secret that is not plain hex is refused without being echoed', () => {
+    for (const bad of ['', 'abc', 'AB'.repeat(32), `${'ab'.repeat(32)}\n  bind :80`]) {
+      const error = (() => {
+        try {
+          renderSite({ ...site, instances: [one], sticky: { secret: bad } })
+        } catch (caught) {
+          return caught
+        }
+      })()
+      expect(isAppError(error) && error.code).toBe('VALIDATION_FAILED')
+      expect(isAppError(error) && bad.length > 0 && error.message.includes(bad)).toBe(false)
+    }
+  })
+})

@@ -1,6 +1,14 @@
-import { createHash } from 'node:crypto'
+import { createHash, createHmac } from 'node:crypto'
 import { isIP } from 'node:net'
-import { assertAddress, assertPort, assertSlug, assertToken, assertWeight, siteKey } from '../names.ts'
+import {
+  assertAddress,
+  assertPort,
+  assertSecret,
+  assertSlug,
+  assertToken,
+  assertWeight,
+  siteKey,
+} from '../names.ts'
 
 /** One instance in a site's backend. */
 export interface SiteServer {
@@ -29,6 +37,12 @@ export interface SiteConfig {
   /** The address the frontend listens on (an IP literal; 0.0.0.0 is every one). Default 127.0.0.1. */
   bindAddress?: string
   instances: readonly SiteServer[]
+  /**
+   * Sticky sessions: a cookie keeps each client on the server that first answered it.
+   * `secret` (hex, the gateway folder's, see HaproxyApplier.cookieSecret) keys the cookies'
+   * values, so every agent and every reload give one instance the same value.
+   */
+  sticky?: { secret: string }
 }
 
 /** The HAProxy names of one site. */
@@ -48,6 +62,8 @@ export interface RenderedSite extends SiteNames {
   environment: string
   listenPort: number
   bindAddress: string
+  /** The sticky cookie's name; absent when the site is not sticky. */
+  cookie?: string
   /** The backend's servers, validated, one per id, sorted by id. Empty: the site answers 503. */
   servers: SiteServer[]
   /** Hash of the text: the same site in any instance order has the same version. */
@@ -99,6 +115,32 @@ function siteServers(instances: readonly SiteServer[]): SiteServer[] {
   return valid.filter((server, index) => index === 0 || valid[index - 1]?.id !== server.id)
 }
 
+/**
+ * The sticky lines of a backend. The cookie is named after the site (a browser keeps cookies
+ * per host, not per port, so two sites of one gateway need two names) and holds no name or
+ * address: HAProxy's dynamic cookie, a hash of the server's address:port keyed by the site's
+ * key (HMAC of the folder's secret), opaque without it. Dynamic, not `cookie <value>` per
+ * server: HAProxy 2.6's `add server` refuses `cookie`, so a server added at runtime could not
+ * have its own (the applier has HAProxy compute the new one's, `enable dynamic-cookie`; a
+ * reload computes the same). `insert indirect`: HAProxy sets it, strips it from requests
+ * and sets it again only when the client's is missing or names another server, so the app
+ * never sees it; `nocache` makes a cacheable response carrying it private; `httponly`. No
+ * `secure`: the gateway speaks plain HTTP (TLS, if any, ends in front of it). A client whose
+ * server left (maintenance, deleted) or does not answer is served by another and given its
+ * cookie (`option redispatch` in the main config).
+ */
+function stickyLines(key: string, secret: string): { cookie: string; lines: string[] } {
+  const cookie = `SLIPWAY_${createHash('sha256').update(key).digest('hex').slice(0, 8)}`
+  const dynamicKey = createHmac('sha256', assertSecret('sticky.secret', secret)).update(key).digest('hex')
+  return {
+    cookie,
+    lines: [
+      `  cookie ${cookie} insert indirect nocache httponly dynamic`,
+      `  dynamic-cookie-key ${dynamicKey}`,
+    ],
+  }
+}
+
 /** The JSON a site with no live instance answers (503, `Retry-After`). */
 function emptySiteBody(project: string, environment: string): string {
   return `{"error":{"code":"DEPENDENCY_UNAVAILABLE","message":"no live instance of ${project}/${environment}"}}`
@@ -106,7 +148,7 @@ function emptySiteBody(project: string, environment: string): string {
 
 /**
  * Renders one site: a frontend on bindAddress:listenPort and a round-robin backend holding its
- * servers. Pure and deterministic. The 503 of an empty backend is HAProxy's own "no server"
+ * servers, with a sticky cookie when asked. Pure and deterministic. The 503 of an empty backend is HAProxy's own "no server"
  * error rewritten (`http-error`), not a rule on `nbsrv`: a worker finishing its connections
  * after a reload counts no usable server, and would answer its last requests with 503.
  */
@@ -117,6 +159,7 @@ export function renderSite(site: SiteConfig): RenderedSite {
   const servers = siteServers(site.instances)
   const bindAddress = canonicalAddress(assertAddress('bindAddress', site.bindAddress ?? defaultBindAddress))
   const body = emptySiteBody(project, environment).replaceAll('"', '\\"')
+  const sticky = site.sticky ? stickyLines(names.key, site.sticky.secret) : undefined
   const lines = [
     `frontend ${names.frontend}`,
     `  bind ${serverTarget(bindAddress, site.listenPort)}`,
@@ -124,6 +167,7 @@ export function renderSite(site: SiteConfig): RenderedSite {
     '',
     `backend ${names.backend}`,
     '  balance roundrobin',
+    ...(sticky?.lines ?? []),
     `  http-error status 503 content-type application/json hdr Retry-After ${retryAfterSeconds} string "${body}"`,
     ...servers.map(
       (server) =>
@@ -144,6 +188,7 @@ export function renderSite(site: SiteConfig): RenderedSite {
     environment,
     listenPort: site.listenPort,
     bindAddress,
+    ...(sticky ? { cookie: sticky.cookie } : {}),
     servers,
     version,
     text: `${header.join('\n')}\n${draft}`,

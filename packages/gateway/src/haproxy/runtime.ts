@@ -128,6 +128,14 @@ export class HaproxyRuntime {
     )
   }
 
+  /**
+   * Has HAProxy compute the dynamic cookie of every server of the backend (the same value for
+   * those that had one): HAProxy 2.6 gives none to a server added at runtime.
+   */
+  async enableDynamicCookies(backend: string, signal?: AbortSignal) {
+    await this.#expect(`enable dynamic-cookie backend ${backend}`, /^$/, signal)
+  }
+
   async enableServer(backend: string, name: string, signal?: AbortSignal) {
     await this.#expect(`enable server ${backend}/${name}`, /^$/, signal)
   }
@@ -176,6 +184,29 @@ export class HaproxyRuntime {
         weight: Number(column(row, 'srv_uweight')),
       }
     })
+  }
+
+  /**
+   * The backend's persistence cookie: its name ('' when it has none) and each server's value
+   * ('' for none); undefined when the running config has no such backend.
+   */
+  async cookies(
+    backend: string,
+    signal?: AbortSignal,
+  ): Promise<{ name: string; servers: Map<string, string> } | undefined> {
+    const command = `show stat ${backend} -1 -1`
+    const answer = await this.admin(command, signal)
+    if (/^No such proxy\.\s*$/.test(answer)) return undefined
+    const rows = parseStat(command, answer)
+    const own = rows.filter((row) => row.get('pxname') === backend)
+    const total = own.find((row) => row.get('svname') === 'BACKEND')
+    if (!total || !rows[0]?.has('cookie')) throw refused(command, answer)
+    const servers = new Map(
+      own
+        .filter((row) => row.get('svname') !== 'BACKEND' && row.get('svname') !== 'FRONTEND')
+        .map((row) => [row.get('svname') ?? '', row.get('cookie') ?? '']),
+    )
+    return { name: total.get('cookie') ?? '', servers }
   }
 
   /** Whether the running config has a proxy (frontend or backend) of that name. */
