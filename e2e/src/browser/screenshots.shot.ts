@@ -1,8 +1,9 @@
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
+import { startLoad } from '@slipway/testing/services'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, it } from 'vitest'
-import { type Demo, pipelineIn, setupDemo } from '../client.ts'
+import { type Demo, eventually, pipelineIn, setupDemo } from '../client.ts'
 import { type Stack, startStack } from '../stack.ts'
 import { ensureDashboardBuilt, launchBrowser, releaseThroughApi, signedIn } from './browser.ts'
 
@@ -97,4 +98,65 @@ it('takes the screenshots', { timeout: 300_000 }, async () => {
     p.locator('#approval').waitFor(),
   )
   await narrow.context.close()
+})
+
+it('takes the canary screenshots', { timeout: 300_000 }, async () => {
+  const slug = demo.project.slug
+  // Pre-release as a canary environment whose first step waits for a person, under load.
+  await demo.admin.patch(`/api/projects/${slug}/environments/pre-release`, {
+    replicas: 2,
+    strategy: {
+      drainSeconds: 0.2,
+      healthTimeoutSeconds: 30,
+      canary: {
+        steps: [
+          { weight: 10, holdSeconds: 20, holdRequests: 100, manual: true },
+          { weight: 50, holdSeconds: 20, holdRequests: 100 },
+        ],
+        thresholds: { minRequests: 20, maxErrorRate: 0.02, maxP99Ms: 500 },
+      },
+    },
+  })
+  const port = demo.gatewayPorts['pre-release']
+  const load = startLoad({ port, concurrency: 8, maxRequests: 1_000_000, maxMs: 240_000 })
+  try {
+    // Two replicas live first (the scale rolls at once), then the canary of 3.0.0.
+    const scaled = await demo.admin.post(`/api/projects/${slug}/environments/pre-release/scale`, {
+      replicas: 2,
+    })
+    await pipelineIn(demo.developer, scaled.body.id, ['succeeded', 'failed'])
+    await demo.commit({ version: '3.0.0', message: 'release 3.0.0' })
+    const started = await demo.developer.post(`/api/projects/${slug}/pipelines`, { ref: 'main' })
+    const id: string = started.body.id
+    await eventually(
+      'the canary waiting for a person',
+      async () => {
+        const { body } = await demo.developer.get(`/api/pipelines/${id}`)
+        return body.stages.some(
+          (stage: { canary: { phase: string } | null }) => stage.canary?.phase === 'waiting',
+        )
+          ? true
+          : undefined
+      },
+      180_000,
+      500,
+    )
+    const tester = await signedIn(browser, stack.url, 'tester')
+    const panel = tester.page.getByRole('region', { name: 'Canary on pre-release' })
+    await shot(tester.page, 'canary', `/p/${slug}/pipelines/${id}`, () =>
+      panel.getByText('waiting for a person').first().waitFor({ timeout: 30_000 }),
+    )
+    await panel.screenshot({ path: path.join(out, 'canary-panel.png') })
+    await tester.context.close()
+    const admin = await signedIn(browser, stack.url, 'admin')
+    await admin.page.goto(`${stack.url}/p/${slug}/settings/environments`)
+    const canaryFields = admin.page.locator('fieldset', {
+      has: admin.page.locator('legend', { hasText: /^Canary$/ }),
+    })
+    await canaryFields.first().waitFor()
+    await canaryFields.first().screenshot({ path: path.join(out, 'settings-canary.png') })
+    await admin.context.close()
+  } finally {
+    await load.stop()
+  }
 })
