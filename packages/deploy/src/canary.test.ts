@@ -10,6 +10,7 @@ import {
   failsHalf,
   failures,
   recordedFigures,
+  releasesOn,
   type SiteFixtures,
   siteOn,
   startLoad,
@@ -184,6 +185,53 @@ describe('canary releases on prod-1 and prod-2 behind the real gateway, judged b
       process.stdout.write(
         `[canary] slow: ${result.steps[0]?.verdict.reason} after ${(result.steps[0]?.elapsedMs ?? 0) / 1000} s; ${sawCanary.length} of ${samples.length} requests saw 3.1.0, 0 failed\n`,
       )
+    } finally {
+      await gateway.close()
+    }
+  })
+
+  test('a deploy stopped mid-canary (canceled, its time limit, a worker shutting down) takes the canary out: 0 failed requests', async ({
+    fleet,
+    redis,
+    redisPrefix,
+    db,
+    testId,
+  }) => {
+    const image = demoImage({ ref: 'v1.1.0' })
+    const { hosts, project, environment, gateway, base, canaryOf, load } = await liveSite({
+      fleet,
+      redis,
+      redisPrefix,
+      db,
+      testId,
+    })
+    try {
+      const v2 = await image
+      const stop = new AbortController()
+      const clients = load()
+      const stopped = canaryOf({ id: 'v2', image: v2.image }, 0, {
+        plan: { ...plan, steps: [{ weight: 25, holdSeconds: 60, holdRequests: 40, manual: false }] },
+        signal: stop.signal,
+        // Stopped 1.5 s into the step's judging, as a cancel would.
+        progress: (state) => {
+          if (state.phase === 'judging') setTimeout(() => stop.abort(new Error('canceled')), 1500).unref()
+        },
+      })
+      await expect(stopped).rejects.toThrow()
+      const afterStop = Date.now()
+      const samples = await afterCalm(clients)
+      expect(base.lines.some((line) => line.includes('canary: rolling back: the deploy was stopped'))).toBe(
+        true,
+      )
+      expect(failures(samples)).toEqual([])
+      expect(samples.some((sample) => versionOf(sample.body) === '1.1.0')).toBe(true)
+      const after = samples.filter((sample) => sample.start > afterStop)
+      expect(after.length).toBeGreaterThan(0)
+      expect(new Set(after.map((sample) => versionOf(sample.body)))).toEqual(new Set(['1.0.0']))
+      // The canary's container is gone: only the old instance runs on its host.
+      expect(await releasesOn((hosts[0] as (typeof hosts)[number]).driver, project, environment)).toEqual([
+        'running:v1',
+      ])
     } finally {
       await gateway.close()
     }
