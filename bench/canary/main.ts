@@ -26,10 +26,10 @@ import {
   openRedis,
   recordedFigures,
   type Sample,
-  startLoad,
   startSiteGateway,
   versionOf,
 } from '@slipway/deploy/testing'
+import { benchClients } from '../rollout/clients.ts'
 import { createTestDatabase, demoImage, fleet } from '../rollout/fleet.ts'
 import { settle } from '../rollout/settle.ts'
 
@@ -113,25 +113,12 @@ await Promise.all(hosts.map((host) => host.driver.pull(bad.image, base.registryA
 async function measured(what: string, deploy: () => Promise<string>): Promise<Row> {
   const quiet = await settle()
   out(`${what} (machine quiet after ${s(quiet.ms)}: ${(quiet.busy * 100).toFixed(0)}% CPU busy)`)
-  const keptAlive = startLoad({
-    port: gateway.port,
-    concurrency: 8,
-    pauseMs: 80,
-    maxRequests: 50_000,
-    maxMs: 600_000,
-  })
-  const perRequest = startLoad({
-    port: gateway.port,
-    concurrency: 2,
-    pauseMs: 80,
-    connections: 'close',
-    maxRequests: 50_000,
-    maxMs: 600_000,
-  })
+  const clients = benchClients(gateway.port)
   const how = await deploy()
   const doneAt = Date.now()
   await new Promise((resolve) => setTimeout(resolve, 1000))
-  const samples: Sample[] = [...(await keptAlive.stop()), ...(await perRequest.stop())]
+  const { keptAlive, perRequest } = await clients.stop()
+  const samples: Sample[] = [...keptAlive, ...perRequest]
   const byBad = (sample: Sample) => sample.status === 500 || versionOf(sample.body) === badImage.version
   const firstAt = Math.min(...samples.filter(byBad).map((sample) => sample.start))
   if (!Number.isFinite(firstAt)) throw new Error(`${what}: no request reached the bad release`)

@@ -25,12 +25,12 @@ import {
   hostPortsOn,
   openRedis,
   type Sample,
-  startLoad,
   startSiteGateway,
 } from '@slipway/deploy/testing'
 import { DockerodeSwarm } from '@slipway/docker'
 import { startStack } from '@slipway/e2e/stack'
 import { burstOfPipelines } from '../pipelines/burst.ts'
+import { benchClients } from '../rollout/clients.ts'
 import { createTestDatabase, demoImage, fleet } from '../rollout/fleet.ts'
 import { settle } from '../rollout/settle.ts'
 
@@ -108,21 +108,7 @@ async function upgrade(kind: 'docker-hosts' | 'swarm'): Promise<Upgrade> {
     const first = await target.deploy(request({ id: 'v1', image: v1.image }))
     if (first.status !== 'succeeded') throw new Error(`${kind}: v1 failed: ${first.error?.message}`)
     await settle()
-    const keptAlive = startLoad({
-      port: gateway.port,
-      concurrency: 8,
-      pauseMs: 80,
-      maxRequests: 50_000,
-      maxMs: 600_000,
-    })
-    const perRequest = startLoad({
-      port: gateway.port,
-      concurrency: 2,
-      pauseMs: 80,
-      connections: 'close',
-      maxRequests: 50_000,
-      maxMs: 600_000,
-    })
+    const clients = benchClients(gateway.port)
     const began = performance.now()
     const second = await target.deploy(request({ id: 'v2', image: v2.image }))
     const ms = performance.now() - began
@@ -130,8 +116,7 @@ async function upgrade(kind: 'docker-hosts' | 'swarm'): Promise<Upgrade> {
     return {
       target: kind,
       ms,
-      keptAlive: await keptAlive.stop(),
-      perRequest: await perRequest.stop(),
+      ...(await clients.stop()),
       status: second.status === 'succeeded' ? 'succeeded' : `failed: ${second.error?.message}`,
     }
   } finally {

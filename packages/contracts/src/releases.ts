@@ -75,7 +75,10 @@ export const CanaryState = z.object({
   holding: z.string().nullable(),
   /** Why it was rolled back. */
   reason: z.string().nullable(),
-  /** Each version's figures over the current step so far, once a second: the pipeline page's chart. */
+  /**
+   * Each version's figures over the current step so far, once a second: the pipeline page's
+   * chart (empty in pipeline lists).
+   */
   samples: z.array(
     z.object({ t: z.number().int(), step: z.number().int(), newer: CanaryFigures, older: CanaryFigures }),
   ),

@@ -26,7 +26,8 @@ export interface ViewContext {
 
 /**
  * The canaries of these pipelines' deploys: each release's stored state with the last command
- * a person gave it (a release whose state does not parse is shown without one).
+ * a person gave it (a release whose state does not parse is shown without one). The chart's
+ * samples (up to 1,200 a canary) only when one pipeline is viewed, not in lists.
  */
 async function canaries(db: Db, rows: PipelineRow[]): Promise<Map<string, CanaryState>> {
   if (!rows.some((row) => row.stages.some((stage) => stage.kind === 'deploy'))) return new Map()
@@ -42,6 +43,7 @@ async function canaries(db: Db, rows: PipelineRow[]): Promise<Map<string, Canary
     const command = CanaryCommandRecord.safeParse(release.canaryCommand)
     found.set(`${release.pipelineId} ${release.environmentId}`, {
       ...state.data,
+      samples: rows.length === 1 ? state.data.samples : [],
       command: command.success ? command.data : null,
     })
   }
