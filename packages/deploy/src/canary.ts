@@ -251,6 +251,7 @@ export async function canaryRelease(request: CanaryRequest): Promise<CanaryResul
           thresholds: plan.thresholds,
           share: step.weight / 100,
           retried: seen.retried,
+          instances: { newer: 1, older: older.length },
         })
         if (verdict.decision !== 'hold') break
         tell({ holding: verdict.reason, current: figures })

@@ -112,3 +112,34 @@ describe('canaryServerWeights', () => {
     ).toBe('hold')
   })
 })
+
+describe('a busier canary instance', () => {
+  const slower = {
+    step: { weight: 50, holdSeconds: 0, holdRequests: 0, manual: false },
+    elapsedMs: 5000,
+    newer: { requests: 200, errors: 0, p99Ms: 600 },
+    older: { requests: 200, errors: 0, p99Ms: 200 },
+    thresholds,
+    share: 0.5,
+  }
+
+  it('is not failed for its latency against the old version when it carries more requests than an old instance', () => {
+    // 50% on 1 new instance beside 2 old: it answers twice what each old one does.
+    const verdict = judgeCanaryStep({ ...slower, instances: { newer: 1, older: 2 } })
+    expect(verdict.decision).toBe('pass')
+    expect(verdict.reason).toMatch(/p99 not compared with the old version's: each new instance carries 2\.0x/)
+  })
+
+  it('is compared when it carries no more than an old instance, and the absolute bound always holds', () => {
+    expect(judgeCanaryStep({ ...slower, instances: { newer: 1, older: 1 } }).decision).toBe('fail')
+    expect(judgeCanaryStep({ ...slower, share: 0.2, instances: { newer: 1, older: 4 } }).decision).toBe(
+      'fail',
+    )
+    const overBound = {
+      ...slower,
+      newer: { ...slower.newer, p99Ms: 1200 },
+      instances: { newer: 1, older: 2 },
+    }
+    expect(judgeCanaryStep(overBound).reason).toBe('p99 1200 ms above 1000 ms')
+  })
+})

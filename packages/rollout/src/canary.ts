@@ -36,6 +36,13 @@ export function judgeCanaryStep(input: {
    */
   share?: number
   retried?: number
+  /**
+   * How many instances serve each version. Where the share gives each new instance more
+   * requests than an old one gets (50% on 1 new beside 2 old: twice as many), its latency is
+   * not compared with the old version's: a busier instance is slower without being worse.
+   * The absolute bound still holds.
+   */
+  instances?: { newer: number; older: number }
 }): StepVerdict {
   const { step, newer, older, thresholds: t } = input
   const expected = (newer.requests + older.requests) * (input.share ?? 0)
@@ -66,8 +73,14 @@ export function judgeCanaryStep(input: {
     }
   if (newer.p99Ms !== null && t.maxP99Ms !== null && newer.p99Ms > t.maxP99Ms)
     return { decision: 'fail', reason: `p99 ${Math.round(newer.p99Ms)} ms above ${t.maxP99Ms} ms` }
+  const share = input.share ?? 0
+  const loadRatio =
+    input.instances && share < 1 && input.instances.newer > 0
+      ? ((share / (1 - share)) * input.instances.older) / input.instances.newer
+      : 1
   if (
     newer.p99Ms !== null &&
+    loadRatio <= 1 &&
     oldJudged &&
     older.p99Ms !== null &&
     older.p99Ms > 0 &&
@@ -85,7 +98,7 @@ export function judgeCanaryStep(input: {
     }
   return {
     decision: 'pass',
-    reason: `error rate ${percent(newRate)}${oldRate === undefined ? '' : ` (old ${percent(oldRate)})`}, p99 ${newer.p99Ms === null ? '-' : `${Math.round(newer.p99Ms)} ms`} over ${newer.requests} requests`,
+    reason: `error rate ${percent(newRate)}${oldRate === undefined ? '' : ` (old ${percent(oldRate)})`}, p99 ${newer.p99Ms === null ? '-' : `${Math.round(newer.p99Ms)} ms`} over ${newer.requests} requests${loadRatio > 1 ? ` (p99 not compared with the old version's: each new instance carries ${loadRatio.toFixed(1)}x an old one's requests)` : ''}`,
   }
 }
 

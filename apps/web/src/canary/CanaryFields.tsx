@@ -199,7 +199,7 @@ export function CanaryFields({
                 type="number"
                 min={1}
                 step="any"
-                hint="Against the old release's p99."
+                hint="Against the old release's p99, at steps where the new instance carries no more requests than an old one."
                 {...text('maxP99Ratio')}
                 error={threshold('maxP99Ratio')}
               />
