@@ -45,7 +45,8 @@ export const Stage = z.object({
   id: Id,
   position: z.number(),
   kind: StageKind,
-  environment: z.object({ id: Id, name: z.string() }).nullable(),
+  /** The stage's environment; `protected` decides who may deploy there and decide its canary. */
+  environment: z.object({ id: Id, name: z.string(), protected: z.boolean() }).nullable(),
   status: StageStatus,
   attempt: z.number(),
   actor: z.string().nullable(),

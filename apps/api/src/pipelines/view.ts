@@ -8,11 +8,14 @@ import {
 import { type Db, type Environment, type Pipeline, Prisma, type Stage } from '@slipway/db'
 
 export type PipelineRow = Pipeline & {
-  stages: (Stage & { environment: Pick<Environment, 'id' | 'name'> | null })[]
+  stages: (Stage & { environment: Pick<Environment, 'id' | 'name' | 'protected'> | null })[]
 }
 
 export const pipelineInclude = {
-  stages: { orderBy: { position: 'asc' }, include: { environment: { select: { id: true, name: true } } } },
+  stages: {
+    orderBy: { position: 'asc' },
+    include: { environment: { select: { id: true, name: true, protected: true } } },
+  },
 } as const
 
 export interface ViewContext {

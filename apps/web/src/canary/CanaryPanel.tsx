@@ -2,7 +2,6 @@ import { CanaryCommandBody, type CanaryState, Pipeline, type Stage } from '@slip
 import { canaryCommandRefusal } from '@slipway/policy'
 import { useRef, useState } from 'react'
 import { api } from '../api/client.ts'
-import { useEnvironments } from '../api/queries.ts'
 import { prime } from '../api/resource.ts'
 import { reasonIfDenied, usePermissions } from '../app/permissions.ts'
 import { Button } from '../ui/Button.tsx'
@@ -113,11 +112,8 @@ function CanaryCommands({
   state: CanaryState
 }) {
   const can = usePermissions(pipeline.projectId)
-  const environments = useEnvironments(pipeline.projectId)
-  const environment = environments.data?.find((env) => env.id === stage.environment?.id)
-  // Until the environment is known, judged as protected (the stricter rule); the API decides anyway.
   const denied = reasonIfDenied(
-    can.project('canary.decide', { environmentProtected: environment?.protected ?? true }),
+    can.project('canary.decide', { environmentProtected: stage.environment?.protected ?? true }),
   )
   const [comment, setComment] = useState('')
   const [confirming, setConfirming] = useState(false)

@@ -29,7 +29,7 @@ function pipeline(statuses: string[], queuePosition: number | null = null) {
       id: id(i + 1),
       position: i,
       kind: kinds[i],
-      environment: envs[i] ? { id: id(50 + i), name: envs[i] } : null,
+      environment: envs[i] ? { id: id(50 + i), name: envs[i], protected: false } : null,
       status,
       attempt: 1,
       actor: null,

@@ -25,7 +25,7 @@ const pipeline = Pipeline.parse({
       id: id(1),
       position: 0,
       kind: 'deploy',
-      environment: { id: id(50), name: 'production' },
+      environment: { id: id(50), name: 'production', protected: true },
       status: 'failed',
       attempt: 1,
       actor: null,
