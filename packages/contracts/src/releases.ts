@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { Id, Timestamp } from './common.ts'
 import { DiscoveryEntry } from './discovery.ts'
+import { CanaryStrategy } from './environments.ts'
 import { TrafficReport } from './traffic.ts'
 
 /** What the gateway measured of one version over a canary step (so far). */
@@ -53,23 +54,7 @@ export const CanaryState = z.object({
   weight: z.number(),
   weights: ServerWeights,
   /** The steps and thresholds this canary runs by (the environment's at its start). */
-  plan: z.object({
-    steps: z.array(
-      z.object({
-        weight: z.number(),
-        holdSeconds: z.number(),
-        holdRequests: z.number(),
-        manual: z.boolean(),
-      }),
-    ),
-    thresholds: z.object({
-      minRequests: z.number(),
-      maxErrorRate: z.number(),
-      maxErrorRateRatio: z.number(),
-      maxP99Ms: z.number().nullable(),
-      maxP99Ratio: z.number(),
-    }),
-  }),
+  plan: CanaryStrategy.pick({ steps: true, thresholds: true }),
   steps: z.array(CanaryStepReport),
   /** The current step's verdict while it holds. */
   holding: z.string().nullable(),

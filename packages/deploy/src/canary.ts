@@ -1,14 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import type { CanaryStepReport, Instance } from '@slipway/contracts'
+import type { CanaryPhase, CanaryStepReport, CanaryStrategy, Instance } from '@slipway/contracts'
 import { errorMessage } from '@slipway/core'
-import {
-  type CanaryStep,
-  type CanaryThresholds,
-  canaryServerWeights,
-  judgeCanaryStep,
-  type StepVerdict,
-  type VersionFigures,
-} from '@slipway/rollout'
+import { canaryServerWeights, judgeCanaryStep, type StepVerdict, type VersionFigures } from '@slipway/rollout'
 import { retireInstance, type SiteContext, startInstance } from './lifecycle.ts'
 import { rollout } from './rollout.ts'
 import { releaseSlug } from './state.ts'
@@ -16,10 +9,7 @@ import type { DeployHost, RolloutRequest, RolloutResult } from './types.ts'
 import { seconds } from './util.ts'
 
 /** What a canary walks through: its steps and the thresholds every step is judged by. */
-export interface CanaryPlan {
-  steps: CanaryStep[]
-  thresholds: CanaryThresholds
-}
+export type CanaryPlan = Pick<CanaryStrategy, 'steps' | 'thresholds'>
 
 export interface CanaryRequest {
   site: SiteContext
@@ -55,7 +45,7 @@ export type CanaryCommand = { action: 'promote' | 'abort'; by: string }
 
 /** Where a canary stands, for the pipeline page. */
 export interface CanaryProgress {
-  phase: 'starting' | 'judging' | 'waiting' | 'promoted' | 'rolled-back'
+  phase: CanaryPhase
   /** The step being judged or waited on (0-based); the steps' count when promoted. */
   step: number
   /** The new version's share of requests now (percent). */
@@ -188,23 +178,24 @@ export async function canaryRelease(request: CanaryRequest): Promise<CanaryResul
       `canary: ${canary.id} on ${canary.host} healthy in ${seconds(started.healthyMs)}, in the gateway`,
     )
   } catch (error) {
-    const result = await rollBack(
-      signal.aborted
-        ? `the deploy was stopped (${errorMessage(signal.reason)})`
-        : `the canary instance did not start: ${errorMessage(error)}`,
-    )
-    if (signal.aborted) throw error
-    return result
+    return rollBackAfter(error, 'the canary instance did not start')
   }
 
   try {
     return await walk()
   } catch (error) {
-    // Stopped or broken mid-canary: the old version serves alone again either way.
+    return rollBackAfter(error, 'the canary could not go on')
+  }
+
+  /**
+   * Stopped (the deploy's signal) or broken: the old version serves alone again either way; a
+   * stop is thrown on once the canary is out, a failure is the result.
+   */
+  async function rollBackAfter(error: unknown, what: string): Promise<CanaryResult> {
     const result = await rollBack(
       signal.aborted
         ? `the deploy was stopped (${errorMessage(signal.reason)})`
-        : `the canary could not go on: ${errorMessage(error)}`,
+        : `${what}: ${errorMessage(error)}`,
     )
     if (signal.aborted) throw error
     return result
